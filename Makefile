@@ -1,0 +1,49 @@
+# ShopLoop — the two commands a newcomer needs are `make demo` and `make test`.
+# Everything they need is installed here, from requirements.lock, into .venv.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV_VERSION := 0.13.9
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit dbt-fixture sdk-test install lock clean
+
+## install: create .venv and install the locked packages (run by demo and test)
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "ShopLoop needs Python 3.11 or newer, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+## demo: run the whole platform on this machine (embedded broker, collector, streams, sink, dbt, dashboard, simulator)
+demo: $(STAMP)
+	$(BIN)/shoploop demo
+
+## test: lint, type-check, unit + integration tests, dbt build on fixture data
+test: $(STAMP) lint typecheck unit dbt-fixture
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy shoploop ingestion api streams warehouse dashboards recsys
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+dbt-fixture: $(STAMP)
+	$(BIN)/shoploop dbt build --fixture
+
+## lock: re-resolve requirements.lock from pyproject.toml (needs the registry)
+lock: $(STAMP)
+	$(BIN)/uv pip compile --universal --python-version 3.11 pyproject.toml --extra dev --no-header -o requirements.lock
+	@sed -i '1i # Exact versions of every package ShopLoop installs. Regenerate with `make lock` (uv pip compile).' requirements.lock
+
+clean:
+	rm -rf $(VENV) var dbt/target dbt/logs .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,74 @@
+"""The collector's composition root: `create_app()` wires settings, the Kafka publisher and the routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, ORJSONResponse
+
+from ingestion.collector.errors import CollectorError
+from ingestion.collector.intake import as_batch, authenticate, decode_body, split_batch
+from ingestion.collector.publisher import EventPublisher, KafkaEventPublisher
+from ingestion.collector.settings import CollectorSettings
+from shoploop.kafka import Topics
+
+SINGLE_CALLS = ("track", "identify", "page", "screen", "group", "alias")
+
+
+def create_app(settings: CollectorSettings | None = None, publisher: EventPublisher | None = None) -> FastAPI:
+    settings = settings or CollectorSettings()
+    publisher = publisher or KafkaEventPublisher(settings.kafka, timeout_s=settings.publish_timeout_s)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await publisher.start()
+        try:
+            yield
+        finally:
+            await publisher.stop()
+
+    app = FastAPI(
+        title="ShopLoop collector",
+        summary="Segment HTTP Tracking API for WeChat mini-programs",
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+    )
+
+    @app.exception_handler(CollectorError)
+    async def _collector_error(_: Request, error: CollectorError) -> JSONResponse:
+        return ORJSONResponse({"code": error.code, "message": error.message}, status_code=error.status_code)
+
+    async def ingest(request: Request, message_type: str | None) -> dict[str, bool]:
+        received_at = datetime.now(UTC)
+        body = decode_body(await request.body(), request.headers.get("content-encoding"))
+        source = authenticate(body, request.headers.get("authorization"), settings.write_keys)
+        intake = split_batch(as_batch(body, message_type), source=source, received_at=received_at)
+        await publisher.publish(
+            Topics.EVENTS.name, [(event.person_id.encode(), event.to_json()) for event in intake.accepted]
+        )
+        await publisher.publish(
+            Topics.EVENTS_DEAD_LETTER.name,
+            [(letter.source.encode(), letter.to_json()) for letter in intake.dead_letters],
+        )
+        return {"success": True}
+
+    @app.post("/v1/batch")
+    async def batch(request: Request) -> dict[str, bool]:
+        """Accept a Segment batch; 200 only once Kafka has acknowledged every event."""
+        return await ingest(request, None)
+
+    for call in SINGLE_CALLS:
+
+        async def single(request: Request, _call: str = call) -> dict[str, bool]:
+            return await ingest(request, _call)
+
+        app.add_api_route(f"/v1/{call}", single, methods=["POST"], summary=f"Accept one {call} call")
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,137 @@
+"""Pure request handling: decode, authenticate, split a batch into accepted events and dead letters."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from ingestion.collector.errors import InvalidBatch, InvalidJson, PayloadTooLarge, UnknownWriteKey
+from ingestion.contract.event import TrackedEvent, enrich
+from ingestion.contract.segment import MAX_BATCH_BYTES, MAX_EVENT_BYTES, SegmentBatch, SegmentMessage
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An event that could not be accepted, kept with why and exactly what was sent."""
+
+    reason_code: str
+    reason: str
+    payload: dict[str, Any]
+    source: str
+    received_at: datetime
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "reason_code": self.reason_code,
+                "reason": self.reason,
+                "payload": self.payload,
+                "source": self.source,
+                "received_at": self.received_at.isoformat(timespec="microseconds"),
+            }
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    source: str
+    accepted: list[TrackedEvent]
+    dead_letters: list[DeadLetter]
+
+
+def decode_body(raw: bytes, content_encoding: str | None) -> dict[str, Any]:
+    """Gunzip if asked to, enforce the batch size limit on what was sent, and parse the JSON object."""
+    if content_encoding and content_encoding.strip().lower() == "gzip":
+        try:
+            # Read one byte past the limit so a decompression bomb is refused without inflating it all.
+            decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            raw = decompressor.decompress(raw, MAX_BATCH_BYTES + 1)
+        except (zlib.error, gzip.BadGzipFile) as error:
+            raise InvalidJson("the body is not valid gzip") from error
+    if len(raw) > MAX_BATCH_BYTES:
+        raise PayloadTooLarge(f"a batch may hold at most {MAX_BATCH_BYTES} bytes")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise InvalidJson(f"the body is not valid JSON: {error}") from error
+    if not isinstance(body, dict):
+        raise InvalidJson("the body must be a JSON object")
+    return body
+
+
+def write_key_from_basic_auth(authorization: str | None) -> str | None:
+    """Segment clients send the write key as the Basic-auth username with an empty password."""
+    if not authorization or not authorization.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return decoded.split(":", 1)[0] or None
+
+
+def authenticate(body: dict[str, Any], authorization: str | None, write_keys: dict[str, str]) -> str:
+    """Name the source whose write key the request carries, in the Basic-auth header or the body."""
+    candidates = (write_key_from_basic_auth(authorization), body.get("writeKey"))
+    for candidate in candidates:
+        if isinstance(candidate, str):
+            for source, key in write_keys.items():
+                if key == candidate:
+                    return source
+    raise UnknownWriteKey("the write key is missing or unknown")
+
+
+def as_batch(body: dict[str, Any], message_type: str | None) -> SegmentBatch:
+    """Read a /v1/batch body, or wrap a single-call body (/v1/track, …) as a batch of one."""
+    if message_type is not None:
+        message = {key: value for key, value in body.items() if key != "writeKey"}
+        message.setdefault("type", message_type)
+        body = {"batch": [message], "sentAt": body.get("sentAt"), "writeKey": body.get("writeKey")}
+    try:
+        return SegmentBatch.model_validate(body)
+    except ValidationError as error:
+        raise InvalidBatch(f"not a Segment batch: {error.errors()[0]['msg']}") from error
+
+
+def split_batch(batch: SegmentBatch, *, source: str, received_at: datetime) -> Intake:
+    """Accept every valid message of the batch; every other one becomes a dead letter with its reason."""
+    accepted: list[TrackedEvent] = []
+    dead_letters: list[DeadLetter] = []
+    for item in batch.batch:
+        if not isinstance(item, dict):
+            dead_letters.append(
+                DeadLetter("not_an_object", "a batch item must be a JSON object", {"item": item}, source, received_at)
+            )
+            continue
+        if len(orjson.dumps(item)) > MAX_EVENT_BYTES:
+            dead_letters.append(
+                DeadLetter(
+                    "event_too_large", f"an event may hold at most {MAX_EVENT_BYTES} bytes", item, source, received_at
+                )
+            )
+            continue
+        try:
+            message = SegmentMessage.model_validate(item)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "message"
+            dead_letters.append(DeadLetter("invalid_message", f"{where}: {first['msg']}", item, source, received_at))
+            continue
+        accepted.append(
+            enrich(
+                message,
+                received_at=received_at,
+                batch_sent_at=batch.sent_at,
+                batch_context=batch.context,
+                source=source,
+            )
+        )
+    return Intake(source=source, accepted=accepted, dead_letters=dead_letters)

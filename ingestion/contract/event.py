@@ -1,0 +1,153 @@
+"""The enriched event the collector hands to Kafka, and the pure rules that turn a Segment message into it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from ingestion.contract.scenes import channel_for_scene
+from ingestion.contract.segment import SegmentMessage
+
+
+@dataclass(frozen=True, slots=True)
+class TrackedEvent:
+    """One accepted event, as it travels on Kafka and lands in the lake. All times are UTC."""
+
+    message_id: str
+    type: str
+    event: str | None
+    person_id: str
+    anonymous_id: str | None
+    user_id: str | None
+    timestamp: datetime
+    original_timestamp: datetime
+    sent_at: datetime | None
+    received_at: datetime
+    scene: int | None
+    channel: str
+    source: str
+    properties: dict[str, Any] = field(default_factory=dict)
+    traits: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "message_id": self.message_id,
+                "type": self.type,
+                "event": self.event,
+                "person_id": self.person_id,
+                "anonymous_id": self.anonymous_id,
+                "user_id": self.user_id,
+                "timestamp": _iso(self.timestamp),
+                "original_timestamp": _iso(self.original_timestamp),
+                "sent_at": _iso(self.sent_at) if self.sent_at else None,
+                "received_at": _iso(self.received_at),
+                "scene": self.scene,
+                "channel": self.channel,
+                "source": self.source,
+                "properties": self.properties,
+                "traits": self.traits,
+                "context": self.context,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> TrackedEvent:
+        data = orjson.loads(raw)
+        return cls(
+            message_id=data["message_id"],
+            type=data["type"],
+            event=data.get("event"),
+            person_id=data["person_id"],
+            anonymous_id=data.get("anonymous_id"),
+            user_id=data.get("user_id"),
+            timestamp=datetime.fromisoformat(data["timestamp"]),
+            original_timestamp=datetime.fromisoformat(data["original_timestamp"]),
+            sent_at=datetime.fromisoformat(data["sent_at"]) if data.get("sent_at") else None,
+            received_at=datetime.fromisoformat(data["received_at"]),
+            scene=data.get("scene"),
+            channel=data["channel"],
+            source=data["source"],
+            properties=data.get("properties") or {},
+            traits=data.get("traits") or {},
+            context=data.get("context") or {},
+        )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Read a naive timestamp as UTC (clients that omit the offset mean UTC) and normalise aware ones."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def corrected_timestamp(*, received_at: datetime, sent_at: datetime | None, original: datetime | None) -> datetime:
+    """Segment's clock-skew correction: timestamp = receivedAt − (sentAt − originalTimestamp)."""
+    if original is None:
+        return received_at
+    if sent_at is None:
+        return as_utc(original)
+    return received_at - (as_utc(sent_at) - as_utc(original))
+
+
+def scene_of(context: dict[str, Any], properties: dict[str, Any]) -> int | None:
+    """The WeChat scene of the visit: the SDK puts it in context.wechat.scene, launch/show events in properties."""
+    wechat = context.get("wechat")
+    candidates = (wechat.get("scene") if isinstance(wechat, dict) else None, properties.get("scene"))
+    for candidate in candidates:
+        if isinstance(candidate, int) and not isinstance(candidate, bool):
+            return candidate
+        if isinstance(candidate, str) and candidate.isdigit():
+            return int(candidate)
+    return None
+
+
+def resolve_person_id(message: SegmentMessage) -> str:
+    """The key that groups one shopper's events: the device's anonymousId, else the userId."""
+    return message.anonymous_id or message.user_id or ""
+
+
+def enrich(
+    message: SegmentMessage,
+    *,
+    received_at: datetime,
+    batch_sent_at: datetime | None,
+    batch_context: dict[str, Any] | None,
+    source: str,
+) -> TrackedEvent:
+    """Turn one accepted Segment message into the event that goes on Kafka."""
+    context = {**(batch_context or {}), **(message.context or {})}
+    properties = dict(message.properties or {})
+    if message.type in ("page", "screen") and message.category is not None:
+        properties.setdefault("category", message.category)
+    traits = dict(message.traits or {})
+    sent_at = as_utc(batch_sent_at or message.sent_at) if (batch_sent_at or message.sent_at) else None
+    original = as_utc(message.timestamp) if message.timestamp else received_at
+    scene = scene_of(context, properties)
+    return TrackedEvent(
+        message_id=message.message_id or str(uuid.uuid4()),
+        type=message.type,
+        event=message.event if message.type == "track" else message.name,
+        person_id=resolve_person_id(message),
+        anonymous_id=message.anonymous_id,
+        user_id=message.user_id,
+        timestamp=corrected_timestamp(received_at=received_at, sent_at=sent_at, original=original),
+        original_timestamp=original,
+        sent_at=sent_at,
+        received_at=received_at,
+        scene=scene,
+        channel=channel_for_scene(scene),
+        source=source,
+        properties=properties,
+        traits=traits,
+        context=context,
+    )

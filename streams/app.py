@@ -1,0 +1,48 @@
+"""The streams composition root: builds the Faust app for one role and runs its worker.
+
+Roles are separate consumer groups so that the sink keeps up however busy the stateful agents are.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import faust
+
+from streams.settings import StreamsSettings
+from streams.sink.agents import register_sink
+
+
+class Role(StrEnum):
+    SINK = "sink"
+
+
+def create_app(settings: StreamsSettings, role: Role) -> faust.App:
+    app = faust.App(
+        f"shoploop-{role.value}",
+        broker=settings.kafka.faust_broker_url,
+        store="memory://",
+        topic_partitions=settings.kafka.default_partitions,
+        topic_replication_factor=settings.kafka.replication_factor,
+        consumer_auto_offset_reset="earliest",
+        web_enabled=False,
+        web_port=settings.web_port,
+    )
+    if role is Role.SINK:
+        register_sink(
+            app,
+            events_dir=settings.warehouse.events_dir,
+            batch_size=settings.sink_batch_size,
+            flush_s=settings.sink_flush_s,
+        )
+    return app
+
+
+def run_worker(settings: StreamsSettings, role: Role, *, loglevel: str = "warn") -> None:
+    """Run one Faust worker in this process until it is stopped (Ctrl-C or SIGTERM)."""
+    from shoploop.kafka import ensure_topics
+
+    ensure_topics(settings.kafka)
+    app = create_app(settings, role)
+    worker = faust.Worker(app, loglevel=loglevel)
+    worker.execute_from_commandline()

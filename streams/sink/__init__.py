@@ -1,0 +1,1 @@
+"""The warehouse sink: accepted events from Kafka into the Parquet lake."""

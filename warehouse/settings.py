@@ -1,0 +1,33 @@
+"""Where the lake and the warehouse live. One settings class for the warehouse; env prefix SHOPLOOP_WAREHOUSE_."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class WarehouseSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHOPLOOP_WAREHOUSE_", extra="ignore")
+
+    # Everything the embedded stack writes lives under one folder, so a demo is removed with one `rm -r`.
+    data_dir: Path = Path("var")
+    # The shop's business day: daily marts are cut at midnight in this time zone.
+    shop_timezone: str = "Asia/Shanghai"
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.data_dir / "lake"
+
+    @property
+    def events_dir(self) -> Path:
+        return self.lake_dir / "events"
+
+    @property
+    def warehouse_path(self) -> Path:
+        """The DuckDB file dashboards read; replaced whole by each published dbt build."""
+        return self.data_dir / "warehouse" / "shoploop.duckdb"
+
+    @property
+    def build_dir(self) -> Path:
+        return self.data_dir / "warehouse" / "build"
