@@ -15,7 +15,9 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
-dbt_app = typer.Typer(help="Build the warehouse with dbt and publish it for the dashboards.", no_args_is_help=True)
+dbt_app = typer.Typer(
+    help="Build the warehouse with dbt and publish it for the dashboards.", no_args_is_help=True
+)
 app.add_typer(dbt_app, name="dbt")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +26,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 @app.command()
 def demo(
     simulate: Annotated[bool, typer.Option(help="Run the traffic simulator too.")] = True,
-    shoppers: Annotated[int, typer.Option(help="How many simulated shoppers are in the mini-program at once.")] = 300,
+    shoppers: Annotated[
+        int, typer.Option(help="How many simulated shoppers are in the mini-program at once.")
+    ] = 300,
 ) -> None:
     """Run the whole platform on this machine: broker, collector, streams, sink, dbt, dashboard, simulator.
 
@@ -87,7 +91,9 @@ def streams(
     loglevel: Annotated[str, typer.Option(help="Faust log level: crit, error, warn, info, debug.")] = "warn",
 ) -> None:
     """Run a Faust worker with the real-time agents (carts, automations, referrals, pushes, metrics)."""
-    typer.echo("the stateful stream agents arrive with the streams issue; `shoploop sink` runs the sink", err=True)
+    typer.echo(
+        "the stateful stream agents arrive with the streams issue; `shoploop sink` runs the sink", err=True
+    )
     raise typer.Exit(2)
 
 
@@ -105,18 +111,29 @@ def sink(
 
 @app.command()
 def simulate(
-    collector_url: Annotated[str, typer.Option(help="Where the collector listens.")] = "http://127.0.0.1:8000",
-    shoppers: Annotated[int, typer.Option(help="Shoppers in the mini-program at once.")] = 300,
-    seed: Annotated[int, typer.Option(help="Seed of the random behaviour; the same seed replays the same shoppers.")] = 7,
+    collector_url: Annotated[
+        str | None, typer.Option(help="Where the collector listens [default: http://127.0.0.1:8000].")
+    ] = None,
+    shoppers: Annotated[
+        int | None, typer.Option(help="Shoppers in the mini-program at once [default: 300].")
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="Seed of the random behaviour; the same seed replays the same shoppers."),
+    ] = None,
     duration_s: Annotated[
         float | None, typer.Option(help="Stop after this many seconds; without it, run until Ctrl-C.")
     ] = None,
 ) -> None:
-    """Simulate shoppers in the mini-program: they arrive from WeChat scenes, browse, buy and share."""
+    """Simulate shoppers in the mini-program: they arrive from WeChat scenes, browse, buy and share.
+
+    Options override the SHOPLOOP_SIMULATOR_* environment variables.
+    """
     from ingestion.simulator.runner import run
     from ingestion.simulator.settings import SimulatorSettings
 
-    settings = SimulatorSettings(collector_url=collector_url, shoppers=shoppers, seed=seed, duration_s=duration_s)
+    given = {"collector_url": collector_url, "shoppers": shoppers, "seed": seed, "duration_s": duration_s}
+    settings = SimulatorSettings(**{name: value for name, value in given.items() if value is not None})
     run(settings)
 
 
@@ -125,10 +142,13 @@ def dbt_build(
     every_s: Annotated[
         float | None, typer.Option("--every", help="Rebuild every this many seconds until stopped.")
     ] = None,
-    fixture: Annotated[bool, typer.Option(help="Build on the bundled fixture events instead of the lake.")] = False,
+    fixture: Annotated[
+        bool, typer.Option(help="Build on the bundled fixture events instead of the lake.")
+    ] = False,
 ) -> None:
     """Run `dbt build` against the lake and publish the result for the dashboards (atomic swap)."""
     from warehouse.publish import build_and_publish, run_periodically
+
     from warehouse.settings import WarehouseSettings
 
     settings = WarehouseSettings()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -43,7 +44,9 @@ class Topics:
     ALL: tuple[TopicSpec, ...] = (EVENTS, EVENTS_DEAD_LETTER)
 
 
-def ensure_topics(settings: KafkaSettings, topics: tuple[TopicSpec, ...] = Topics.ALL, *, timeout_s: float = 60.0) -> None:
+def ensure_topics(
+    settings: KafkaSettings, topics: tuple[TopicSpec, ...] = Topics.ALL, *, timeout_s: float = 60.0
+) -> None:
     """Create the topics that do not exist yet, waiting for the cluster to answer first."""
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import KafkaError, NoBrokersAvailable, TopicAlreadyExistsError
@@ -63,7 +66,7 @@ def ensure_topics(settings: KafkaSettings, topics: tuple[TopicSpec, ...] = Topic
             if spec.name in existing:
                 continue
             configs = {"cleanup.policy": "compact"} if spec.compacted else {}
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(
                     [
                         NewTopic(
@@ -74,8 +77,6 @@ def ensure_topics(settings: KafkaSettings, topics: tuple[TopicSpec, ...] = Topic
                         )
                     ]
                 )
-            except TopicAlreadyExistsError:
-                pass
     finally:
         admin.close()
 

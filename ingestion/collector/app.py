@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, ORJSONResponse
+from fastapi.responses import JSONResponse
 
 from ingestion.collector.errors import CollectorError
 from ingestion.collector.intake import as_batch, authenticate, decode_body, split_batch
@@ -34,12 +34,11 @@ def create_app(settings: CollectorSettings | None = None, publisher: EventPublis
         title="ShopLoop collector",
         summary="Segment HTTP Tracking API for WeChat mini-programs",
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
     )
 
     @app.exception_handler(CollectorError)
     async def _collector_error(_: Request, error: CollectorError) -> JSONResponse:
-        return ORJSONResponse({"code": error.code, "message": error.message}, status_code=error.status_code)
+        return JSONResponse({"code": error.code, "message": error.message}, status_code=error.status_code)
 
     async def ingest(request: Request, message_type: str | None) -> dict[str, bool]:
         received_at = datetime.now(UTC)

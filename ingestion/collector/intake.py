@@ -108,13 +108,19 @@ def split_batch(batch: SegmentBatch, *, source: str, received_at: datetime) -> I
     for item in batch.batch:
         if not isinstance(item, dict):
             dead_letters.append(
-                DeadLetter("not_an_object", "a batch item must be a JSON object", {"item": item}, source, received_at)
+                DeadLetter(
+                    "not_an_object", "a batch item must be a JSON object", {"item": item}, source, received_at
+                )
             )
             continue
         if len(orjson.dumps(item)) > MAX_EVENT_BYTES:
             dead_letters.append(
                 DeadLetter(
-                    "event_too_large", f"an event may hold at most {MAX_EVENT_BYTES} bytes", item, source, received_at
+                    "event_too_large",
+                    f"an event may hold at most {MAX_EVENT_BYTES} bytes",
+                    item,
+                    source,
+                    received_at,
                 )
             )
             continue
@@ -123,7 +129,9 @@ def split_batch(batch: SegmentBatch, *, source: str, received_at: datetime) -> I
         except ValidationError as error:
             first = error.errors()[0]
             where = ".".join(str(part) for part in first["loc"]) or "message"
-            dead_letters.append(DeadLetter("invalid_message", f"{where}: {first['msg']}", item, source, received_at))
+            dead_letters.append(
+                DeadLetter("invalid_message", f"{where}: {first['msg']}", item, source, received_at)
+            )
             continue
         accepted.append(
             enrich(

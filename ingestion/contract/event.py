@@ -90,7 +90,9 @@ def as_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def corrected_timestamp(*, received_at: datetime, sent_at: datetime | None, original: datetime | None) -> datetime:
+def corrected_timestamp(
+    *, received_at: datetime, sent_at: datetime | None, original: datetime | None
+) -> datetime:
     """Segment's clock-skew correction: timestamp = receivedAt − (sentAt − originalTimestamp)."""
     if original is None:
         return received_at
@@ -130,7 +132,8 @@ def enrich(
     if message.type in ("page", "screen") and message.category is not None:
         properties.setdefault("category", message.category)
     traits = dict(message.traits or {})
-    sent_at = as_utc(batch_sent_at or message.sent_at) if (batch_sent_at or message.sent_at) else None
+    declared_sent_at = batch_sent_at or message.sent_at
+    sent_at = as_utc(declared_sent_at) if declared_sent_at else None
     original = as_utc(message.timestamp) if message.timestamp else received_at
     scene = scene_of(context, properties)
     return TrackedEvent(

@@ -30,7 +30,9 @@ def decode_events(values: list[bytes]) -> tuple[list[TrackedEvent], list[tuple[b
     return events, broken
 
 
-def register_sink(app: faust.App, *, events_dir: Path, batch_size: int, flush_s: float) -> faust.types.AgentT:
+def register_sink(
+    app: faust.App, *, events_dir: Path, batch_size: int, flush_s: float
+) -> faust.types.AgentT[bytes]:
     events_topic = app.topic(Topics.EVENTS.name, key_type=bytes, value_type=bytes, value_serializer="raw")
     dead_letters = app.topic(Topics.EVENTS_DEAD_LETTER.name, value_type=bytes, value_serializer="raw")
 

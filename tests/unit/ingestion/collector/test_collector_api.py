@@ -1,0 +1,154 @@
+"""The collector's HTTP contract, with a recording publisher at the Kafka port."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+from collections.abc import Sequence
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from ingestion.collector.app import create_app
+from ingestion.collector.errors import PublishFailed
+from ingestion.collector.settings import CollectorSettings
+from shoploop.kafka import Topics
+
+WRITE_KEY = "sl_test_key"
+
+
+class RecordingPublisher:
+    """Honours the EventPublisher contract: keeps what it was given, or fails like a broker that is down."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, list[tuple[bytes, bytes]]] = {}
+        self.is_down = False
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def publish(self, topic: str, records: Sequence[tuple[bytes, bytes]]) -> None:
+        if self.is_down and records:
+            raise PublishFailed("the events could not be handed to Kafka; retry later")
+        self.records.setdefault(topic, []).extend(records)
+
+    def events(self) -> list[dict[str, object]]:
+        return [orjson.loads(value) for _, value in self.records.get(Topics.EVENTS.name, [])]
+
+    def dead_letters(self) -> list[dict[str, object]]:
+        return [orjson.loads(value) for _, value in self.records.get(Topics.EVENTS_DEAD_LETTER.name, [])]
+
+
+@pytest.fixture
+def publisher() -> RecordingPublisher:
+    return RecordingPublisher()
+
+
+@pytest.fixture
+def client(publisher: RecordingPublisher) -> TestClient:
+    settings = CollectorSettings(write_keys={"miniprogram": WRITE_KEY})
+    with TestClient(create_app(settings, publisher)) as test_client:
+        yield test_client  # type: ignore[misc]
+
+
+def _viewed(message_id: str, person: str = "device-lily") -> dict[str, object]:
+    return {
+        "type": "track",
+        "event": "Product Viewed",
+        "anonymousId": person,
+        "messageId": message_id,
+        "timestamp": "2026-11-22T03:59:58.123456+00:00",
+        "properties": {"product_id": "85123A"},
+    }
+
+
+def test_a_batch_with_the_write_key_in_the_body_is_accepted_and_published(
+    client: TestClient, publisher: RecordingPublisher
+) -> None:
+    response = client.post("/v1/batch", json={"batch": [_viewed("m-1"), _viewed("m-2")], "writeKey": WRITE_KEY})
+    assert response.status_code == 200
+    assert response.json() == {"success": True}
+    assert [event["message_id"] for event in publisher.events()] == ["m-1", "m-2"]
+
+
+def test_events_are_keyed_by_the_person_so_their_stream_state_is_co_partitioned(
+    client: TestClient, publisher: RecordingPublisher
+) -> None:
+    client.post("/v1/batch", json={"batch": [_viewed("m-1", person="device-ming")], "writeKey": WRITE_KEY})
+    assert publisher.records[Topics.EVENTS.name][0][0] == b"device-ming"
+
+
+def test_a_gzipped_batch_with_basic_auth_is_accepted(client: TestClient, publisher: RecordingPublisher) -> None:
+    body = gzip.compress(orjson.dumps({"batch": [_viewed("m-gz")]}))
+    response = client.post(
+        "/v1/batch",
+        content=body,
+        headers={
+            "Content-Encoding": "gzip",
+            "Content-Type": "application/json",
+            "Authorization": "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode(),
+        },
+    )
+    assert response.status_code == 200
+    assert [event["message_id"] for event in publisher.events()] == ["m-gz"]
+
+
+def test_an_unknown_write_key_is_refused_with_401_and_nothing_is_published(
+    client: TestClient, publisher: RecordingPublisher
+) -> None:
+    response = client.post("/v1/batch", json={"batch": [_viewed("m-1")], "writeKey": "not-ours"})
+    assert response.status_code == 401
+    assert response.json()["code"] == "unknown_write_key"
+    assert publisher.events() == []
+
+
+def test_invalid_json_is_refused_with_400_and_a_code(client: TestClient) -> None:
+    response = client.post("/v1/batch", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_json"
+    assert response.json()["message"]
+
+
+def test_a_batch_over_500_kb_is_refused_with_400(client: TestClient) -> None:
+    padding = "x" * 1000
+    events = [dict(_viewed(f"m-{i}"), properties={"padding": padding}) for i in range(600)]
+    response = client.post("/v1/batch", json={"batch": events, "writeKey": WRITE_KEY})
+    assert response.status_code == 400
+    assert response.json()["code"] == "payload_too_large"
+
+
+def test_an_invalid_message_goes_to_the_dead_letter_topic_and_the_rest_of_its_batch_is_accepted(
+    client: TestClient, publisher: RecordingPublisher
+) -> None:
+    nameless = {"type": "track", "event": "Product Viewed", "messageId": "m-nobody"}
+    oversized = dict(_viewed("m-big"), properties={"blob": "x" * 40_000})
+    response = client.post(
+        "/v1/batch", json={"batch": [_viewed("m-ok"), nameless, oversized], "writeKey": WRITE_KEY}
+    )
+    assert response.status_code == 200
+    assert [event["message_id"] for event in publisher.events()] == ["m-ok"]
+    letters = publisher.dead_letters()
+    assert [letter["reason_code"] for letter in letters] == ["invalid_message", "event_too_large"]
+    assert letters[0]["payload"] == nameless
+
+
+def test_the_collector_answers_503_never_200_when_kafka_does_not_take_the_events(
+    client: TestClient, publisher: RecordingPublisher
+) -> None:
+    publisher.is_down = True
+    response = client.post("/v1/batch", json={"batch": [_viewed("m-1")], "writeKey": WRITE_KEY})
+    assert response.status_code == 503
+    assert response.json()["code"] == "kafka_unavailable"
+
+
+def test_single_calls_are_accepted_on_their_own_endpoints(client: TestClient, publisher: RecordingPublisher) -> None:
+    identify = {"userId": "u-lily", "anonymousId": "device-lily", "traits": {"city": "广州"}, "writeKey": WRITE_KEY}
+    assert client.post("/v1/identify", json=identify).status_code == 200
+    page = {"anonymousId": "device-lily", "name": "pages/index/index", "writeKey": WRITE_KEY}
+    assert client.post("/v1/page", json=page).status_code == 200
+    types = [(event["type"], event["event"]) for event in publisher.events()]
+    assert types == [("identify", None), ("page", "pages/index/index")]
