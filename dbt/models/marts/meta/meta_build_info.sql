@@ -1,0 +1,22 @@
+-- One row saying when this warehouse was built and how fresh its data is; the dashboards' freshness badge.
+
+with
+
+events as (
+
+    select * from {{ ref('stg_lake__events') }}
+
+),
+
+final as (
+
+    select
+        current_timestamp as built_at,
+        max(received_at) as last_event_received_at,
+        count(*) as event_count,
+        '{{ var("shop_timezone") }}' as shop_timezone
+    from events
+
+)
+
+select * from final
