@@ -1,0 +1,623 @@
+"""Implicit ALS by matrix index (:class:`ALSModel`), basket complements, and the serving :class:`Recommender`.
+
+Artifacts are a single ``.npz`` of plain arrays, read with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from recsys.dataset import InteractionMatrix
+
+Weighting = Literal["bm25", "confidence"]
+Measure = Literal["cosine", "lift"]
+FORMAT_VERSION = "shoploop-recsys/1"
+COLD_START_REASON = "popular right now"
+
+
+@dataclass(frozen=True)
+class ALSParams:
+    """Hyperparameters of :class:`ALSModel`.
+
+    Parameters
+    ----------
+    factors : int
+        Latent dimensions.
+    regularization : float
+        L2 penalty on the factors.
+    alpha : float
+        Confidence scaling: implicit fits with ``C = 1 + alpha * weight``.
+    iterations : int
+        ALS sweeps.
+    weighting : {"bm25", "confidence"}
+        ``"bm25"`` reweights the matrix with BM25 (``bm25_k1``, ``bm25_b``) before the fit, damping
+        very popular items and very busy shoppers; ``"confidence"`` uses the weights as they are.
+    random_state : int
+        Seed for the initial factors: the same seed on the same matrix gives the same model.
+    """
+
+    factors: int = 64
+    regularization: float = 0.05
+    alpha: float = 1.0
+    iterations: int = 15
+    weighting: Weighting = "bm25"
+    bm25_k1: float = 100.0
+    bm25_b: float = 0.8
+    random_state: int = 42
+
+    def __post_init__(self) -> None:
+        if self.factors < 1:
+            raise ValueError(f"factors must be >= 1, got {self.factors}")
+        if self.iterations < 1:
+            raise ValueError(f"iterations must be >= 1, got {self.iterations}")
+        if self.regularization < 0:
+            raise ValueError(f"regularization must be >= 0, got {self.regularization}")
+        if self.alpha <= 0:
+            raise ValueError(f"alpha must be > 0, got {self.alpha}")
+        if self.weighting not in ("bm25", "confidence"):
+            raise ValueError(f"weighting must be 'bm25' or 'confidence', got {self.weighting!r}")
+        if not 0 <= self.bm25_b <= 1:
+            raise ValueError(f"bm25_b must be in [0, 1], got {self.bm25_b}")
+
+
+def weight_matrix(user_items: sp.csr_matrix, params: ALSParams) -> sp.csr_matrix:
+    """The matrix ALS is fitted on: BM25-weighted or unchanged, float32 CSR."""
+    from implicit.nearest_neighbours import bm25_weight
+
+    if params.weighting == "bm25":
+        return sp.csr_matrix(bm25_weight(user_items, K1=params.bm25_k1, B=params.bm25_b), dtype=np.float32)
+    return sp.csr_matrix(user_items, dtype=np.float32)
+
+
+class ALSModel:
+    """Implicit-feedback ALS (``implicit.cpu.als.AlternatingLeastSquares``) addressed by matrix index.
+
+    Parameters
+    ----------
+    params : ALSParams, optional
+    num_threads : int
+        implicit's threads. BLAS is limited to one thread during the fit, as implicit recommends.
+    """
+
+    def __init__(self, params: ALSParams | None = None, *, num_threads: int = 2) -> None:
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        if num_threads < 1:
+            raise ValueError(f"num_threads must be >= 1, got {num_threads}")
+        self.params = params or ALSParams()
+        self.num_threads = num_threads
+        self._als = AlternatingLeastSquares(
+            factors=self.params.factors,
+            regularization=self.params.regularization,
+            alpha=self.params.alpha,
+            iterations=self.params.iterations,
+            num_threads=num_threads,
+            random_state=self.params.random_state,
+        )
+
+    @property
+    def is_fitted(self) -> bool:
+        return self._als.item_factors is not None
+
+    @property
+    def user_factors(self) -> NDArray[np.float32]:
+        self._require_fitted()
+        return np.asarray(self._als.user_factors)
+
+    @property
+    def item_factors(self) -> NDArray[np.float32]:
+        self._require_fitted()
+        return np.asarray(self._als.item_factors)
+
+    def fit(self, user_items: sp.csr_matrix) -> ALSModel:
+        """Factorise ``user_items`` (users × items confidences, before weighting).
+
+        Returns
+        -------
+        ALSModel
+            ``self``, fitted.
+        """
+        from threadpoolctl import threadpool_limits
+
+        if not sp.issparse(user_items) or user_items.format != "csr":
+            raise ValueError(f"user_items must be a scipy CSR matrix, got {type(user_items).__name__}")
+        if user_items.nnz == 0:
+            raise ValueError("user_items has no interactions; there is nothing to learn from")
+        if user_items.data.min() < 0:
+            raise ValueError("user_items must not hold negative weights")
+        weighted = weight_matrix(user_items, self.params)
+        self._als.user_factors = None
+        self._als.item_factors = None
+        with threadpool_limits(limits=1, user_api="blas"):
+            self._als.fit(weighted, show_progress=False)
+        return self
+
+    def recommend(
+        self,
+        userid: int | NDArray[np.integer[Any]],
+        user_items: sp.csr_matrix,
+        n: int = 10,
+        *,
+        filter_already_liked_items: bool = True,
+        filter_items: NDArray[np.integer[Any]] | None = None,
+    ) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
+        """Top ``n`` items for one user or an array of users.
+
+        Parameters
+        ----------
+        userid : int or numpy.ndarray
+            Row(s) of the training matrix.
+        user_items : scipy.sparse.csr_matrix
+            One row per user in ``userid``: the items to leave out when ``filter_already_liked_items``.
+        n : int
+        filter_already_liked_items : bool
+        filter_items : numpy.ndarray, optional
+            Item columns never to recommend (hidden, out of stock, other categories).
+
+        Returns
+        -------
+        (ids, scores)
+            Arrays of shape ``(n,)`` or ``(len(userid), n)``; when fewer than ``n`` items are allowed the
+            tail has score ``-inf`` (drop it).
+        """
+        self._require_fitted()
+        n_users, n_items = self._als.user_factors.shape[0], self._als.item_factors.shape[0]
+        rows = np.atleast_1d(np.asarray(userid))
+        if rows.size and (rows.min() < 0 or rows.max() >= n_users):
+            raise ValueError(f"userid out of range: the model has {n_users} users")
+        if user_items.shape[1] != n_items:
+            raise ValueError(f"user_items has {user_items.shape[1]} columns, the model has {n_items} items")
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        ids, scores = self._als.recommend(
+            userid,
+            user_items,
+            N=min(n, n_items),
+            filter_already_liked_items=filter_already_liked_items,
+            filter_items=filter_items if filter_items is not None and len(filter_items) else None,
+        )
+        return np.asarray(ids, dtype=np.int32), np.asarray(scores, dtype=np.float32)
+
+    def similar_items(
+        self, itemid: int, n: int = 10, *, filter_items: NDArray[np.integer[Any]] | None = None
+    ) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
+        """The ``n`` items whose factors are closest (cosine) to ``itemid``'s, the item itself excluded."""
+        self._require_fitted()
+        n_items = self._als.item_factors.shape[0]
+        if not 0 <= itemid < n_items:
+            raise ValueError(f"itemid {itemid} out of range: the model has {n_items} items")
+        excluded = np.union1d(np.asarray([itemid]), filter_items if filter_items is not None else [])
+        ids, scores = self._als.similar_items(
+            itemid, N=min(n, n_items), filter_items=excluded.astype(np.int32)
+        )
+        keep = np.isfinite(scores)
+        return np.asarray(ids[keep], dtype=np.int32), np.asarray(scores[keep], dtype=np.float32)
+
+    @classmethod
+    def from_factors(
+        cls,
+        user_factors: NDArray[np.float32],
+        item_factors: NDArray[np.float32],
+        params: ALSParams,
+        *,
+        num_threads: int = 2,
+    ) -> ALSModel:
+        """A fitted model from saved factors."""
+        if user_factors.ndim != 2 or item_factors.ndim != 2 or user_factors.shape[1] != item_factors.shape[1]:
+            raise ValueError(
+                f"factor shapes do not match: users {user_factors.shape}, items {item_factors.shape}"
+            )
+        model = cls(params, num_threads=num_threads)
+        model._als.user_factors = np.ascontiguousarray(user_factors, dtype=np.float32)
+        model._als.item_factors = np.ascontiguousarray(item_factors, dtype=np.float32)
+        return model
+
+    def _require_fitted(self) -> None:
+        if not self.is_fitted:
+            raise ValueError("the model is not fitted: call fit() or load() first")
+
+
+def complement_table(
+    baskets: sp.csr_matrix, *, k: int = 20, min_baskets: int = 3, measure: Measure = "cosine"
+) -> sp.csr_matrix:
+    """Items × items, the ``k`` strongest "bought together" partners of each item.
+
+    Parameters
+    ----------
+    baskets : scipy.sparse.csr_matrix
+        Baskets × items, 1 where the basket holds the item (see :func:`recsys.dataset.basket_matrix`).
+    k : int
+        Partners kept per item.
+    min_baskets : int
+        Pairs seen together in fewer baskets are noise and dropped.
+    measure : {"cosine", "lift"}
+        ``cosine`` = together / sqrt(baskets_a × baskets_b); ``lift`` = together × baskets / (baskets_a × baskets_b).
+    """
+    if measure not in ("cosine", "lift"):
+        raise ValueError(f"measure must be 'cosine' or 'lift', got {measure!r}")
+    if k < 1 or min_baskets < 1:
+        raise ValueError(f"k and min_baskets must be >= 1, got k={k}, min_baskets={min_baskets}")
+    binary = sp.csr_matrix(baskets, dtype=np.float32)
+    binary.data[:] = 1.0
+    together = (binary.T @ binary).tocsr()
+    together.setdiag(0)
+    together.data[together.data < min_baskets] = 0
+    together.eliminate_zeros()
+    per_item = np.asarray(binary.sum(axis=0)).ravel()
+    coo = together.tocoo()
+    if measure == "cosine":
+        strength = coo.data / np.sqrt(per_item[coo.row] * per_item[coo.col])
+    else:
+        strength = coo.data * binary.shape[0] / (per_item[coo.row] * per_item[coo.col])
+    scored = sp.csr_matrix((strength.astype(np.float32), (coo.row, coo.col)), shape=together.shape)
+    return _top_k_per_row(scored, k)
+
+
+def _top_k_per_row(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    rows, columns, values = [], [], []
+    for row in range(matrix.shape[0]):
+        start, end = matrix.indptr[row], matrix.indptr[row + 1]
+        if start == end:
+            continue
+        data, indices = matrix.data[start:end], matrix.indices[start:end]
+        # ties broken by column so the table is deterministic
+        order = np.lexsort((indices, -data))[:k]
+        rows.append(np.full(len(order), row))
+        columns.append(indices[order])
+        values.append(data[order])
+    if not rows:
+        return sp.csr_matrix(matrix.shape, dtype=np.float32)
+    return sp.csr_matrix(
+        (np.concatenate(values), (np.concatenate(rows), np.concatenate(columns))),
+        shape=matrix.shape,
+        dtype=np.float32,
+    )
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One recommended product and why it is shown."""
+
+    product_id: str
+    score: float
+    reason: str
+
+
+@dataclass
+class Recommender:
+    """The serving object: recommendations by person and product id, with business rules and reasons.
+
+    Build it with :meth:`from_training`, persist it with :meth:`save` / :meth:`load`.
+
+    Attributes
+    ----------
+    model : ALSModel
+    person_ids, product_ids : numpy.ndarray
+        The training matrix's id maps.
+    purchased : scipy.sparse.csr_matrix
+        Who bought what in the training window: these items are not recommended again.
+    interacted : scipy.sparse.csr_matrix
+        Who viewed, carted or bought what: used for reasons.
+    popularity : numpy.ndarray
+        Recent, time-decayed popularity per product: the cold-start list.
+    complement_scores : scipy.sparse.csr_matrix
+        Items × items "bought together" strengths (see :func:`complement_table`).
+    product_names, product_categories : numpy.ndarray
+        Per product; empty string when unknown.
+    repurchasable_categories : frozenset[str]
+        Categories of consumables that may be recommended again after a purchase.
+    metadata : dict
+        JSON-serialisable facts about the run (data window, metrics), kept in the artifact.
+    """
+
+    model: ALSModel
+    person_ids: NDArray[np.str_]
+    product_ids: NDArray[np.str_]
+    purchased: sp.csr_matrix
+    interacted: sp.csr_matrix
+    popularity: NDArray[np.float32]
+    complement_scores: sp.csr_matrix
+    product_names: NDArray[np.str_]
+    product_categories: NDArray[np.str_]
+    repurchasable_categories: frozenset[str] = frozenset()
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_training(
+        cls,
+        matrix: InteractionMatrix,
+        model: ALSModel,
+        *,
+        baskets: sp.csr_matrix | None = None,
+        products: pl.DataFrame | None = None,
+        repurchasable_categories: Collection[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Recommender:
+        """Assemble a recommender from a training matrix and the model fitted on it.
+
+        Parameters
+        ----------
+        matrix : InteractionMatrix
+        model : ALSModel
+            Fitted on ``matrix.user_items``.
+        baskets : scipy.sparse.csr_matrix, optional
+            Baskets × ``matrix.product_ids`` for complements; without it there are none.
+        products : polars.DataFrame, optional
+            ``product_id``, ``name``, ``category``: used for reasons and category filters.
+        """
+        if model.item_factors.shape[0] != matrix.shape[1] or model.user_factors.shape[0] != matrix.shape[0]:
+            raise ValueError(
+                f"model factors ({model.user_factors.shape[0]} users, {model.item_factors.shape[0]} items) "
+                f"do not match the matrix {matrix.shape}"
+            )
+        names = np.full(matrix.shape[1], "", dtype=object)
+        categories = np.full(matrix.shape[1], "", dtype=object)
+        if products is not None:
+            index = matrix.product_index
+            for product_id, name, category in products.select("product_id", "name", "category").iter_rows():
+                column = index.get(str(product_id))
+                if column is not None:
+                    names[column] = name or ""
+                    categories[column] = category or ""
+        interacted = sp.csr_matrix(matrix.user_items, dtype=np.float32, copy=True)
+        interacted.data[:] = 1.0
+        return cls(
+            model=model,
+            person_ids=matrix.person_ids,
+            product_ids=matrix.product_ids,
+            purchased=sp.csr_matrix(matrix.purchased, dtype=np.float32),
+            interacted=interacted,
+            popularity=np.asarray(matrix.user_items.sum(axis=0), dtype=np.float32).ravel(),
+            complement_scores=(
+                complement_table(baskets) if baskets is not None else sp.csr_matrix((matrix.shape[1],) * 2)
+            ),
+            product_names=np.asarray(names.tolist(), dtype=np.str_),
+            product_categories=np.asarray(categories.tolist(), dtype=np.str_),
+            repurchasable_categories=frozenset(repurchasable_categories),
+            metadata=dict(metadata or {}),
+        )
+
+    @cached_property
+    def person_index(self) -> dict[str, int]:
+        return {str(person_id): row for row, person_id in enumerate(self.person_ids)}
+
+    @cached_property
+    def product_index(self) -> dict[str, int]:
+        return {str(product_id): column for column, product_id in enumerate(self.product_ids)}
+
+    @cached_property
+    def _unit_item_factors(self) -> NDArray[np.float32]:
+        factors = self.model.item_factors
+        norms = np.linalg.norm(factors, axis=1, keepdims=True)
+        return np.asarray(factors / np.where(norms == 0, 1.0, norms), dtype=np.float32)
+
+    def recommend_for(
+        self,
+        person_id: str,
+        n: int = 10,
+        *,
+        hidden: Collection[str] = (),
+        out_of_stock: Collection[str] = (),
+        category: str | None = None,
+    ) -> list[Recommendation]:
+        """ "猜你喜欢": the shopper's top ``n`` products, each with a reason.
+
+        Already purchased products (except in repurchasable categories), products the shopper hid and
+        out-of-stock products are never returned; ``category`` keeps only that category. A shopper the
+        model has not seen gets the cold-start list (recent popularity) under the same rules.
+
+        Parameters
+        ----------
+        person_id : str
+        n : int
+        hidden, out_of_stock : collection of str
+            Product ids; ids the model does not know are ignored.
+        category : str, optional
+        """
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        row = self.person_index.get(str(person_id))
+        blocked = self._blocked(hidden, out_of_stock, category)
+        if row is not None:
+            blocked |= self._already_purchased(row)
+        if blocked.all():
+            return []
+        if row is None:
+            return self._popular(n, blocked)
+        ids, scores = self.model.recommend(
+            row,
+            self.purchased[row],
+            n,
+            filter_already_liked_items=False,
+            filter_items=np.flatnonzero(blocked).astype(np.int32),
+        )
+        result = [
+            Recommendation(str(self.product_ids[item]), float(score), self._reason_for(row, int(item)))
+            for item, score in zip(ids, scores, strict=True)
+            if np.isfinite(score) and not blocked[item]
+        ]
+        if len(result) < n:
+            blocked[[self.product_index[r.product_id] for r in result]] = True
+            result += self._popular(n - len(result), blocked)
+        return result
+
+    def similar(
+        self, product_id: str, n: int = 10, *, out_of_stock: Collection[str] = (), category: str | None = None
+    ) -> list[Recommendation]:
+        """Products shoppers treat alike (close ALS item factors), most similar first."""
+        column = self._column(product_id)
+        blocked = self._blocked((), out_of_stock, category)
+        ids, scores = self.model.similar_items(
+            column, n, filter_items=np.flatnonzero(blocked).astype(np.int32)
+        )
+        reason = f"similar to {self._name(column)}"
+        return [
+            Recommendation(str(self.product_ids[i]), float(s), reason)
+            for i, s in zip(ids, scores, strict=True)
+        ]
+
+    def complements(
+        self, product_id: str, n: int = 10, *, out_of_stock: Collection[str] = (), category: str | None = None
+    ) -> list[Recommendation]:
+        """ "搭配推荐": products most often bought in the same basket as ``product_id``."""
+        column = self._column(product_id)
+        blocked = self._blocked((), out_of_stock, category)
+        start, end = self.complement_scores.indptr[column], self.complement_scores.indptr[column + 1]
+        partners, strengths = (
+            self.complement_scores.indices[start:end],
+            self.complement_scores.data[start:end],
+        )
+        order = np.lexsort((partners, -strengths))
+        reason = f"often bought with {self._name(column)}"
+        return [
+            Recommendation(str(self.product_ids[partners[i]]), float(strengths[i]), reason)
+            for i in order
+            if not blocked[partners[i]]
+        ][:n]
+
+    def save(self, path: str | Path) -> Path:
+        """Write the recommender to ``path`` (a ``.npz`` of plain arrays; no pickle).
+
+        Returns
+        -------
+        pathlib.Path
+            The file written (``.npz`` is appended when missing).
+        """
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+        arrays: dict[str, NDArray[Any]] = {
+            "format_version": np.asarray(FORMAT_VERSION),
+            "params": np.asarray(
+                json.dumps({**asdict(self.model.params), "num_threads": self.model.num_threads})
+            ),
+            "metadata": np.asarray(json.dumps(self.metadata, default=str)),
+            "user_factors": self.model.user_factors,
+            "item_factors": self.model.item_factors,
+            "person_ids": np.asarray(self.person_ids, dtype=np.str_),
+            "product_ids": np.asarray(self.product_ids, dtype=np.str_),
+            "product_names": np.asarray(self.product_names, dtype=np.str_),
+            "product_categories": np.asarray(self.product_categories, dtype=np.str_),
+            "popularity": np.asarray(self.popularity, dtype=np.float32),
+            "repurchasable_categories": np.asarray(sorted(self.repurchasable_categories), dtype=np.str_),
+        }
+        for name, matrix in (
+            ("purchased", self.purchased),
+            ("interacted", self.interacted),
+            ("complements", self.complement_scores),
+        ):
+            matrix = sp.csr_matrix(matrix, dtype=np.float32)
+            arrays |= {
+                f"{name}_data": matrix.data,
+                f"{name}_indices": matrix.indices,
+                f"{name}_indptr": matrix.indptr,
+                f"{name}_shape": np.asarray(matrix.shape, dtype=np.int64),
+            }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, allow_pickle=False, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Recommender:
+        """Read a recommender written by :meth:`save`.
+
+        Raises
+        ------
+        ValueError
+            When the file holds pickled objects, is not a ShopLoop artifact, or misses arrays.
+        """
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {name: data[name] for name in data.files}
+        except ValueError as error:
+            raise ValueError(f"{path} holds pickled objects; model artifacts must be plain arrays") from error
+        version = str(arrays["format_version"]) if "format_version" in arrays else None
+        if version != FORMAT_VERSION:
+            raise ValueError(f"{path} is not a {FORMAT_VERSION} artifact (format_version={version!r})")
+        required = {"params", "metadata", "user_factors", "item_factors", "person_ids", "product_ids"}
+        missing = sorted(required - arrays.keys())
+        if missing:
+            raise ValueError(f"{path} misses arrays {missing}")
+        params = json.loads(str(arrays["params"]))
+        num_threads = int(params.pop("num_threads"))
+        model = ALSModel.from_factors(
+            arrays["user_factors"], arrays["item_factors"], ALSParams(**params), num_threads=num_threads
+        )
+
+        def csr(name: str) -> sp.csr_matrix:
+            shape = tuple(int(v) for v in arrays[f"{name}_shape"])
+            return sp.csr_matrix(
+                (arrays[f"{name}_data"], arrays[f"{name}_indices"], arrays[f"{name}_indptr"]), shape=shape
+            )
+
+        return cls(
+            model=model,
+            person_ids=arrays["person_ids"],
+            product_ids=arrays["product_ids"],
+            purchased=csr("purchased"),
+            interacted=csr("interacted"),
+            popularity=arrays["popularity"],
+            complement_scores=csr("complements"),
+            product_names=arrays["product_names"],
+            product_categories=arrays["product_categories"],
+            repurchasable_categories=frozenset(str(c) for c in arrays["repurchasable_categories"]),
+            metadata=json.loads(str(arrays["metadata"])),
+        )
+
+    def _column(self, product_id: str) -> int:
+        column = self.product_index.get(str(product_id))
+        if column is None:
+            raise ValueError(
+                f"unknown product_id {product_id!r}: the model has {len(self.product_ids)} products"
+            )
+        return column
+
+    def _name(self, column: int) -> str:
+        return str(self.product_names[column]) or str(self.product_ids[column])
+
+    def _blocked(
+        self, hidden: Collection[str], out_of_stock: Collection[str], category: str | None
+    ) -> NDArray[np.bool_]:
+        blocked = np.zeros(len(self.product_ids), dtype=bool)
+        for product_id in (*hidden, *out_of_stock):
+            column = self.product_index.get(str(product_id))
+            if column is not None:
+                blocked[column] = True
+        if category is not None:
+            blocked |= self.product_categories != category
+        return blocked
+
+    def _already_purchased(self, row: int) -> NDArray[np.bool_]:
+        bought = np.zeros(len(self.product_ids), dtype=bool)
+        bought[self.purchased[row].indices] = True
+        if self.repurchasable_categories:
+            bought &= ~np.isin(self.product_categories, list(self.repurchasable_categories))
+        return bought
+
+    def _popular(self, n: int, blocked: NDArray[np.bool_]) -> list[Recommendation]:
+        order = np.lexsort((np.arange(len(self.popularity)), -self.popularity))
+        allowed = order[~blocked[order]][:n]
+        return [
+            Recommendation(str(self.product_ids[i]), float(self.popularity[i]), COLD_START_REASON)
+            for i in allowed
+        ]
+
+    def _reason_for(self, row: int, item: int) -> str:
+        history = self.interacted[row].indices
+        if len(history) == 0:
+            return COLD_START_REASON
+        closeness = self._unit_item_factors[history] @ self._unit_item_factors[item]
+        anchor = int(history[int(np.argmax(closeness))])
+        verb = "bought" if self.purchased[row, anchor] else "viewed"
+        return f"because you {verb} {self._name(anchor)}"
