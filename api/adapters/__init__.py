@@ -1,0 +1,1 @@
+"""Adapters: the database tables, repositories, and the outbox relay."""

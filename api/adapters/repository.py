@@ -1,0 +1,342 @@
+"""Repositories: load and save aggregates with SQLAlchemy Core statements on the unit of work's session."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, and_, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from api.adapters import tables as t
+from api.domain.coupons import Coupon, CouponOffer, CouponStatus
+from api.domain.errors import ConcurrentUpdate, OutOfStock
+from api.domain.orders import Order, OrderLine, OrderStatus
+
+
+class OrderRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.seen: dict[str, Order] = {}
+
+    def add(self, order: Order) -> None:
+        self.session.execute(insert(t.orders).values(**_order_row(order), version=0))
+        self.session.execute(
+            insert(t.order_lines),
+            [
+                {
+                    "order_id": order.order_id,
+                    "line_no": number,
+                    "sku_id": line.sku_id,
+                    "product_id": line.product_id,
+                    "title": line.title,
+                    "unit_price_fen": line.unit_price_fen,
+                    "quantity": line.quantity,
+                }
+                for number, line in enumerate(order.lines, start=1)
+            ],
+        )
+        self.seen[order.order_id] = order
+
+    def get(self, order_id: str, *, for_update: bool = False) -> Order | None:
+        statement = select(t.orders).where(t.orders.c.order_id == order_id)
+        if for_update:
+            statement = statement.with_for_update()
+        row = self.session.execute(statement).mappings().first()
+        return self._track(self._load(row)) if row else None
+
+    def get_for_user(self, order_id: str, user_id: str) -> Order | None:
+        """The order only when it belongs to `user_id`: callers cannot tell 'not yours' from 'missing'."""
+        row = (
+            self.session.execute(
+                select(t.orders).where(and_(t.orders.c.order_id == order_id, t.orders.c.user_id == user_id))
+            )
+            .mappings()
+            .first()
+        )
+        return self._track(self._load(row)) if row else None
+
+    def by_idempotency_key(self, user_id: str, key: str) -> Order | None:
+        row = (
+            self.session.execute(
+                select(t.orders).where(and_(t.orders.c.user_id == user_id, t.orders.c.idempotency_key == key))
+            )
+            .mappings()
+            .first()
+        )
+        return self._track(self._load(row)) if row else None
+
+    def list_for_user(self, user_id: str, *, status: str | None = None, limit: int = 50) -> list[Order]:
+        statement = select(t.orders).where(t.orders.c.user_id == user_id)
+        if status:
+            statement = statement.where(t.orders.c.status == status)
+        statement = statement.order_by(t.orders.c.created_at.desc()).limit(limit)
+        return [self._load(row) for row in self.session.execute(statement).mappings()]
+
+    def list_all(self, *, status: str | None = None, limit: int = 100) -> list[Order]:
+        statement = select(t.orders)
+        if status:
+            statement = statement.where(t.orders.c.status == status)
+        statement = statement.order_by(t.orders.c.created_at.desc()).limit(limit)
+        return [self._load(row) for row in self.session.execute(statement).mappings()]
+
+    def expired_unpaid_ids(self, now: datetime, *, limit: int = 100) -> list[str]:
+        statement = (
+            select(t.orders.c.order_id)
+            .where(and_(t.orders.c.status == OrderStatus.PENDING_PAYMENT, t.orders.c.expires_at <= now))
+            .order_by(t.orders.c.expires_at)
+            .limit(limit)
+        )
+        return list(self.session.execute(statement).scalars())
+
+    def save(self, order: Order) -> None:
+        """Write the order's new state; ConcurrentUpdate if someone else changed it since it was loaded."""
+        result = self.session.execute(
+            update(t.orders)
+            .where(and_(t.orders.c.order_id == order.order_id, t.orders.c.version == order.version))
+            .values(**_order_row(order), version=order.version + 1)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConcurrentUpdate(f"order {order.order_id} changed while it was being updated")
+        order.version += 1
+        self.seen[order.order_id] = order
+
+    def _track(self, order: Order) -> Order:
+        self.seen[order.order_id] = order
+        return order
+
+    def _load(self, row: Any) -> Order:
+        lines = [
+            OrderLine(
+                sku_id=line.sku_id,
+                product_id=line.product_id,
+                title=line.title,
+                unit_price_fen=line.unit_price_fen,
+                quantity=line.quantity,
+            )
+            for line in self.session.execute(
+                select(t.order_lines)
+                .where(t.order_lines.c.order_id == row["order_id"])
+                .order_by(t.order_lines.c.line_no)
+            )
+        ]
+        before = row["status_before_refund"]
+        return Order(
+            order_id=row["order_id"],
+            user_id=row["user_id"],
+            lines=lines,
+            created_at=row["created_at"],
+            expires_at=row["expires_at"],
+            discount_fen=row["discount_fen"],
+            coupon_id=row["coupon_id"],
+            status=OrderStatus(row["status"]),
+            idempotency_key=row["idempotency_key"],
+            address_id=row["address_id"],
+            transaction_id=row["transaction_id"],
+            prepay_id=row["prepay_id"],
+            tracking_no=row["tracking_no"],
+            paid_at=row["paid_at"],
+            refunded_fen=row["refunded_fen"],
+            status_before_refund=OrderStatus(before) if before else None,
+            version=row["version"],
+        )
+
+
+def _order_row(order: Order) -> dict[str, Any]:
+    return {
+        "order_id": order.order_id,
+        "user_id": order.user_id,
+        "status": str(order.status),
+        "discount_fen": order.discount_fen,
+        "total_fen": order.total_fen,
+        "coupon_id": order.coupon_id,
+        "idempotency_key": order.idempotency_key,
+        "address_id": order.address_id,
+        "transaction_id": order.transaction_id,
+        "prepay_id": order.prepay_id,
+        "tracking_no": order.tracking_no,
+        "refunded_fen": order.refunded_fen,
+        "status_before_refund": str(order.status_before_refund) if order.status_before_refund else None,
+        "created_at": order.created_at,
+        "expires_at": order.expires_at,
+        "paid_at": order.paid_at,
+    }
+
+
+class InventoryRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def reserve(self, sku_id: str, quantity: int) -> int:
+        """Take `quantity` off the shelf in one conditional UPDATE; returns the stock left.
+
+        The WHERE clause is re-checked under the row lock (PostgreSQL) or the write lock (SQLite), so two
+        buyers can never both take the last unit.
+        """
+        result = self.session.execute(
+            update(t.skus)
+            .where(and_(t.skus.c.sku_id == sku_id, t.skus.c.stock >= quantity))
+            .values(stock=t.skus.c.stock - quantity)
+            .returning(t.skus.c.stock)
+        )
+        left = result.scalar_one_or_none()
+        if left is None:
+            raise OutOfStock(f"not enough stock for {sku_id}")
+        return int(left)
+
+    def release(self, sku_id: str, quantity: int) -> None:
+        self.session.execute(
+            update(t.skus).where(t.skus.c.sku_id == sku_id).values(stock=t.skus.c.stock + quantity)
+        )
+
+    def add_sales(self, product_id: str, quantity: int) -> None:
+        self.session.execute(
+            update(t.products)
+            .where(t.products.c.product_id == product_id)
+            .values(sales_count=t.products.c.sales_count + quantity)
+        )
+
+    def sku(self, sku_id: str) -> dict[str, Any] | None:
+        row = (
+            self.session.execute(
+                select(
+                    t.skus.c.sku_id,
+                    t.skus.c.product_id,
+                    t.skus.c.price_fen,
+                    t.skus.c.stock,
+                    t.skus.c.colour,
+                    t.skus.c.size,
+                    t.products.c.title,
+                    t.products.c.is_listed,
+                )
+                .join(t.products, t.products.c.product_id == t.skus.c.product_id)
+                .where(t.skus.c.sku_id == sku_id)
+            )
+            .mappings()
+            .first()
+        )
+        return dict(row) if row else None
+
+
+class CouponRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def for_user(self, user_id: str, *, status: CouponStatus | None = None) -> list[Coupon]:
+        statement = (
+            select(t.coupons, t.coupon_campaigns)
+            .join(t.coupon_campaigns, t.coupon_campaigns.c.campaign_id == t.coupons.c.campaign_id)
+            .where(t.coupons.c.user_id == user_id)
+        )
+        if status:
+            statement = statement.where(t.coupons.c.status == status)
+        return [_coupon(row) for row in self.session.execute(statement).mappings()]
+
+    def get(self, coupon_id: str) -> Coupon | None:
+        row = (
+            self.session.execute(
+                select(t.coupons, t.coupon_campaigns)
+                .join(t.coupon_campaigns, t.coupon_campaigns.c.campaign_id == t.coupons.c.campaign_id)
+                .where(t.coupons.c.coupon_id == coupon_id)
+            )
+            .mappings()
+            .first()
+        )
+        return _coupon(row) if row else None
+
+    def mark_used(self, coupon_id: str, *, user_id: str, order_id: str) -> bool:
+        """Use the coupon once: the conditional UPDATE loses the race for every second use."""
+        result = self.session.execute(
+            update(t.coupons)
+            .where(
+                and_(
+                    t.coupons.c.coupon_id == coupon_id,
+                    t.coupons.c.user_id == user_id,
+                    t.coupons.c.status == CouponStatus.AVAILABLE,
+                )
+            )
+            .values(status=CouponStatus.USED, used_order_id=order_id)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def give_back(self, coupon_id: str, *, order_id: str) -> None:
+        self.session.execute(
+            update(t.coupons)
+            .where(and_(t.coupons.c.coupon_id == coupon_id, t.coupons.c.used_order_id == order_id))
+            .values(status=CouponStatus.AVAILABLE, used_order_id=None)
+        )
+
+    def take_from_campaign(self, campaign_id: str, now: datetime) -> dict[str, Any] | None:
+        """Count one claim against the campaign's quantity, atomically; None when none is left."""
+        c = t.coupon_campaigns.c
+        result = self.session.execute(
+            update(t.coupon_campaigns)
+            .where(
+                and_(
+                    c.campaign_id == campaign_id,
+                    c.claimed_count < c.total_quantity,
+                    c.valid_until > now,
+                )
+            )
+            .values(claimed_count=c.claimed_count + 1)
+            .returning(c.campaign_id, c.is_claimable)
+        )
+        row = result.mappings().first()
+        return dict(row) if row else None
+
+    def campaign(self, campaign_id: str) -> dict[str, Any] | None:
+        row = (
+            self.session.execute(
+                select(t.coupon_campaigns).where(t.coupon_campaigns.c.campaign_id == campaign_id)
+            )
+            .mappings()
+            .first()
+        )
+        return dict(row) if row else None
+
+    def by_claim_ref(self, claim_ref: str) -> str | None:
+        return self.session.execute(
+            select(t.coupons.c.coupon_id).where(t.coupons.c.claim_ref == claim_ref)
+        ).scalar_one_or_none()
+
+    def add(
+        self, *, coupon_id: str, campaign_id: str, user_id: str, source: str, claim_ref: str, now: datetime
+    ) -> None:
+        self.session.execute(
+            insert(t.coupons).values(
+                coupon_id=coupon_id,
+                campaign_id=campaign_id,
+                user_id=user_id,
+                status=CouponStatus.AVAILABLE,
+                source=source,
+                claim_ref=claim_ref,
+                claimed_at=now,
+            )
+        )
+
+
+def _coupon(row: Any) -> Coupon:
+    return Coupon(
+        coupon_id=row["coupon_id"],
+        campaign_id=row["campaign_id"],
+        user_id=row["user_id"],
+        title=row["title"],
+        offer=CouponOffer(
+            threshold_fen=row["threshold_fen"],
+            discount_fen=row["discount_fen"],
+            percent_off=row["percent_off"],
+            max_discount_fen=row["max_discount_fen"],
+        ),
+        valid_from=row["valid_from"],
+        valid_until=row["valid_until"],
+        status=CouponStatus(row["status"]),
+    )
+
+
+def count(session: Session, table: Table, *conditions: Any) -> int:
+    return int(session.execute(select(func.count()).select_from(table).where(*conditions)).scalar_one())
+
+
+def rows(session: Session, statement: Any) -> Sequence[dict[str, Any]]:
+    return [dict(row) for row in session.execute(statement).mappings()]

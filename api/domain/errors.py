@@ -1,0 +1,114 @@
+"""Named domain errors; each maps once, at the HTTP edge, to a status and a {code, message} body."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(DomainError):
+    """Also raised for other people's things, so that their existence is not revealed."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+
+
+class ProductNotFound(NotFound):
+    code = "product_not_found"
+
+
+class CouponNotFound(NotFound):
+    code = "coupon_not_found"
+
+
+class AddressNotFound(NotFound):
+    code = "address_not_found"
+
+
+class Unauthenticated(DomainError):
+    status_code = 401
+    code = "unauthenticated"
+
+
+class Forbidden(DomainError):
+    status_code = 403
+    code = "forbidden"
+
+
+class LoginFailed(DomainError):
+    status_code = 401
+    code = "login_failed"
+
+
+class OutOfStock(DomainError):
+    status_code = 409
+    code = "out_of_stock"
+
+
+class InvalidTransition(DomainError):
+    status_code = 409
+    code = "invalid_transition"
+
+
+class EmptyOrder(DomainError):
+    code = "empty_order"
+
+
+class CouponNotUsable(DomainError):
+    status_code = 409
+    code = "coupon_not_usable"
+
+
+class CouponAlreadyClaimed(DomainError):
+    status_code = 409
+    code = "coupon_already_claimed"
+
+
+class CouponSoldOut(DomainError):
+    status_code = 409
+    code = "coupon_sold_out"
+
+
+class PaymentAmountMismatch(DomainError):
+    code = "payment_amount_mismatch"
+
+
+class PaymentMerchantMismatch(DomainError):
+    code = "payment_merchant_mismatch"
+
+
+class InvalidNotification(DomainError):
+    """Bad signature, stale timestamp, undecryptable resource: nothing is changed."""
+
+    status_code = 401
+    code = "invalid_notification"
+
+
+class ConcurrentUpdate(DomainError):
+    status_code = 409
+    code = "concurrent_update"
+
+
+class RateLimited(DomainError):
+    status_code = 429
+    code = "rate_limited"
+
+
+class WeChatUnavailable(DomainError):
+    status_code = 502
+    code = "wechat_unavailable"
+
+
+class RefundNotAllowed(DomainError):
+    status_code = 409
+    code = "refund_not_allowed"

@@ -1,0 +1,115 @@
+"""Domain events: facts the rest of ShopLoop (streams, warehouse) learns about through the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Event:
+    name: ClassVar[str] = "Event"
+    # The key that keeps one aggregate's events in order on its Kafka partition.
+    key: str
+    occurred_at: datetime
+
+    def payload(self) -> dict[str, Any]:
+        body = asdict(self)
+        body["occurred_at"] = self.occurred_at.isoformat()
+        return body
+
+
+@dataclass(frozen=True)
+class OrderPlaced(Event):
+    name: ClassVar[str] = "OrderPlaced"
+    order_id: str
+    user_id: str
+    total_fen: int
+    discount_fen: int
+    coupon_id: str | None
+    lines: tuple[tuple[str, int, int], ...] = field(default=())  # (sku_id, quantity, unit_price_fen)
+
+
+@dataclass(frozen=True)
+class OrderPaid(Event):
+    name: ClassVar[str] = "OrderPaid"
+    order_id: str
+    user_id: str
+    total_fen: int
+    transaction_id: str
+
+
+@dataclass(frozen=True)
+class OrderShipped(Event):
+    name: ClassVar[str] = "OrderShipped"
+    order_id: str
+    user_id: str
+    tracking_no: str
+
+
+@dataclass(frozen=True)
+class OrderCompleted(Event):
+    name: ClassVar[str] = "OrderCompleted"
+    order_id: str
+    user_id: str
+
+
+@dataclass(frozen=True)
+class OrderCancelled(Event):
+    name: ClassVar[str] = "OrderCancelled"
+    order_id: str
+    user_id: str
+
+
+@dataclass(frozen=True)
+class OrderClosed(Event):
+    name: ClassVar[str] = "OrderClosed"
+    order_id: str
+    user_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RefundRequested(Event):
+    name: ClassVar[str] = "RefundRequested"
+    order_id: str
+    user_id: str
+    refund_id: str
+    amount_fen: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class RefundSucceeded(Event):
+    name: ClassVar[str] = "RefundSucceeded"
+    order_id: str
+    user_id: str
+    refund_id: str
+    amount_fen: int
+
+
+@dataclass(frozen=True)
+class CouponGranted(Event):
+    name: ClassVar[str] = "CouponGranted"
+    coupon_id: str
+    campaign_id: str
+    user_id: str
+    source: str
+
+
+@dataclass(frozen=True)
+class CouponRedeemed(Event):
+    name: ClassVar[str] = "CouponRedeemed"
+    coupon_id: str
+    user_id: str
+    order_id: str
+    discount_fen: int
+
+
+@dataclass(frozen=True)
+class StockLow(Event):
+    name: ClassVar[str] = "StockLow"
+    sku_id: str
+    stock: int
+    threshold: int

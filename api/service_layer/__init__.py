@@ -1,0 +1,1 @@
+"""Use cases: commands handled inside a unit of work."""

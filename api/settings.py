@@ -1,0 +1,102 @@
+"""Order-core settings; env prefix SHOPLOOP_API_ (Kafka: KAFKA_BOOTSTRAP_SERVERS).
+
+Defaults run the embedded stack (SQLite under var/, the loopback WeChat sandbox). Every secret has a
+development default that the class refuses when `environment` is not development.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shoploop.kafka import KafkaSettings
+
+DEV_MARKER = "dev-"
+DEV_MERCHANT_KEY_PATH = Path("var/api/dev-merchant-key.pem")
+SANDBOX_URL = "http://127.0.0.1:9480"
+
+
+class PlaceholderSecret(ValueError):
+    """A development placeholder secret was configured outside development."""
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHOPLOOP_API_", env_nested_delimiter="__", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///var/api/shoploop.db"
+    # Our own session tokens; WeChat's session_key never leaves the server.
+    session_ttl_s: int = 7 * 24 * 3600
+
+    wechat_appid: str = "wxd0000000shoploop"
+    wechat_app_secret: SecretStr = SecretStr("dev-app-secret-not-for-production")
+    # The production clients differ from the sandbox only by these two base URLs and the credentials.
+    wechat_api_base_url: str = SANDBOX_URL
+    wechat_pay_base_url: str = SANDBOX_URL
+    wechat_pay_mchid: str = "1900000109"
+    wechat_pay_merchant_serial: str = "DEV5F2A6D0C8E0B3A7C1D9E4F2A8B6C0D4E2F1A3B"
+    # PEM file of the merchant's RSA private key; in development it is generated on first use.
+    wechat_pay_private_key_path: Path = DEV_MERCHANT_KEY_PATH
+    wechat_pay_apiv3_key: SecretStr = SecretStr("dev-apiv3-key-0000000000000000000")
+    # The platform public key; when unset it is downloaded from /v3/certificates and decrypted.
+    wechat_pay_platform_public_key_path: Path | None = None
+    wechat_pay_platform_serial: str | None = None
+    # Base URL WeChat Pay posts notifications to (https in production; the sandbox accepts loopback http).
+    notify_base_url: str = "http://127.0.0.1:8000"
+    notification_max_skew_s: int = 300
+    wechat_timeout_s: float = 5.0
+
+    # Address fields are AES-256-GCM encrypted; key id → base64 32-byte key. Rotate by adding a key,
+    # making it active, then running api.addresses.rotate_address_keys.
+    address_keys: dict[str, SecretStr] = Field(
+        default_factory=lambda: {"dev-1": SecretStr("ZGV2LWFkZHJlc3Mta2V5LTAwMDAwMDAwMDAwMDAwMDA=")}
+    )
+    address_active_key_id: str = "dev-1"
+
+    payment_window_s: int = 30 * 60
+    auto_close_interval_s: float = 60.0
+    low_stock_threshold: int = 5
+    login_rate_limit_per_minute: int = 30
+    order_rate_limit_per_minute: int = 30
+
+    outbox_relay_enabled: bool = True
+    outbox_poll_interval_s: float = 1.0
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_outside_development(self) -> ApiSettings:
+        if self.environment == "development":
+            return self
+        placeholders = [
+            name
+            for name, value in (
+                ("wechat_app_secret", self.wechat_app_secret.get_secret_value()),
+                ("wechat_pay_apiv3_key", self.wechat_pay_apiv3_key.get_secret_value()),
+                ("wechat_pay_merchant_serial", self.wechat_pay_merchant_serial),
+                ("address_active_key_id", self.address_active_key_id),
+            )
+            if value.startswith(DEV_MARKER) or value.startswith("DEV")
+        ]
+        placeholders += [
+            f"address_keys[{key_id}]" for key_id in self.address_keys if key_id.startswith(DEV_MARKER)
+        ]
+        if self.wechat_pay_private_key_path == DEV_MERCHANT_KEY_PATH:
+            placeholders.append("wechat_pay_private_key_path")
+        if placeholders:
+            raise PlaceholderSecret(
+                f"development placeholder secrets are not allowed in {self.environment}: {', '.join(placeholders)}"
+            )
+        if len(self.wechat_pay_apiv3_key.get_secret_value().encode()) != 32:
+            raise ValueError("wechat_pay_apiv3_key must be 32 bytes")
+        return self
+
+    @property
+    def notify_url(self) -> str:
+        return self.notify_base_url.rstrip("/") + "/v1/payments/wechat/notify"
+
+    @property
+    def refund_notify_url(self) -> str:
+        return self.notify_base_url.rstrip("/") + "/v1/payments/wechat/refund-notify"
