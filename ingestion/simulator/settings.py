@@ -1,0 +1,54 @@
+"""Simulator settings; env prefix SHOPLOOP_SIMULATOR_ (e.g. SHOPLOOP_SIMULATOR_SHOPPERS=50)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ingestion.simulator.shoppers import Pacing
+
+
+class SimulatorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHOPLOOP_SIMULATOR_", extra="ignore")
+
+    collector_url: str = "http://127.0.0.1:8000"
+    # Write keys name a source and are embedded in clients; this one is the demo mini-program's.
+    write_key: str = "sl_demo_miniprogram_key"
+    shoppers: int = Field(default=300, ge=0, description="first-time shoppers in the mini-program at once")
+    seed: int = 7
+    duration_s: float | None = Field(default=None, gt=0)
+    catalogue_path: Path | None = None  # None: the bundled UCI Online Retail parquet
+
+    # Pacing: with the defaults, 300 shoppers produce roughly 30–50 events per second.
+    mean_think_s: float = Field(default=9.0, gt=0)
+    arrival_ramp_s: float = Field(default=30.0, ge=0)
+    mean_next_shopper_gap_s: float = Field(default=6.0, gt=0)
+    friend_delay_min_s: float = Field(default=15.0, ge=0)
+    friend_delay_max_s: float = Field(default=600.0, ge=0)
+    return_delay_min_s: float = Field(default=120.0, ge=0)
+    return_delay_max_s: float = Field(default=1_800.0, ge=0)
+
+    # Delivery, as segment-analytics-python does it: ≤100 messages a batch, flushed every 0.5 s.
+    flush_interval_s: float = Field(default=0.5, gt=0)
+    max_batch_messages: int = Field(default=100, ge=1, le=100)
+    request_timeout_s: float = Field(default=10.0, gt=0)
+    initial_backoff_s: float = Field(default=0.5, gt=0)
+    max_backoff_s: float = Field(default=30.0, gt=0)
+    # On stop, keep trying to deliver what is left for at most this long.
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
+    progress_every_s: float = Field(default=10.0, gt=0)
+
+    def pacing(self) -> Pacing:
+        return Pacing(
+            mean_think_s=self.mean_think_s,
+            arrival_ramp_s=self.arrival_ramp_s,
+            mean_next_shopper_gap_s=self.mean_next_shopper_gap_s,
+            friend_delay_s=(self.friend_delay_min_s, max(self.friend_delay_min_s, self.friend_delay_max_s)),
+            return_delay_s=(self.return_delay_min_s, max(self.return_delay_min_s, self.return_delay_max_s)),
+        )
+
+    @property
+    def batch_url(self) -> str:
+        return f"{self.collector_url.rstrip('/')}/v1/batch"

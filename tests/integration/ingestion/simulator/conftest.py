@@ -1,0 +1,68 @@
+"""A real local HTTP collector stand-in on a free port: records batches and refuses on demand."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from shoploop.broker import free_port
+
+
+@dataclass
+class RecordingCollector:
+    url: str
+    refusals: list[int] = field(default_factory=list)  # statuses to answer before accepting, in order
+    accepted: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def accepted_messages(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [message for body in self.accepted for message in body["batch"]]
+
+    def refused_messages(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [message for body in self.refused for message in body["batch"]]
+
+
+def _app(collector: RecordingCollector) -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/v1/batch")
+    async def batch(request: Request) -> JSONResponse:
+        body = orjson.loads(await request.body())
+        with collector.lock:
+            if collector.refusals:
+                status = collector.refusals.pop(0)
+                collector.refused.append(body)
+                return JSONResponse({"code": "refused", "message": "refused by the test"}, status_code=status)
+            collector.accepted.append(body)
+        return JSONResponse({"success": True})
+
+    return app
+
+
+@pytest.fixture
+def recording_collector() -> Iterator[RecordingCollector]:
+    port = free_port()
+    collector = RecordingCollector(url=f"http://127.0.0.1:{port}")
+    server = uvicorn.Server(uvicorn.Config(_app(collector), host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the recording collector did not start")
+        time.sleep(0.01)
+    yield collector
+    server.should_exit = True
+    thread.join(timeout=10)
