@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -196,7 +197,10 @@ class ItemKNNRanker:
         self._user_items: sp.csr_matrix | None = None
 
     def fit(self, data: TrainingData) -> None:
-        self.knn.fit(data.matrix.user_items, show_progress=False)
+        with warnings.catch_warnings():
+            # implicit's own BM25 weighting hands its fit a COO matrix and warns about it
+            warnings.filterwarnings("ignore", message="Method expects CSR input")
+            self.knn.fit(data.matrix.user_items, show_progress=False)
         self._user_items = data.matrix.user_items
 
     def scores(self, rows: NDArray[np.int64]) -> NDArray[np.float32]:

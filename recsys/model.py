@@ -91,19 +91,22 @@ class ALSModel:
 
     def __init__(self, params: ALSParams | None = None, *, num_threads: int = 2) -> None:
         from implicit.cpu.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
 
         if num_threads < 1:
             raise ValueError(f"num_threads must be >= 1, got {num_threads}")
         self.params = params or ALSParams()
         self.num_threads = num_threads
-        self._als = AlternatingLeastSquares(
-            factors=self.params.factors,
-            regularization=self.params.regularization,
-            alpha=self.params.alpha,
-            iterations=self.params.iterations,
-            num_threads=num_threads,
-            random_state=self.params.random_state,
-        )
+        # implicit checks the BLAS thread pool when the model is built: limit it here as well as in fit
+        with threadpool_limits(limits=1, user_api="blas"):
+            self._als = AlternatingLeastSquares(
+                factors=self.params.factors,
+                regularization=self.params.regularization,
+                alpha=self.params.alpha,
+                iterations=self.params.iterations,
+                num_threads=num_threads,
+                random_state=self.params.random_state,
+            )
 
     @property
     def is_fitted(self) -> bool:
