@@ -1,0 +1,240 @@
+"""Build the warehouse with dbt into a fresh DuckDB file, then publish it for the dashboards by atomic swap.
+
+DuckDB lets one process write a database file, while dashboards read all the time. So each build writes a new
+file nobody else opens, and only a build whose models and tests all passed is renamed over the published file
+with `os.replace`: readers that already opened the old file keep reading it (its inode lives on until they
+close it); new readers see the new one. A failed build leaves the last good warehouse in place.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import orjson
+import pyarrow.parquet as pq
+import structlog
+
+from ingestion.contract.event import TrackedEvent
+from warehouse.lake import PARTITION_KEY, events_glob, events_table, write_events
+from warehouse.settings import WarehouseSettings
+
+log = structlog.get_logger(__name__)
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt"
+FIXTURE_EVENTS = Path(__file__).resolve().parent / "fixtures" / "events.jsonl"
+DBT_TIMEOUT_S = 900.0
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    """What one `dbt build` produced: the new database file (when it succeeded) and why it failed (when not)."""
+
+    succeeded: bool
+    database_path: Path
+    duration_s: float
+    return_code: int
+    failure_lines: tuple[str, ...] = ()
+
+
+def lake_has_events(events_dir: Path) -> bool:
+    """Whether DuckDB's lake glob matches at least one file (temporary files start with a dot and do not)."""
+    return any(events_dir.glob(f"{PARTITION_KEY}=*/*.parquet"))
+
+
+def empty_lake_glob(work_dir: Path) -> str:
+    """A glob over one empty, correctly typed events file: what dbt reads before the sink wrote anything."""
+    events_dir = work_dir / "empty-lake"
+    partition = events_dir / f"{PARTITION_KEY}=1970-01-01"
+    partition.mkdir(parents=True, exist_ok=True)
+    empty_file = partition / "empty.parquet"
+    if not empty_file.exists():
+        temporary = partition / f".empty-{uuid.uuid4().hex[:8]}.tmp"
+        pq.write_table(events_table([]), temporary)
+        os.replace(temporary, empty_file)
+    return events_glob(events_dir)
+
+
+def dbt_executable() -> Path:
+    """The dbt installed next to this interpreter (the project's virtualenv), not whatever is on PATH."""
+    return Path(sys.executable).with_name("dbt")
+
+
+def dbt_build_command(
+    *, database_path: Path, lake_glob: str, shop_timezone: str, work_dir: Path
+) -> list[str]:
+    dbt_vars = {"database_path": str(database_path), "events_glob": lake_glob, "shop_timezone": shop_timezone}
+    return [
+        str(dbt_executable()),
+        "--no-send-anonymous-usage-stats",
+        "--no-use-colors",
+        "build",
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        # Per data folder, so a test's build and the demo's build never share dbt's working files.
+        "--target-path",
+        str(work_dir / "target"),
+        "--log-path",
+        str(work_dir / "logs"),
+        "--vars",
+        orjson.dumps(dbt_vars).decode(),
+    ]
+
+
+def _failure_lines(output: str) -> tuple[str, ...]:
+    markers = ("ERROR", "FAIL", "Error", "error:")
+    lines = [line.strip() for line in output.splitlines() if any(marker in line for marker in markers)]
+    return tuple(lines[-20:]) or tuple(output.strip().splitlines()[-10:])
+
+
+def _remove_database(path: Path) -> None:
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+
+
+def _checkpoint_if_needed(database_path: Path) -> None:
+    """Fold a leftover write-ahead log into the file: a renamed file must not need its old-named WAL."""
+    if database_path.with_name(database_path.name + ".wal").exists():
+        with duckdb.connect(str(database_path)) as connection:
+            connection.execute("checkpoint")
+
+
+def build_warehouse(
+    *, events_dir: Path, build_dir: Path, work_dir: Path, shop_timezone: str = "Asia/Shanghai"
+) -> BuildResult:
+    """Run `dbt build` over the lake in `events_dir` into a new DuckDB file under `build_dir`.
+
+    The file is removed again when the build fails; an empty lake builds empty marts.
+    """
+    build_dir.mkdir(parents=True, exist_ok=True)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    database_path = (build_dir / f"shoploop-{stamp}-{os.getpid()}-{uuid.uuid4().hex[:6]}.duckdb").resolve()
+    lake_glob = (
+        events_glob(events_dir.resolve())
+        if lake_has_events(events_dir)
+        else empty_lake_glob(work_dir.resolve())
+    )
+    command = dbt_build_command(
+        database_path=database_path,
+        lake_glob=lake_glob,
+        shop_timezone=shop_timezone,
+        work_dir=work_dir.resolve(),
+    )
+    started = time.monotonic()
+    try:
+        completed = subprocess.run(
+            command, cwd=DBT_PROJECT_DIR, capture_output=True, text=True, timeout=DBT_TIMEOUT_S, check=False
+        )
+        return_code, output = completed.returncode, completed.stdout + completed.stderr
+    except subprocess.TimeoutExpired:
+        return_code, output = 1, f"ERROR dbt build took longer than {DBT_TIMEOUT_S:.0f}s and was stopped"
+    duration_s = time.monotonic() - started
+    if return_code != 0 or not database_path.exists():
+        _remove_database(database_path)
+        return BuildResult(
+            succeeded=False,
+            database_path=database_path,
+            duration_s=duration_s,
+            return_code=return_code or 1,
+            failure_lines=_failure_lines(output),
+        )
+    _checkpoint_if_needed(database_path)
+    return BuildResult(succeeded=True, database_path=database_path, duration_s=duration_s, return_code=0)
+
+
+def publish(built_database: Path, warehouse_path: Path) -> None:
+    """Atomically make `built_database` the published warehouse (same filesystem, so a rename)."""
+    warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(built_database, warehouse_path)
+
+
+def load_fixture_events(path: Path = FIXTURE_EVENTS) -> list[TrackedEvent]:
+    """The bundled fixture: enriched events, one JSON document a line, in the order they were received."""
+    lines = path.read_bytes().splitlines()
+    return [TrackedEvent.from_json(line) for line in lines if line.strip()]
+
+
+def fixture_settings(settings: WarehouseSettings) -> WarehouseSettings:
+    """The fixture gets its own lake and warehouse under the data folder, away from the live ones."""
+    return WarehouseSettings(data_dir=settings.data_dir / "fixture", shop_timezone=settings.shop_timezone)
+
+
+def write_fixture_lake(settings: WarehouseSettings) -> Path:
+    """Replace the fixture lake with the bundled events, written by the sink's own `write_events`."""
+    shutil.rmtree(settings.events_dir, ignore_errors=True)
+    write_events(settings.events_dir, load_fixture_events())
+    return settings.events_dir
+
+
+def build_and_publish(settings: WarehouseSettings, *, fixture: bool = False) -> int:
+    """Build the warehouse and, only if every model and test passed, publish it. Returns an exit code.
+
+    With `fixture`, build the bundled fixture events in `<data_dir>/fixture` instead of the live lake; the
+    live warehouse is left alone.
+    """
+    if fixture:
+        settings = fixture_settings(settings)
+        write_fixture_lake(settings)
+    result = build_warehouse(
+        events_dir=settings.events_dir,
+        build_dir=settings.build_dir,
+        work_dir=settings.data_dir / "dbt",
+        shop_timezone=settings.shop_timezone,
+    )
+    if not result.succeeded:
+        log.error(
+            "warehouse_build_failed",
+            duration_s=round(result.duration_s, 2),
+            return_code=result.return_code,
+            failures=list(result.failure_lines),
+            kept=str(settings.warehouse_path),
+        )
+        return result.return_code
+    publish(result.database_path, settings.warehouse_path)
+    log.info(
+        "warehouse_published",
+        duration_s=round(result.duration_s, 2),
+        warehouse=str(settings.warehouse_path),
+        fixture=fixture,
+    )
+    return 0
+
+
+@contextmanager
+def _stopped_by_ctrl_c() -> Iterator[None]:
+    try:
+        yield
+    except KeyboardInterrupt:
+        log.info("warehouse_builds_stopped")
+
+
+def run_periodically(settings: WarehouseSettings, *, every_s: float) -> None:
+    """Build and publish every `every_s` seconds (measured start to start) until Ctrl-C.
+
+    A failed build is logged and the next one is tried on schedule; the last good warehouse stays published.
+    """
+    with _stopped_by_ctrl_c():
+        while True:
+            started = time.monotonic()
+            exit_code = build_and_publish(settings)
+            elapsed = time.monotonic() - started
+            log.info(
+                "warehouse_build_finished",
+                outcome="published" if exit_code == 0 else "failed",
+                duration_s=round(elapsed, 2),
+                next_in_s=round(max(0.0, every_s - elapsed), 2),
+            )
+            time.sleep(max(0.0, every_s - elapsed))
