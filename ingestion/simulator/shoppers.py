@@ -173,17 +173,19 @@ class _Visit:
         }
 
     def _emit(self, message_type: str, **fields: Any) -> None:
+        # Whole milliseconds, so that queue order and the timestamp on the wire agree exactly.
+        at = self.clock.replace(microsecond=self.clock.microsecond // 1000 * 1000)
         message: dict[str, Any] = {
             "type": message_type,
             "messageId": _uuid(self.rng),
             "anonymousId": self.shopper.anonymous_id,
-            "timestamp": iso(self.clock),
+            "timestamp": iso(at),
             "context": self._context(),
             **fields,
         }
         if self.shopper.user_id is not None:
             message["userId"] = self.shopper.user_id
-        self.messages.append((self.clock, message))
+        self.messages.append((at, message))
         # Calls of one user action land a few milliseconds apart, never at the same instant.
         self.clock += timedelta(milliseconds=self.rng.randint(5, 120))
 
