@@ -296,7 +296,7 @@ class Analytics {
       return;
     }
     this._isForeground = false;
-    this.track(EVENTS.hidden, { duration_ms: Math.max(0, this._now() - this._shownAt) });
+    this.track(EVENTS.hidden, { duration_ms: Math.max(0, this._now() - this._shownAt), path: this._lastPageRoute });
     // The shopper may never come back; send now rather than at the next interval.
     this._flushNow();
   }

@@ -51,7 +51,7 @@ test('hiding tracks Hidden with the time since the show and sends at once', asyn
 
   var hidden = eventsNamed(phone.collector, 'Mini Program Hidden');
   assert.equal(hidden.length, 1);
-  assert.deepEqual(hidden[0].properties, { duration_ms: 42000 });
+  assert.deepEqual(hidden[0].properties, { duration_ms: 42000, path: null });
   assert.equal(analytics.stats().queued, 0);
 });
 
