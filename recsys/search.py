@@ -21,9 +21,9 @@ from recsys.model import ALSParams
 
 DEFAULT_GRID: dict[str, Sequence[Any]] = {
     "half_life_days": (7.0, 14.0, 30.0, 90.0, None),
-    "factors": (32, 64, 128),
+    "factors": (16, 32, 64, 128),
     "regularization": (0.01, 0.05, 0.2),
-    "alpha": (0.5, 1.0, 2.0, 5.0),
+    "alpha": (0.25, 0.5, 1.0, 2.0, 5.0),
     "iterations": (15, 30),
     "weighting": ("bm25", "confidence"),
 }
