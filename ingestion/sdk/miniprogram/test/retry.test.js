@@ -41,7 +41,7 @@ test('a 503 keeps the batch and retries on the backoff schedule until the collec
   var phone = harness.createPhone();
   var analytics = phone.start({ retryBaseMs: 1000, retryMaxMs: 8000 });
   phone.collector.answers = [503, 503, 503, 503, 503, 500];
-  analytics.track('Order Completed', { order_id: 'SO-2024-0002', total: 17600, currency: 'CNY' });
+  analytics.track('Order Completed', { order_id: 'SO-2024-0002', total: 176.0, currency: 'CNY' });
   await analytics.flush();
 
   var scheduled = [];
