@@ -63,7 +63,7 @@ COUPONS: Final[dict[str, tuple[int, int]]] = {"NEWUSER5": (0, 500), "MAN99JIAN10
 class Pacing:
     """How fast simulated time runs: think time between actions and the delays before later visits."""
 
-    mean_think_s: float = 9.0
+    mean_think_s: float = 12.0
     # First arrivals are spread over this window so the shop fills up instead of starting in lockstep.
     arrival_ramp_s: float = 30.0
     # When a shopper leaves, the next one takes their place after about this long.

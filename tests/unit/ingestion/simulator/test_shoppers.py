@@ -221,3 +221,28 @@ def test_the_real_time_model_and_the_batch_model_agree_on_first_visits(catalogue
     first_hidden = min(message["timestamp"] for message in _tracks(batch, "Mini Program Hidden"))
     horizon = datetime.fromisoformat(first_hidden)
     assert endless.until(horizon) == [m for m in batch if datetime.fromisoformat(m["timestamp"]) <= horizon]
+
+
+def test_the_collector_accepts_every_simulated_message_and_names_a_channel_for_each(
+    journeys: Messages,
+) -> None:
+    from ingestion.collector.intake import split_batch
+    from ingestion.contract.segment import SegmentBatch
+
+    channels: set[str] = set()
+    for first in range(0, len(journeys), 2_000):
+        chunk = journeys[first : first + 2_000]
+        sent_at = chunk[-1]["timestamp"]
+        batch = SegmentBatch.model_validate({"batch": chunk, "sentAt": sent_at})
+        intake = split_batch(batch, source="miniprogram", received_at=datetime.fromisoformat(sent_at))
+        assert intake.dead_letters == []
+        assert len(intake.accepted) == len(chunk)
+        channels |= {event.channel for event in intake.accepted}
+    assert "other" not in channels
+    assert channels >= {
+        "share_single_chat",
+        "share_group_chat",
+        "search",
+        "qr_code",
+        "official_account_article",
+    }
