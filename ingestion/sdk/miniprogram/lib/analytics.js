@@ -36,7 +36,8 @@ var DEFAULTS = {
   flushAt: 20,
   flushIntervalMs: 5000,
   maxBatchSize: 100,
-  maxQueueSize: 1000,
+  // About 750 bytes a message: 500 stay well under WeChat's 1 MB per storage key.
+  maxQueueSize: 500,
   retryBaseMs: 1000,
   retryMaxMs: 5 * 60 * 1000,
   requestTimeoutMs: 10000,
@@ -71,8 +72,17 @@ class Analytics {
         return Date.now();
       };
     this._random = options.random || Math.random;
-    this._setTimeout = options.setTimeout || setTimeout;
-    this._clearTimeout = options.clearTimeout || clearTimeout;
+    // Called through closures: host timers may refuse to run with `this` bound to another object.
+    this._setTimeout =
+      options.setTimeout ||
+      function (callback, delayMs) {
+        return setTimeout(callback, delayMs);
+      };
+    this._clearTimeout =
+      options.clearTimeout ||
+      function (timer) {
+        clearTimeout(timer);
+      };
     this._serverUrl = String(settings.serverUrl).replace(/\/+$/, '');
 
     this._storage = storageLib.createStorage(this._wx, this._logger);
