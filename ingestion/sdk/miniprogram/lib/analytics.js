@@ -61,7 +61,7 @@ class Analytics {
       throw new Error('[shoploop] createAnalytics needs serverUrl and writeKey');
     }
     this._settings = settings;
-    this._wx = options.wx || (typeof wx !== 'undefined' ? wx : undefined); // eslint-disable-line no-undef
+    this._wx = options.wx || (typeof wx !== 'undefined' ? wx : undefined);
     if (!this._wx) {
       throw new Error('[shoploop] no wx object: pass options.wx outside a mini-program');
     }
