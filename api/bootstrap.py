@@ -1,0 +1,165 @@
+"""The order core's composition root: `create_app()` wires settings, database, WeChat clients and routers.
+
+Run it with `uvicorn api.bootstrap:create_app --factory`. Nothing connects until the first request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from api.adapters.db import make_engine, make_session_factory
+from api.adapters.field_crypto import FieldCipher
+from api.adapters.outbox_relay import run_relay
+from api.container import Container
+from api.domain.errors import DomainError
+from api.rate_limit import RateLimiter
+from api.routes import admin, orders, payments, shop
+from api.service_layer.orders import close_expired_orders
+from api.settings import ApiSettings
+from api.wechat import signing
+from api.wechat.client import WeChatApiError, WeChatClient
+from api.wechat.pay import WeChatPayClient, WeChatPayError
+
+log = logging.getLogger(__name__)
+ROUTERS: tuple[APIRouter, ...] = (shop.router, orders.router, payments.router, admin.router)
+
+
+def bootstrap(settings: ApiSettings, *, clock: Callable[[], datetime] | None = None) -> Container:
+    """Build the real adapters from settings (tests pass their own settings, never fakes)."""
+    engine = make_engine(settings.database_url)
+    merchant_key = signing.load_or_create_private_key(
+        settings.wechat_pay_private_key_path, may_create=settings.environment == "development"
+    )
+    platform_keys = {}
+    if settings.wechat_pay_platform_public_key_path and settings.wechat_pay_platform_serial:
+        platform_keys[settings.wechat_pay_platform_serial] = signing.load_public_key(
+            settings.wechat_pay_platform_public_key_path.read_bytes()
+        )
+    return Container(
+        settings=settings,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        wechat=WeChatClient(
+            base_url=settings.wechat_api_base_url,
+            appid=settings.wechat_appid,
+            app_secret=settings.wechat_app_secret.get_secret_value(),
+            timeout_s=settings.wechat_timeout_s,
+        ),
+        pay=WeChatPayClient(
+            base_url=settings.wechat_pay_base_url,
+            appid=settings.wechat_appid,
+            mchid=settings.wechat_pay_mchid,
+            merchant_serial=settings.wechat_pay_merchant_serial,
+            merchant_key=merchant_key,
+            apiv3_key=settings.wechat_pay_apiv3_key.get_secret_value().encode(),
+            platform_keys=platform_keys,
+            timeout_s=settings.wechat_timeout_s,
+        ),
+        cipher=FieldCipher(
+            {
+                key_id: base64.b64decode(key.get_secret_value())
+                for key_id, key in settings.address_keys.items()
+            },
+            settings.address_active_key_id,
+        ),
+        login_limiter=RateLimiter(per_minute=settings.login_rate_limit_per_minute),
+        order_limiter=RateLimiter(per_minute=settings.order_rate_limit_per_minute),
+        clock=clock or (lambda: datetime.now(UTC)),
+    )
+
+
+async def _auto_close_loop(container: Container, stop: asyncio.Event) -> None:
+    """Close unpaid orders once their payment window is over (with WeChat Pay's close call)."""
+    while not stop.is_set():
+        try:
+            closed = await asyncio.to_thread(
+                close_expired_orders, container.uow(), container.pay, now=container.now()
+            )
+            if closed:
+                log.info("closed %d unpaid orders", closed)
+        except Exception:
+            log.exception("auto-close failed; will retry")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=container.settings.auto_close_interval_s)
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain_error(_: Request, error: DomainError) -> JSONResponse:
+        return JSONResponse({"code": error.code, "message": error.message}, status_code=error.status_code)
+
+    @app.exception_handler(WeChatPayError)
+    async def _pay_error(_: Request, error: WeChatPayError) -> JSONResponse:
+        log.warning("WeChat Pay refused a call: %s", error)
+        return JSONResponse(
+            {"code": "wechat_pay_error", "message": error.code or "WeChat Pay refused"}, status_code=502
+        )
+
+    @app.exception_handler(WeChatApiError)
+    async def _wechat_error(_: Request, error: WeChatApiError) -> JSONResponse:
+        return JSONResponse(
+            {"code": "wechat_error", "message": f"WeChat errcode {error.errcode}"}, status_code=502
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0] if error.errors() else {}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return JSONResponse(
+            {"code": "invalid_request", "message": f"{where}: {first.get('msg', 'invalid')}"}, status_code=422
+        )
+
+
+def create_app(settings: ApiSettings | None = None, *, container: Container | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+    container = container or bootstrap(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        tasks = []
+        if settings.auto_close_interval_s > 0:
+            tasks.append(asyncio.create_task(_auto_close_loop(container, stop)))
+        if settings.outbox_relay_enabled:
+            tasks.append(
+                asyncio.create_task(
+                    run_relay(
+                        container.session_factory,
+                        settings.kafka,
+                        poll_interval_s=settings.outbox_poll_interval_s,
+                        stop=stop,
+                    )
+                )
+            )
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            container.close()
+
+    app = FastAPI(
+        title="ShopLoop order core",
+        summary="WeChat mini-program login, catalogue, cart, orders, WeChat Pay v3, refunds and back office",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    add_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+
+    @app.get("/health", tags=["ops"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,46 @@
+"""Entry points for the `shoploop` CLI: migrate, run the API, run the WeChat sandbox, seed the catalogue."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from api.settings import ApiSettings
+
+
+def migrate(settings: ApiSettings | None = None) -> None:
+    """`shoploop api-migrate`: alembic upgrade head on the configured database."""
+    from api.migrate import upgrade_database
+
+    upgrade_database((settings or ApiSettings()).database_url)
+
+
+def run_api(*, host: str = "127.0.0.1", port: int = 8000, settings: ApiSettings | None = None) -> None:
+    """`shoploop api`: migrate, seed the catalogue if empty, then serve."""
+    from api.bootstrap import bootstrap, create_app
+    from api.seed import seed_catalogue_if_empty
+
+    settings = settings or ApiSettings()
+    migrate(settings)
+    container = bootstrap(settings)
+    seed_catalogue_if_empty(container.uow(), now=container.now())
+    uvicorn.run(create_app(settings, container=container), host=host, port=port, log_level="info")
+
+
+def run_sandbox(*, host: str = "127.0.0.1", port: int = 9480, settings: ApiSettings | None = None) -> None:
+    """`shoploop wechat-sandbox`: the loopback WeChat, set up for the merchant in `settings`."""
+    from api.wechat import signing
+    from api.wechat.sandbox import create_sandbox_app
+
+    settings = settings or ApiSettings()
+    merchant_key = signing.load_or_create_private_key(
+        settings.wechat_pay_private_key_path, may_create=settings.environment == "development"
+    )
+    app = create_sandbox_app(
+        appid=settings.wechat_appid,
+        app_secret=settings.wechat_app_secret.get_secret_value(),
+        mchid=settings.wechat_pay_mchid,
+        merchant_serial=settings.wechat_pay_merchant_serial,
+        merchant_public_key_pem=signing.public_key_pem(merchant_key.public_key()),
+        apiv3_key=settings.wechat_pay_apiv3_key.get_secret_value().encode(),
+    )
+    uvicorn.run(app, host=host, port=port, log_level="info")

@@ -1,0 +1,1 @@
+"""Thin routers: parse, authorise through dependencies, call one service function, shape the answer."""

@@ -1,0 +1,280 @@
+"""Request and response bodies (XCreate / XUpdate / XPublic). Money is integer fen."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from api.domain.coupons import Coupon
+from api.domain.orders import Order
+
+
+class ErrorPublic(BaseModel):
+    code: str
+    message: str
+
+
+class LoginCreate(BaseModel):
+    code: str = Field(min_length=1, max_length=128, description="The code from wx.login()")
+
+
+class TokenPublic(BaseModel):
+    token: str
+    user_id: str
+    expires_at: datetime
+
+
+class StaffLoginCreate(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class StaffCreate(BaseModel):
+    username: str = Field(min_length=3, max_length=64)
+    password: str = Field(min_length=12, max_length=256)
+    role: Literal["admin", "operator", "marketer", "analyst"]
+
+
+class StaffPublic(BaseModel):
+    staff_id: str
+    username: str
+    role: str
+
+
+class CategoryPublic(BaseModel):
+    category_id: str
+    name: str
+
+
+class ProductSummaryPublic(BaseModel):
+    product_id: str
+    category_id: str
+    title: str
+    sales_count: int
+    min_price_fen: int
+    stock: int
+    created_at: datetime
+
+
+class SkuPublic(BaseModel):
+    sku_id: str
+    colour: str
+    size: str
+    price_fen: int
+    stock: int
+
+
+class ProductPublic(BaseModel):
+    product_id: str
+    category_id: str
+    title: str
+    description: str
+    sales_count: int
+    created_at: datetime
+    skus: list[SkuPublic]
+
+
+class SkuCreate(BaseModel):
+    sku_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    colour: str = Field(default="", max_length=32)
+    size: str = Field(default="", max_length=16)
+    price_fen: int = Field(gt=0, le=10_000_000_00)
+    stock: int = Field(ge=0, le=10_000_000)
+
+
+class ProductCreate(BaseModel):
+    title: str = Field(min_length=1, max_length=128)
+    category: str = Field(min_length=1, max_length=64)
+    description: str = Field(default="", max_length=4000)
+    skus: list[SkuCreate] = Field(min_length=1, max_length=100)
+
+
+class StockUpdate(BaseModel):
+    stock: int = Field(ge=0, le=10_000_000)
+
+
+class CartItemUpdate(BaseModel):
+    quantity: int = Field(ge=0, le=99)
+
+
+class CartLinePublic(BaseModel):
+    sku_id: str
+    product_id: str
+    title: str
+    colour: str
+    size: str
+    quantity: int
+    price_fen: int
+    amount_fen: int
+    stock: int
+
+
+class CartPublic(BaseModel):
+    items: list[CartLinePublic]
+    subtotal_fen: int
+    best_coupon_id: str | None = None
+    best_discount_fen: int = 0
+
+
+class AddressCreate(BaseModel):
+    recipient: str = Field(min_length=1, max_length=32)
+    phone: str = Field(pattern=r"^\+?[0-9-]{5,20}$")
+    province: str = Field(min_length=1, max_length=32)
+    city: str = Field(min_length=1, max_length=32)
+    detail: str = Field(min_length=1, max_length=200)
+
+
+class AddressPublic(AddressCreate):
+    address_id: str
+
+
+class CampaignCreate(BaseModel):
+    title: str = Field(min_length=1, max_length=64)
+    threshold_fen: int = Field(default=0, ge=0)
+    discount_fen: int = Field(default=0, ge=0)
+    percent_off: int = Field(default=0, ge=0, le=99)
+    max_discount_fen: int | None = Field(default=None, ge=0)
+    total_quantity: int = Field(gt=0, le=10_000_000)
+    valid_from: datetime
+    valid_until: datetime
+    is_claimable: bool = True
+
+
+class CampaignPublic(BaseModel):
+    campaign_id: str
+    title: str
+    threshold_fen: int
+    discount_fen: int
+    percent_off: int
+    max_discount_fen: int | None
+    valid_from: datetime
+    valid_until: datetime
+
+
+class CouponPublic(BaseModel):
+    coupon_id: str
+    campaign_id: str
+    title: str
+    status: str
+    threshold_fen: int
+    discount_fen: int
+    percent_off: int
+    valid_until: datetime
+
+    @classmethod
+    def of(cls, coupon: Coupon) -> CouponPublic:
+        return cls(
+            coupon_id=coupon.coupon_id,
+            campaign_id=coupon.campaign_id,
+            title=coupon.title,
+            status=str(coupon.status),
+            threshold_fen=coupon.offer.threshold_fen,
+            discount_fen=coupon.offer.discount_fen,
+            percent_off=coupon.offer.percent_off,
+            valid_until=coupon.valid_until,
+        )
+
+
+class RewardCouponCreate(BaseModel):
+    command_id: str = Field(min_length=1, max_length=100)
+    user_id: str = Field(min_length=1, max_length=40)
+    campaign_id: str = Field(min_length=1, max_length=40)
+
+
+class OrderItemCreate(BaseModel):
+    sku_id: str = Field(min_length=1, max_length=40)
+    quantity: int = Field(gt=0, le=99)
+
+
+class OrderCreate(BaseModel):
+    items: list[OrderItemCreate] | None = Field(
+        default=None, max_length=50, description="Omit to check out the whole cart"
+    )
+    coupon: str = Field(
+        default="auto", max_length=40, description='"auto" (best discount), "none" or a coupon_id'
+    )
+    address_id: str | None = Field(default=None, max_length=40)
+
+
+class OrderLinePublic(BaseModel):
+    sku_id: str
+    product_id: str
+    title: str
+    unit_price_fen: int
+    quantity: int
+
+
+class OrderPublic(BaseModel):
+    order_id: str
+    status: str
+    lines: list[OrderLinePublic]
+    subtotal_fen: int
+    discount_fen: int
+    total_fen: int
+    coupon_id: str | None
+    created_at: datetime
+    expires_at: datetime
+    paid_at: datetime | None
+    tracking_no: str | None
+    refunded_fen: int
+
+    @classmethod
+    def of(cls, order: Order) -> OrderPublic:
+        return cls(
+            order_id=order.order_id,
+            status=str(order.status),
+            lines=[OrderLinePublic(**vars(line)) for line in order.lines],
+            subtotal_fen=order.subtotal_fen,
+            discount_fen=order.discount_fen,
+            total_fen=order.total_fen,
+            coupon_id=order.coupon_id,
+            created_at=order.created_at,
+            expires_at=order.expires_at,
+            paid_at=order.paid_at,
+            tracking_no=order.tracking_no,
+            refunded_fen=order.refunded_fen,
+        )
+
+
+class AdminOrderPublic(OrderPublic):
+    user_id: str
+    address_id: str | None
+
+
+class RequestPaymentPublic(BaseModel):
+    """Pass as-is to wx.requestPayment()."""
+
+    timeStamp: str
+    nonceStr: str
+    package: str
+    signType: str
+    paySign: str
+
+
+class RefundCreate(BaseModel):
+    reason: str = Field(min_length=1, max_length=128)
+
+
+class RefundPublic(BaseModel):
+    refund_id: str
+    order_id: str
+    amount_fen: int
+    reason: str
+    status: str
+
+
+class ShipmentCreate(BaseModel):
+    tracking_no: str = Field(min_length=4, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+
+
+class LowStockPublic(BaseModel):
+    sku_id: str
+    product_id: str
+    title: str
+    stock: int
+
+
+class CountPublic(BaseModel):
+    count: int

@@ -1,0 +1,525 @@
+"""Checkout, the order lifecycle, WeChat Pay (prepay, notifications, active query, close) and refunds."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from api.adapters import tables as t
+from api.domain import events
+from api.domain.coupons import CouponStatus, best_coupon, discount_with
+from api.domain.errors import (
+    AddressNotFound,
+    ConcurrentUpdate,
+    CouponNotUsable,
+    DomainError,
+    EmptyOrder,
+    InvalidTransition,
+    OrderNotFound,
+    PaymentMerchantMismatch,
+    ProductNotFound,
+    RefundNotAllowed,
+)
+from api.domain.inventory import is_low_stock
+from api.domain.orders import Order, OrderLine, OrderStatus
+from api.service_layer import carts
+from api.service_layer.addresses import owns_address
+from api.service_layer.unit_of_work import UnitOfWork
+from api.wechat.pay import WeChatPayClient, WeChatPayError
+
+log = logging.getLogger(__name__)
+
+CouponChoice = Literal["auto", "none"] | str
+RETRIES_ON_CONFLICT = 3
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    user_id: str
+    idempotency_key: str
+    items: list[tuple[str, int]] | None  # None = check out the whole cart
+    coupon: CouponChoice = "auto"
+    address_id: str | None = None
+
+
+def new_order_id(now: datetime) -> str:
+    # out_trade_no: 6–32 of [0-9A-Za-z_-|*]; time-prefixed so that it sorts, random so that it is unguessable.
+    return "SL" + now.strftime("%Y%m%d%H%M%S") + secrets.token_hex(8)
+
+
+def place_order(
+    uow: UnitOfWork,
+    command: PlaceOrder,
+    *,
+    now: datetime,
+    payment_window: timedelta,
+    low_stock_threshold: int,
+) -> Order:
+    """Reserve stock and place the order in one transaction; the same idempotency key returns the same order."""
+    with uow:
+        existing = uow.orders.by_idempotency_key(command.user_id, command.idempotency_key)
+        if existing:
+            return existing
+        if command.address_id and not owns_address(
+            uow, user_id=command.user_id, address_id=command.address_id
+        ):
+            raise AddressNotFound("no such address")
+        items = command.items if command.items is not None else carts.cart_lines(uow, command.user_id)
+        if not items:
+            raise EmptyOrder("nothing to order")
+        merged: dict[str, int] = {}
+        for sku_id, quantity in items:
+            merged[sku_id] = merged.get(sku_id, 0) + quantity
+        lines: list[OrderLine] = []
+        for sku_id, quantity in sorted(merged.items()):  # a fixed lock order avoids deadlocks between buyers
+            sku = uow.inventory.sku(sku_id)
+            if sku is None or not sku["is_listed"]:
+                raise ProductNotFound(f"no such SKU {sku_id}")
+            if quantity <= 0:
+                raise EmptyOrder("quantities must be positive")
+            left = uow.inventory.reserve(sku_id, quantity)
+            if is_low_stock(stock_before=left + quantity, stock_after=left, threshold=low_stock_threshold):
+                uow.record(
+                    events.StockLow(
+                        key=sku_id, occurred_at=now, sku_id=sku_id, stock=left, threshold=low_stock_threshold
+                    )
+                )
+            title = " ".join(part for part in (sku["title"], sku["colour"], sku["size"]) if part)
+            lines.append(
+                OrderLine(
+                    sku_id=sku_id,
+                    product_id=sku["product_id"],
+                    title=title[:128],
+                    unit_price_fen=int(sku["price_fen"]),
+                    quantity=quantity,
+                )
+            )
+        order_id = new_order_id(now)
+        subtotal = sum(line.amount_fen for line in lines)
+        coupon_id, discount = _choose_coupon(uow, command, subtotal_fen=subtotal, now=now)
+        if coupon_id and not uow.coupons.mark_used(coupon_id, user_id=command.user_id, order_id=order_id):
+            raise CouponNotUsable("this coupon was just used")
+        order = Order.place(
+            order_id=order_id,
+            user_id=command.user_id,
+            lines=lines,
+            now=now,
+            payment_window=payment_window,
+            discount_fen=discount,
+            coupon_id=coupon_id,
+            idempotency_key=command.idempotency_key,
+            address_id=command.address_id,
+        )
+        uow.orders.add(order)
+        if coupon_id:
+            uow.record(
+                events.CouponRedeemed(
+                    key=command.user_id,
+                    occurred_at=now,
+                    coupon_id=coupon_id,
+                    user_id=command.user_id,
+                    order_id=order_id,
+                    discount_fen=order.discount_fen,
+                )
+            )
+        if command.items is None:
+            carts.remove_from_cart(uow, command.user_id, list(merged))
+        try:
+            uow.commit()
+        except IntegrityError:
+            # Another request with the same idempotency key won the race: answer with its order.
+            uow.rollback()
+            winner = uow.orders.by_idempotency_key(command.user_id, command.idempotency_key)
+            if winner is None:
+                raise
+            return winner
+    return order
+
+
+def _choose_coupon(
+    uow: UnitOfWork, command: PlaceOrder, *, subtotal_fen: int, now: datetime
+) -> tuple[str | None, int]:
+    if command.coupon == "none":
+        return None, 0
+    if command.coupon == "auto":
+        coupon, discount = best_coupon(
+            uow.coupons.for_user(command.user_id, status=CouponStatus.AVAILABLE),
+            user_id=command.user_id,
+            subtotal_fen=subtotal_fen,
+            now=now,
+        )
+        return (coupon.coupon_id, discount) if coupon else (None, 0)
+    named = uow.coupons.get(command.coupon)
+    if named is None:
+        raise CouponNotUsable("this coupon cannot be used")
+    return named.coupon_id, discount_with(named, user_id=command.user_id, subtotal_fen=subtotal_fen, now=now)
+
+
+def get_order(uow: UnitOfWork, *, user_id: str, order_id: str) -> Order:
+    with uow:
+        order = uow.orders.get_for_user(order_id, user_id)
+    if order is None:
+        raise OrderNotFound("no such order")
+    return order
+
+
+def list_orders(uow: UnitOfWork, *, user_id: str, status: str | None = None) -> list[Order]:
+    with uow:
+        return uow.orders.list_for_user(user_id, status=status)
+
+
+def _release(uow: UnitOfWork, order: Order) -> None:
+    """Put the reserved stock back and return the coupon; called while the order still holds them."""
+    for line in order.lines:
+        uow.inventory.release(line.sku_id, line.quantity)
+    if order.coupon_id:
+        uow.coupons.give_back(order.coupon_id, order_id=order.order_id)
+
+
+# -- payment --------------------------------------------------------------------------------------------
+def prepay(
+    uow: UnitOfWork,
+    pay: WeChatPayClient,
+    *,
+    user_id: str,
+    openid: str,
+    order_id: str,
+    notify_url: str,
+    now: datetime,
+) -> dict[str, str]:
+    """JSAPI prepay for the shopper's own unpaid order; returns the wx.requestPayment parameters."""
+    order = get_order(uow, user_id=user_id, order_id=order_id)
+    if not order.is_payable(now):
+        raise InvalidTransition(f"an order that is {order.status} cannot be paid")
+    # No database transaction is held open across the call to WeChat.
+    prepay_id = pay.prepay(
+        out_trade_no=order.order_id,
+        description=order.lines[0].title
+        if len(order.lines) == 1
+        else f"{order.lines[0].title} 等{len(order.lines)}件",
+        total_fen=order.total_fen,
+        payer_openid=openid,
+        notify_url=notify_url,
+        time_expire=order.expires_at,
+    )
+    with uow:
+        uow.session.execute(
+            update(t.orders).where(t.orders.c.order_id == order.order_id).values(prepay_id=prepay_id)
+        )
+        uow.commit()
+    return pay.request_payment_params(prepay_id)
+
+
+def confirm_payment(
+    uow: UnitOfWork,
+    transaction: dict[str, Any],
+    *,
+    mchid: str,
+    appid: str,
+    now: datetime,
+    notification_id: str | None = None,
+) -> Order | None:
+    """Apply a transaction WeChat reports as paid. Idempotent; anything that does not match changes nothing."""
+    if transaction.get("mchid") != mchid or transaction.get("appid") != appid:
+        raise PaymentMerchantMismatch("the payment is for another merchant or app")
+    if transaction.get("trade_state") != "SUCCESS":
+        return None
+    order_id = str(transaction.get("out_trade_no", ""))
+    amount = int((transaction.get("amount") or {}).get("total", -1))
+    for attempt in range(RETRIES_ON_CONFLICT):
+        try:
+            return _apply_payment(
+                uow, transaction, order_id, amount, now=now, notification_id=notification_id
+            )
+        except (IntegrityError, ConcurrentUpdate):
+            # A duplicate notification raced us; the next attempt sees its result and changes nothing.
+            if attempt == RETRIES_ON_CONFLICT - 1:
+                raise
+    return None
+
+
+def _is_recorded(uow: UnitOfWork, notification_id: str | None) -> bool:
+    if not notification_id:
+        return False
+    found = uow.session.execute(
+        select(t.payment_notifications.c.notification_id).where(
+            t.payment_notifications.c.notification_id == notification_id
+        )
+    ).first()
+    return found is not None
+
+
+def _record_notification(
+    uow: UnitOfWork, notification_id: str | None, *, event_type: str, order_id: str, now: datetime
+) -> None:
+    if notification_id:
+        uow.session.execute(
+            insert(t.payment_notifications).values(
+                notification_id=notification_id, event_type=event_type, out_trade_no=order_id, received_at=now
+            )
+        )
+
+
+def _apply_payment(
+    uow: UnitOfWork,
+    transaction: dict[str, Any],
+    order_id: str,
+    amount: int,
+    *,
+    now: datetime,
+    notification_id: str | None,
+) -> Order | None:
+    with uow:
+        if _is_recorded(uow, notification_id):
+            return uow.orders.get(order_id)
+        order = uow.orders.get(order_id, for_update=True)
+        if order is None:
+            raise OrderNotFound("the payment names an order we do not have")
+        if order.pay(transaction_id=str(transaction["transaction_id"]), amount_fen=amount, now=now):
+            uow.orders.save(order)
+            for line in order.lines:
+                uow.inventory.add_sales(line.product_id, line.quantity)
+        _record_notification(
+            uow, notification_id, event_type="TRANSACTION.SUCCESS", order_id=order_id, now=now
+        )
+        uow.commit()
+        return order
+
+
+def sync_payment(
+    uow: UnitOfWork, pay: WeChatPayClient, *, user_id: str | None, order_id: str, now: datetime
+) -> Order:
+    """Active query: ask WeChat Pay when no notification arrived. `user_id` None = back office."""
+    with uow:
+        order = uow.orders.get_for_user(order_id, user_id) if user_id else uow.orders.get(order_id)
+    if order is None:
+        raise OrderNotFound("no such order")
+    if order.status != OrderStatus.PENDING_PAYMENT or not order.prepay_id:
+        return order
+    transaction = pay.query(order.order_id)
+    confirmed = confirm_payment(uow, transaction, mchid=pay.mchid, appid=pay.appid, now=now)
+    return confirmed or order
+
+
+def _end_unpaid(uow: UnitOfWork, pay: WeChatPayClient, order_id: str, *, now: datetime, how: str) -> Order:
+    """Cancel or close an unpaid order: close it at WeChat first (a payment may just have gone through)."""
+    with uow:
+        order = uow.orders.get(order_id)
+    if order is None:
+        raise OrderNotFound("no such order")
+    if order.status != OrderStatus.PENDING_PAYMENT:
+        raise InvalidTransition(f"cannot {how} an order that is {order.status}")
+    if order.prepay_id:
+        transaction = pay.query(order.order_id)
+        if transaction.get("trade_state") == "SUCCESS":
+            paid = confirm_payment(uow, transaction, mchid=pay.mchid, appid=pay.appid, now=now)
+            raise InvalidTransition(f"order was paid; it is {paid.status if paid else 'paid'}")
+        try:
+            pay.close_transaction(order.order_id)
+        except WeChatPayError as error:
+            if error.code == "ORDERPAID":
+                confirm_payment(uow, pay.query(order.order_id), mchid=pay.mchid, appid=pay.appid, now=now)
+                raise InvalidTransition("order was paid") from error
+            if error.code != "ORDER_NOT_EXIST":
+                raise
+    with uow:
+        order = uow.orders.get(order_id)
+        assert order is not None
+        if how == "cancel":
+            order.cancel(now=now)
+        else:
+            order.close(now=now)
+        _release(uow, order)
+        uow.orders.save(order)
+        uow.commit()
+    return order
+
+
+def cancel_order(
+    uow: UnitOfWork, pay: WeChatPayClient, *, user_id: str, order_id: str, now: datetime
+) -> Order:
+    get_order(uow, user_id=user_id, order_id=order_id)  # ownership first
+    return _end_unpaid(uow, pay, order_id, now=now, how="cancel")
+
+
+def close_expired_orders(uow: UnitOfWork, pay: WeChatPayClient, *, now: datetime, limit: int = 100) -> int:
+    """Close unpaid orders whose payment window is over, including WeChat Pay's close call."""
+    with uow:
+        order_ids = uow.orders.expired_unpaid_ids(now, limit=limit)
+    closed = 0
+    for order_id in order_ids:
+        try:
+            _end_unpaid(uow, pay, order_id, now=now, how="close")
+            closed += 1
+        except (DomainError, WeChatPayError) as error:
+            log.info("order %s not closed: %s", order_id, error)
+    return closed
+
+
+def confirm_receipt(uow: UnitOfWork, *, user_id: str, order_id: str, now: datetime) -> Order:
+    with uow:
+        order = uow.orders.get_for_user(order_id, user_id)
+        if order is None:
+            raise OrderNotFound("no such order")
+        order.complete(now=now)
+        uow.orders.save(order)
+        uow.commit()
+    return order
+
+
+def ship_order(uow: UnitOfWork, *, order_id: str, tracking_no: str, now: datetime) -> Order:
+    with uow:
+        order = uow.orders.get(order_id)
+        if order is None:
+            raise OrderNotFound("no such order")
+        order.ship(tracking_no=tracking_no, now=now)
+        uow.orders.save(order)
+        uow.commit()
+    return order
+
+
+# -- refunds --------------------------------------------------------------------------------------------
+def request_refund(uow: UnitOfWork, *, user_id: str, order_id: str, reason: str, now: datetime) -> str:
+    with uow:
+        order = uow.orders.get_for_user(order_id, user_id)
+        if order is None:
+            raise OrderNotFound("no such order")
+        refund_id = "RF" + now.strftime("%Y%m%d%H%M%S") + secrets.token_hex(8)
+        amount = order.request_refund(refund_id=refund_id, reason=reason, now=now)
+        uow.orders.save(order)
+        uow.session.execute(
+            insert(t.refunds).values(
+                refund_id=refund_id,
+                order_id=order_id,
+                user_id=user_id,
+                amount_fen=amount,
+                reason=reason[:128],
+                status="requested",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        uow.commit()
+    return refund_id
+
+
+def _refund_row(uow: UnitOfWork, refund_id: str) -> dict[str, Any]:
+    row = uow.session.execute(select(t.refunds).where(t.refunds.c.refund_id == refund_id)).mappings().first()
+    if row is None:
+        raise OrderNotFound("no such refund")
+    return dict(row)
+
+
+def approve_refund(
+    uow: UnitOfWork, pay: WeChatPayClient, *, refund_id: str, notify_url: str, now: datetime
+) -> str:
+    """Back office approves; WeChat Pay refunds and tells us by a REFUND.SUCCESS notification."""
+    with uow:
+        refund = _refund_row(uow, refund_id)
+        order = uow.orders.get(refund["order_id"])
+        assert order is not None
+    if refund["status"] not in ("requested", "processing"):
+        raise RefundNotAllowed(f"the refund is already {refund['status']}")
+    result = pay.refund(
+        out_trade_no=order.order_id,
+        out_refund_no=refund_id,
+        reason=refund["reason"],
+        refund_fen=refund["amount_fen"],
+        total_fen=order.total_fen,
+        notify_url=notify_url,
+    )
+    with uow:
+        uow.session.execute(
+            update(t.refunds)
+            .where(t.refunds.c.refund_id == refund_id)
+            .values(status="processing", wechat_refund_id=result.get("refund_id"), updated_at=now)
+        )
+        uow.commit()
+    if result.get("status") == "SUCCESS":
+        confirm_refund(uow, result, mchid=pay.mchid, now=now)
+    return str(result.get("status", "PROCESSING"))
+
+
+def reject_refund(uow: UnitOfWork, *, refund_id: str, now: datetime) -> None:
+    with uow:
+        refund = _refund_row(uow, refund_id)
+        if refund["status"] != "requested":
+            raise RefundNotAllowed(f"the refund is already {refund['status']}")
+        order = uow.orders.get(refund["order_id"])
+        assert order is not None
+        order.refund_failed()
+        uow.orders.save(order)
+        uow.session.execute(
+            update(t.refunds)
+            .where(t.refunds.c.refund_id == refund_id)
+            .values(status="rejected", updated_at=now)
+        )
+        uow.commit()
+
+
+def confirm_refund(
+    uow: UnitOfWork, refund: dict[str, Any], *, mchid: str, now: datetime, notification_id: str | None = None
+) -> None:
+    """Apply WeChat's refund result (notification or query). Idempotent."""
+    if refund.get("mchid", mchid) != mchid:
+        raise PaymentMerchantMismatch("the refund is for another merchant")
+    status = refund.get("refund_status") or refund.get("status")
+    for attempt in range(RETRIES_ON_CONFLICT):
+        try:
+            _apply_refund(uow, refund, status=str(status), now=now, notification_id=notification_id)
+            return
+        except (IntegrityError, ConcurrentUpdate):
+            if attempt == RETRIES_ON_CONFLICT - 1:
+                raise
+
+
+def _apply_refund(
+    uow: UnitOfWork, refund: dict[str, Any], *, status: str, now: datetime, notification_id: str | None
+) -> None:
+    refund_id = str(refund.get("out_refund_no", ""))
+    with uow:
+        if _is_recorded(uow, notification_id):
+            return
+        row = _refund_row(uow, refund_id)
+        if row["status"] in ("succeeded", "failed", "rejected"):
+            return
+        order = uow.orders.get(row["order_id"])
+        if order is None or order.order_id != refund.get("out_trade_no"):
+            raise OrderNotFound("the refund names an order we do not have")
+        if status == "SUCCESS":
+            refunded = int((refund.get("amount") or {}).get("refund", row["amount_fen"]))
+            restock = order.restocks_on_exit
+            order.refund_succeeded(refund_id=refund_id, amount_fen=refunded, now=now)
+            if restock:
+                for line in order.lines:
+                    uow.inventory.release(line.sku_id, line.quantity)
+            new_status = "succeeded"
+        elif status in ("CLOSED", "ABNORMAL"):
+            order.refund_failed()
+            new_status = "failed"
+        else:
+            return
+        uow.orders.save(order)
+        uow.session.execute(
+            update(t.refunds)
+            .where(t.refunds.c.refund_id == refund_id)
+            .values(status=new_status, updated_at=now)
+        )
+        _record_notification(
+            uow, notification_id, event_type=f"REFUND.{status}", order_id=order.order_id, now=now
+        )
+        uow.commit()
+
+
+def list_refunds(uow: UnitOfWork, *, status: str | None = None) -> list[dict[str, Any]]:
+    with uow:
+        statement = select(t.refunds).order_by(t.refunds.c.created_at.desc()).limit(200)
+        if status:
+            statement = statement.where(t.refunds.c.status == status)
+        return [dict(r) for r in uow.session.execute(statement).mappings()]
