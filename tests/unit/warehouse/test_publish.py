@@ -1,0 +1,78 @@
+"""The pieces of publishing that need no dbt run: the swap itself, the empty lake stand-in, the command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import duckdb
+import orjson
+
+from warehouse.lake import EVENTS_SCHEMA, events_glob
+from warehouse.publish import dbt_build_command, empty_lake_glob, lake_has_events, publish
+
+
+def _write_database(path: Path, shoppers: int) -> None:
+    with duckdb.connect(str(path)) as connection:
+        connection.execute("create table fct_funnel_daily as select ? as viewed_shoppers", [shoppers])
+
+
+def _attach(path: Path) -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect()
+    connection.execute("attach ? as warehouse (read_only)", [str(path)])
+    connection.execute("use warehouse")
+    return connection
+
+
+def test_publishing_swaps_the_file_under_new_readers_while_an_open_reader_keeps_the_old_one(
+    tmp_path: Path,
+) -> None:
+    published = tmp_path / "warehouse" / "shoploop.duckdb"
+    old, new = tmp_path / "old.duckdb", tmp_path / "new.duckdb"
+    _write_database(old, 3)
+    _write_database(new, 5)
+    publish(old, published)
+    reader = _attach(published)
+
+    publish(new, published)
+
+    assert reader.execute("select viewed_shoppers from fct_funnel_daily").fetchone() == (3,)
+    with _attach(published) as fresh_reader:
+        assert fresh_reader.execute("select viewed_shoppers from fct_funnel_daily").fetchone() == (5,)
+    reader.close()
+    assert not new.exists()
+
+
+def test_a_lake_with_only_half_written_files_counts_as_empty(tmp_path: Path) -> None:
+    partition = tmp_path / "events" / "received_date=2024-11-11"
+    partition.mkdir(parents=True)
+    (partition / ".part-1.parquet.tmp").write_bytes(b"half")
+    assert not lake_has_events(tmp_path / "events")
+    (partition / "part-1.parquet").write_bytes(b"whole")
+    assert lake_has_events(tmp_path / "events")
+
+
+def test_the_empty_lake_stand_in_has_the_lake_schema_and_no_rows(tmp_path: Path) -> None:
+    glob = empty_lake_glob(tmp_path)
+    assert glob == empty_lake_glob(tmp_path)
+    with duckdb.connect() as connection:
+        relation = connection.read_parquet(glob, hive_partitioning=True)
+        assert relation.columns == [*EVENTS_SCHEMA.names, "received_date"]
+        assert relation.aggregate("count(*)").fetchone() == (0,)
+
+
+def test_dbt_runs_from_this_virtualenv_with_the_lake_database_and_time_zone_as_vars(tmp_path: Path) -> None:
+    command = dbt_build_command(
+        database_path=tmp_path / "build.duckdb",
+        lake_glob=events_glob(tmp_path / "events"),
+        shop_timezone="Asia/Urumqi",
+        work_dir=tmp_path / "dbt",
+    )
+    assert Path(command[0]).parent == Path(sys.executable).parent
+    assert "build" in command
+    assert command[command.index("--target-path") + 1] == str(tmp_path / "dbt" / "target")
+    assert orjson.loads(command[command.index("--vars") + 1]) == {
+        "database_path": str(tmp_path / "build.duckdb"),
+        "events_glob": events_glob(tmp_path / "events"),
+        "shop_timezone": "Asia/Urumqi",
+    }
