@@ -513,6 +513,7 @@ class TrafficModel:
         self.seed = seed
         self.pacing = pacing or Pacing()
         self.rounds = rounds
+        # Counters of what the stream has yielded so far, for progress lines.
         self.visits_started = 0
         self.orders_completed = 0
         self.shares_made = 0
@@ -568,6 +569,11 @@ class TrafficModel:
         if isinstance(item, VisitPlan):
             self._start_visit(item, moment)
             return None
+        # Count what has happened by now, not what a visit generated ahead of time.
+        if item.get("event") == "Order Completed":
+            self.orders_completed += 1
+        elif item.get("event") == "Product Shared":
+            self.shares_made += 1
         return item
 
     def _root_plan(self, slot: int, round_: int, rng: random.Random) -> VisitPlan:
@@ -596,8 +602,6 @@ class TrafficModel:
         self.visits_started += 1
         heapq.heappush(self._visit_ends, visit.clock)
         for at, message in visit.messages:
-            if message.get("event") == "Order Completed":
-                self.orders_completed += 1
             self._schedule(at, message)
         self._schedule_friends(visit, rng)
         self._schedule_return(visit, rng)
@@ -609,7 +613,6 @@ class TrafficModel:
 
     def _schedule_friends(self, visit: _Visit, rng: random.Random) -> None:
         for shared_at, share in visit.shares:
-            self.shares_made += 1
             if share.depth >= MAX_SHARE_DEPTH:
                 continue
             if share.via == "single_chat":

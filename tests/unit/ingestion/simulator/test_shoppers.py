@@ -246,3 +246,12 @@ def test_the_collector_accepts_every_simulated_message_and_names_a_channel_for_e
         "qr_code",
         "official_account_article",
     }
+
+
+def test_the_model_counts_orders_and_shares_only_once_they_have_happened(catalogue: Catalogue) -> None:
+    model = TrafficModel(catalogue, seed=7, shoppers=300, start=START)
+    early = model.until(START + timedelta(seconds=20))
+    assert model.orders_completed == len(_tracks(early, "Order Completed"))
+    everything = early + list(model)
+    assert model.orders_completed == len(_tracks(everything, "Order Completed")) > 0
+    assert model.shares_made == len(_tracks(everything, "Product Shared")) > 0
