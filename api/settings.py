@@ -40,7 +40,7 @@ class ApiSettings(BaseSettings):
     wechat_pay_merchant_serial: str = "DEV5F2A6D0C8E0B3A7C1D9E4F2A8B6C0D4E2F1A3B"
     # PEM file of the merchant's RSA private key; in development it is generated on first use.
     wechat_pay_private_key_path: Path = DEV_MERCHANT_KEY_PATH
-    wechat_pay_apiv3_key: SecretStr = SecretStr("dev-apiv3-key-0000000000000000000")
+    wechat_pay_apiv3_key: SecretStr = SecretStr("dev-apiv3-key-000000000000000000")
     # The platform public key; when unset it is downloaded from /v3/certificates and decrypted.
     wechat_pay_platform_public_key_path: Path | None = None
     wechat_pay_platform_serial: str | None = None
@@ -68,6 +68,8 @@ class ApiSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholders_outside_development(self) -> ApiSettings:
+        if len(self.wechat_pay_apiv3_key.get_secret_value().encode()) != 32:
+            raise ValueError("wechat_pay_apiv3_key must be 32 bytes")
         if self.environment == "development":
             return self
         placeholders = [
@@ -89,8 +91,6 @@ class ApiSettings(BaseSettings):
             raise PlaceholderSecret(
                 f"development placeholder secrets are not allowed in {self.environment}: {', '.join(placeholders)}"
             )
-        if len(self.wechat_pay_apiv3_key.get_secret_value().encode()) != 32:
-            raise ValueError("wechat_pay_apiv3_key must be 32 bytes")
         return self
 
     @property

@@ -159,7 +159,7 @@ class Sandbox:
         self.retry_schedule_s = tuple(retry_schedule_s)
         self.refund_delay_s = refund_delay_s
         self.platform_key = signing.generate_private_key()
-        self.platform_serial = secrets.token_hex(20).upper()
+        self.platform_serial = "5" + secrets.token_hex(19).upper()  # < 160 bits, as X.509 requires
         self.platform_certificate = _self_signed_certificate(self.platform_key, self.platform_serial)
         self.codes: dict[str, tuple[str, float, bool]] = {}
         self.session_keys: dict[str, str] = {}

@@ -1,0 +1,194 @@
+"""The real order-core app and the real WeChat sandbox, each on a loopback port, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from fastapi import FastAPI
+
+from api.bootstrap import create_app
+from api.migrate import upgrade_database
+from api.service_layer import accounts, catalogue
+from api.serving import serving
+from api.settings import ApiSettings
+from api.wechat import signing
+from api.wechat.sandbox import Sandbox, create_sandbox_app
+from shoploop.broker import free_port
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
+def postgres_reachable() -> bool:
+    try:
+        with psycopg.connect(POSTGRES_ADMIN, connect_timeout=2):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def merchant_key_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("merchant") / "merchant-key.pem"
+    path.write_bytes(signing.private_key_pem(signing.generate_private_key()))
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'shoploop.db'}"
+        return
+    if not postgres_reachable():
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432; the PostgreSQL variant is skipped")
+    schema = f"shoploop_e2e_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@dataclass
+class Stack:
+    api_url: str
+    sandbox_url: str
+    sandbox: Sandbox
+    settings: ApiSettings
+    app: FastAPI
+
+    def wait_for(self, predicate: Callable[[], bool], *, timeout_s: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError("condition not reached in time")
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def stack(database_url: str, merchant_key_path: Path) -> Iterator[Stack]:
+    merchant_key = signing.load_private_key(merchant_key_path.read_bytes())
+    api_port = free_port()
+    settings = ApiSettings(
+        environment="development",
+        database_url=database_url,
+        wechat_pay_private_key_path=merchant_key_path,
+        notify_base_url=f"http://127.0.0.1:{api_port}",
+        outbox_relay_enabled=False,
+        auto_close_interval_s=0,
+        login_rate_limit_per_minute=1000,
+        order_rate_limit_per_minute=1000,
+    )
+    sandbox_app = create_sandbox_app(
+        appid=settings.wechat_appid,
+        app_secret=settings.wechat_app_secret.get_secret_value(),
+        mchid=settings.wechat_pay_mchid,
+        merchant_serial=settings.wechat_pay_merchant_serial,
+        merchant_public_key_pem=signing.public_key_pem(merchant_key.public_key()),
+        apiv3_key=settings.wechat_pay_apiv3_key.get_secret_value().encode(),
+        retry_schedule_s=(0.2, 0.2, 0.5),
+        refund_delay_s=0.05,
+    )
+    upgrade_database(database_url)
+    with serving(sandbox_app) as sandbox_url:
+        settings = settings.model_copy(
+            update={"wechat_api_base_url": sandbox_url, "wechat_pay_base_url": sandbox_url}
+        )
+        app = create_app(settings)
+        container = app.state.container
+        catalogue.create_product(
+            container.uow(),
+            product_id="p-tee",
+            title="Panda T-shirt",
+            category="Clothing",
+            description="Organic cotton",
+            skus=[
+                {"sku_id": "tee-red-m", "colour": "red", "size": "M", "price_fen": 9900, "stock": 10},
+                {"sku_id": "tee-blue-l", "colour": "blue", "size": "L", "price_fen": 10900, "stock": 3},
+            ],
+            now=datetime.now(UTC),
+        )
+        catalogue.create_product(
+            container.uow(),
+            product_id="p-mug",
+            title="Panda mug",
+            category="Kitchen",
+            description="Ceramic",
+            skus=[{"sku_id": "mug", "price_fen": 3500, "stock": 1}],
+            now=datetime.now(UTC),
+        )
+        accounts.create_staff(
+            container.uow(),
+            username="boss",
+            password=ADMIN_PASSWORD,
+            role=accounts.Role.ADMIN,
+            now=datetime.now(UTC),
+        )
+        with serving(app, port=api_port) as api_url:
+            yield Stack(
+                api_url=api_url,
+                sandbox_url=sandbox_url,
+                sandbox=sandbox_app.state.sandbox,
+                settings=settings,
+                app=app,
+            )
+
+
+class MiniProgram:
+    """What the mini-program does: wx.login through the sandbox, then calls our API with the token."""
+
+    def __init__(self, stack: Stack, persona: str) -> None:
+        self.stack = stack
+        self.wechat = httpx.Client(base_url=stack.sandbox_url, timeout=10)
+        login = self.wechat.post("/sandbox/wx-login", json={"persona": persona}).json()
+        self.openid: str = login["openid"]
+        self.api = httpx.Client(base_url=stack.api_url, timeout=10)
+        answer = self.api.post("/v1/auth/login", json={"code": login["code"]})
+        assert answer.status_code == 200, answer.text
+        self.user_id: str = answer.json()["user_id"]
+        self.api.headers["Authorization"] = f"Bearer {answer.json()['token']}"
+
+    def place_order(self, body: dict[str, Any], key: str | None = None) -> httpx.Response:
+        return self.api.post("/v1/orders", json=body, headers={"Idempotency-Key": key or uuid.uuid4().hex})
+
+    def pay(self, order_id: str, *, notify: bool = True) -> dict[str, Any]:
+        params = self.api.post(f"/v1/orders/{order_id}/prepay")
+        assert params.status_code == 200, params.text
+        result: dict[str, Any] = self.wechat.post(
+            "/sandbox/request-payment", json={**params.json(), "notify": notify}
+        ).json()
+        return result
+
+
+class BackOffice:
+    def __init__(self, stack: Stack, username: str = "boss", password: str = ADMIN_PASSWORD) -> None:
+        self.api = httpx.Client(base_url=stack.api_url, timeout=10)
+        answer = self.api.post("/admin/v1/login", json={"username": username, "password": password})
+        assert answer.status_code == 200, answer.text
+        self.api.headers["Authorization"] = f"Bearer {answer.json()['token']}"
+
+
+@pytest.fixture
+def shopper(stack: Stack) -> MiniProgram:
+    return MiniProgram(stack, "xiaoming")
+
+
+@pytest.fixture
+def other_shopper(stack: Stack) -> MiniProgram:
+    return MiniProgram(stack, "xiaohong")
+
+
+@pytest.fixture
+def back_office(stack: Stack) -> BackOffice:
+    return BackOffice(stack)
