@@ -34,7 +34,7 @@ def _deliver_all(delivery: Delivery, *, timeout_s: float = 10.0) -> None:
 
 
 def test_a_batch_refused_with_503_is_retried_and_delivered_once_the_collector_accepts(
-    recording_collector,
+    recording_collector: Any,
 ) -> None:
     recording_collector.refusals = [503, 503]
     messages = _messages(150)
@@ -60,7 +60,7 @@ def test_a_batch_refused_with_503_is_retried_and_delivered_once_the_collector_ac
     assert [len(body["batch"]) for body in recording_collector.accepted] == [100, 50]
 
 
-def test_a_batch_refused_with_a_client_error_is_kept_rather_than_dropped(recording_collector) -> None:
+def test_a_batch_refused_with_a_client_error_is_kept_rather_than_dropped(recording_collector: Any) -> None:
     recording_collector.refusals = [400, 429]
     messages = _messages(30)
     with httpx.Client(timeout=5) as client:
@@ -95,7 +95,7 @@ def test_events_survive_a_collector_that_is_not_listening_yet() -> None:
 
 
 def test_the_runner_posts_valid_shopper_traffic_in_real_time_and_stops_after_its_duration(
-    recording_collector,
+    recording_collector: Any,
 ) -> None:
     recording_collector.refusals = [503]
     settings = SimulatorSettings(
@@ -129,7 +129,7 @@ def test_the_runner_posts_valid_shopper_traffic_in_real_time_and_stops_after_its
     }
 
 
-def test_the_runner_stops_cleanly_when_asked_to_and_flushes_what_it_has(recording_collector) -> None:
+def test_the_runner_stops_cleanly_when_asked_to_and_flushes_what_it_has(recording_collector: Any) -> None:
     # A few shoppers and no periodic flush: the batch never fills, so only the flush on stop sends it.
     settings = SimulatorSettings(
         collector_url=recording_collector.url,
