@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(BIN)/shoploop demo
 
 ## test: lint, type-check, unit + integration tests, dbt build on fixture data
-test: $(STAMP) lint typecheck unit dbt-fixture
+test: $(STAMP) lint typecheck unit sdk-test dbt-fixture
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -36,6 +36,10 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest
+
+# The mini-program SDK is plain JavaScript tested with Node's built-in runner (no npm packages).
+sdk-test:
+	node --test ingestion/sdk/miniprogram/test/
 
 dbt-fixture: $(STAMP)
 	$(BIN)/shoploop dbt build --fixture

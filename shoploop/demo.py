@@ -25,7 +25,7 @@ EMBEDDED_BOOTSTRAP = "127.0.0.1:9092"
 
 
 class DemoSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SHOPLOOP_DEMO_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SHOPLOOP_DEMO_", extra="ignore", populate_by_name=True)
 
     # Set to a real cluster's bootstrap servers to run the demo without the embedded broker.
     kafka_bootstrap_servers: str | None = Field(

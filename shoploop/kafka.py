@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class KafkaSettings(BaseSettings):
     """Where the Kafka cluster is. The embedded broker is the default; production sets KAFKA_BOOTSTRAP_SERVERS."""
 
-    model_config = SettingsConfigDict(env_prefix="SHOPLOOP_KAFKA_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="SHOPLOOP_KAFKA_", extra="ignore", populate_by_name=True)
 
     bootstrap_servers: str = Field(
         default="127.0.0.1:9092",
@@ -49,14 +49,14 @@ def ensure_topics(
 ) -> None:
     """Create the topics that do not exist yet, waiting for the cluster to answer first."""
     from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import KafkaError, NoBrokersAvailable, TopicAlreadyExistsError
+    from kafka.errors import KafkaError, TopicAlreadyExistsError
 
     deadline = time.monotonic() + timeout_s
     while True:
         try:
             admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, client_id="shoploop-admin")
             break
-        except (NoBrokersAvailable, KafkaError, OSError):
+        except (KafkaError, OSError):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)

@@ -27,6 +27,9 @@ def create_app(settings: StreamsSettings, role: Role) -> faust.App:
         consumer_auto_offset_reset="earliest",
         web_enabled=False,
         web_port=settings.web_port,
+        # A worker that died is noticed within seconds, so a restarted one gets its partitions back quickly.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
     )
     if role is Role.SINK:
         register_sink(
@@ -44,5 +47,5 @@ def run_worker(settings: StreamsSettings, role: Role, *, loglevel: str = "warn")
 
     ensure_topics(settings.kafka)
     app = create_app(settings, role)
-    worker = faust.Worker(app, loglevel=loglevel)
+    worker = faust.Worker(app, loglevel=loglevel, redirect_stdouts=False)
     worker.execute_from_commandline()

@@ -1,0 +1,177 @@
+"""The walking skeleton, every link real: collector → Kafka → Faust sink → Parquet lake → dbt → funnel mart.
+
+Breaking any link (the collector does not publish, the broker loses events, the sink does not write,
+dbt does not build, the mart miscounts) makes this test fail.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pytest
+from fastapi.testclient import TestClient
+
+from ingestion.collector.app import create_app
+from ingestion.collector.settings import CollectorSettings
+from ingestion.contract.scenes import channel_for_scene
+from ingestion.simulator.catalogue import default_catalogue_path, load_catalogue
+from ingestion.simulator.shoppers import simulate_journeys
+from shoploop.broker import embedded_broker
+from shoploop.kafka import KafkaSettings, ensure_topics
+from warehouse.lake import events_glob
+from warehouse.publish import build_and_publish
+from warehouse.settings import WarehouseSettings
+
+pytestmark = pytest.mark.integration
+
+WRITE_KEY = "sl_chain_test_key"
+SHOP_TZ = ZoneInfo("Asia/Shanghai")
+FUNNEL_STEPS = {
+    "Product Viewed": "viewed_shoppers",
+    "Product Added": "added_shoppers",
+    "Checkout Started": "checkout_shoppers",
+    "Order Completed": "paid_shoppers",
+}
+
+
+@pytest.fixture(scope="module")
+def bootstrap() -> Iterator[str]:
+    with embedded_broker() as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("shoploop-var")
+
+
+@pytest.fixture(scope="module")
+def sink_worker(bootstrap: str, data_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    ensure_topics(KafkaSettings(bootstrap_servers=bootstrap, default_partitions=2))
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "SHOPLOOP_WAREHOUSE_DATA_DIR": str(data_dir),
+        "SHOPLOOP_STREAMS_SINK_FLUSH_S": "0.5",
+    }
+    shoploop = Path(sys.executable).parent / "shoploop"
+    worker = subprocess.Popen(
+        [str(shoploop), "sink"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    yield worker
+    worker.terminate()
+    try:
+        worker.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
+def _expected_funnel(messages: list[dict[str, Any]]) -> dict[tuple[str, str, int | None], dict[str, int]]:
+    """Count the funnel independently of the pipeline.
+
+    Per shop day, channel and scene, a shopper reaches a step when they did it at or after reaching the
+    step before it (event time), so each step counts a subset of the shoppers of the step before.
+    """
+    times: dict[tuple[str, str, int | None, str], dict[str, list[datetime]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for message in messages:
+        column = FUNNEL_STEPS.get(message.get("event") or "")
+        if message["type"] != "track" or column is None:
+            continue
+        moment = datetime.fromisoformat(message["timestamp"])
+        scene = message["context"]["wechat"]["scene"]
+        day = moment.astimezone(SHOP_TZ).date().isoformat()
+        times[(day, channel_for_scene(scene), scene, message["anonymousId"])][column].append(moment)
+
+    funnel: dict[tuple[str, str, int | None], dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(FUNNEL_STEPS.values(), 0)
+    )
+    for (day, channel, scene, _person), steps in times.items():
+        reached_at: datetime | None = None
+        for column in FUNNEL_STEPS.values():
+            later = [moment for moment in steps.get(column, []) if reached_at is None or moment >= reached_at]
+            if not later:
+                break
+            reached_at = min(later)
+            funnel[(day, channel, scene)][column] += 1
+    return {key: row for key, row in funnel.items() if any(row.values())}
+
+
+def _lake_message_count(data_dir: Path) -> int:
+    glob = events_glob(WarehouseSettings(data_dir=data_dir).events_dir)
+    try:
+        with duckdb.connect() as connection:
+            row = connection.execute(
+                "select count(distinct message_id) from read_parquet(?)", [glob]
+            ).fetchone()
+    except duckdb.IOException:
+        return 0
+    return int(row[0]) if row else 0
+
+
+def test_tracked_shoppers_travel_from_the_collector_to_the_funnel_mart_exactly_once(
+    bootstrap: str, data_dir: Path, sink_worker: subprocess.Popen[bytes]
+) -> None:
+    catalogue = load_catalogue(default_catalogue_path())
+    messages = simulate_journeys(
+        catalogue, shoppers=40, seed=11, start=datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    )
+    expected = _expected_funnel(messages)
+    assert sum(row["paid_shoppers"] for row in expected.values()) > 0, (
+        "the sample must include paying shoppers"
+    )
+
+    settings = CollectorSettings(
+        write_keys={"miniprogram": WRITE_KEY}, kafka=KafkaSettings(bootstrap_servers=bootstrap)
+    )
+    batches = [messages[start : start + 100] for start in range(0, len(messages), 100)]
+    with TestClient(create_app(settings)) as collector:
+        for batch in batches:
+            response = collector.post("/v1/batch", json={"batch": batch, "writeKey": WRITE_KEY})
+            assert response.status_code == 200, response.text
+        # A client that never saw the first answer retries: the warehouse must still count each event once.
+        assert (
+            collector.post("/v1/batch", json={"batch": batches[0], "writeKey": WRITE_KEY}).status_code == 200
+        )
+
+    deadline = time.monotonic() + 120
+    while _lake_message_count(data_dir) < len(messages):
+        assert sink_worker.poll() is None, f"the sink died: {sink_worker.stderr.read().decode()[-2000:]}"  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, f"the lake has {_lake_message_count(data_dir)} of {len(messages)}"
+        time.sleep(0.5)
+
+    warehouse = WarehouseSettings(data_dir=data_dir)
+    assert build_and_publish(warehouse) == 0
+
+    with duckdb.connect(str(warehouse.warehouse_path), read_only=True) as connection:
+        rows = connection.execute(
+            "select cast(event_date as varchar), channel, scene, "
+            "viewed_shoppers, added_shoppers, checkout_shoppers, paid_shoppers from fct_funnel_daily"
+        ).fetchall()
+        staged = connection.execute(
+            "select count(*), count(distinct message_id) from staging.stg_lake__events"
+        ).fetchone()
+    assert staged == (len(messages), len(messages)), "each event must reach the warehouse exactly once"
+    actual = {
+        (event_date, channel, scene): {
+            "viewed_shoppers": viewed,
+            "added_shoppers": added,
+            "checkout_shoppers": checkout,
+            "paid_shoppers": paid,
+        }
+        for event_date, channel, scene, viewed, added, checkout, paid in rows
+        if viewed or added or checkout or paid
+    }
+    assert actual == expected
