@@ -192,3 +192,21 @@ def other_shopper(stack: Stack) -> MiniProgram:
 @pytest.fixture
 def back_office(stack: Stack) -> BackOffice:
     return BackOffice(stack)
+
+
+@pytest.fixture
+def staff_member(stack: Stack) -> Callable[[str, accounts.Role], BackOffice]:
+    """Create a staff member with a role and log them in to the back office."""
+
+    def create(username: str, role: accounts.Role) -> BackOffice:
+        password = f"{username} has a long password"
+        accounts.create_staff(
+            stack.app.state.container.uow(),
+            username=username,
+            password=password,
+            role=role,
+            now=datetime.now(UTC),
+        )
+        return BackOffice(stack, username, password)
+
+    return create
