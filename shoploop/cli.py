@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -90,11 +90,12 @@ def collector(
 def streams(
     loglevel: Annotated[str, typer.Option(help="Faust log level: crit, error, warn, info, debug.")] = "warn",
 ) -> None:
-    """Run a Faust worker with the real-time agents (carts, automations, referrals, pushes, metrics)."""
-    typer.echo(
-        "the stateful stream agents arrive with the streams issue; `shoploop sink` runs the sink", err=True
-    )
-    raise typer.Exit(2)
+    """Run a Faust worker with the real-time agents (live metrics now; carts, automations, referrals next)."""
+    from streams.app import Role, run_worker
+    from streams.settings import StreamsSettings
+
+    sys.argv = [sys.argv[0], "worker", "--loglevel", loglevel]
+    run_worker(StreamsSettings(), Role.STREAMS, loglevel=loglevel)
 
 
 @app.command()
@@ -132,8 +133,15 @@ def simulate(
     from ingestion.simulator.runner import run
     from ingestion.simulator.settings import SimulatorSettings
 
-    given = {"collector_url": collector_url, "shoppers": shoppers, "seed": seed, "duration_s": duration_s}
-    settings = SimulatorSettings(**{name: value for name, value in given.items() if value is not None})
+    given: dict[str, Any] = {
+        "collector_url": collector_url,
+        "shoppers": shoppers,
+        "seed": seed,
+        "duration_s": duration_s,
+    }
+    settings = SimulatorSettings.model_validate(
+        {name: value for name, value in given.items() if value is not None}
+    )
     run(settings)
 
 
@@ -148,7 +156,6 @@ def dbt_build(
 ) -> None:
     """Run `dbt build` against the lake and publish the result for the dashboards (atomic swap)."""
     from warehouse.publish import build_and_publish, run_periodically
-
     from warehouse.settings import WarehouseSettings
 
     settings = WarehouseSettings()

@@ -41,7 +41,10 @@ class Topics:
     # Events that broke the tracking plan, with a reason code and their original payload.
     EVENTS_DEAD_LETTER = TopicSpec("shoploop.events.dlq")
 
-    ALL: tuple[TopicSpec, ...] = (EVENTS, EVENTS_DEAD_LETTER)
+    # Per-minute live metrics from the streams, as additive deltas keyed by minute.
+    LIVE_MINUTES = TopicSpec("shoploop.metrics.minutely")
+
+    ALL: tuple[TopicSpec, ...] = (EVENTS, EVENTS_DEAD_LETTER, LIVE_MINUTES)
 
 
 def ensure_topics(

@@ -9,12 +9,16 @@ from enum import StrEnum
 
 import faust
 
+from streams.metrics.agents import register_live_metrics
 from streams.settings import StreamsSettings
 from streams.sink.agents import register_sink
 
 
 class Role(StrEnum):
+    # The warehouse sink: events and stream outputs into the lake.
     SINK = "sink"
+    # The stateful real-time agents.
+    STREAMS = "streams"
 
 
 def create_app(settings: StreamsSettings, role: Role) -> faust.App:
@@ -35,9 +39,12 @@ def create_app(settings: StreamsSettings, role: Role) -> faust.App:
         register_sink(
             app,
             events_dir=settings.warehouse.events_dir,
+            live_minutes_dir=settings.warehouse.live_minutes_dir,
             batch_size=settings.sink_batch_size,
             flush_s=settings.sink_flush_s,
         )
+    elif role is Role.STREAMS:
+        register_live_metrics(app, batch_size=settings.agent_batch_size, flush_s=settings.agent_flush_s)
     return app
 
 

@@ -15,6 +15,9 @@ class StreamsSettings(BaseSettings):
     # The sink writes one Parquet file per this many events, or per flush interval, whichever comes first.
     sink_batch_size: int = 10_000
     sink_flush_s: float = 2.0
+    # The stateful agents take events in batches of up to this many, at least this often.
+    agent_batch_size: int = 5_000
+    agent_flush_s: float = 1.0
     web_port: int = 6066
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)

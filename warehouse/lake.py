@@ -8,15 +8,19 @@ from __future__ import annotations
 import os
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingestion.contract.event import TrackedEvent
+
+if TYPE_CHECKING:
+    from streams.metrics.live import MinuteDelta
 
 _UTC_MICROS = pa.timestamp("us", tz="UTC")
 
@@ -44,6 +48,19 @@ EVENTS_SCHEMA = pa.schema(
 
 PARTITION_KEY = "received_date"
 
+LIVE_MINUTES_SCHEMA = pa.schema(
+    [
+        ("minute", _UTC_MICROS),
+        ("events", pa.int64()),
+        ("new_shoppers", pa.int64()),
+        ("product_views", pa.int64()),
+        ("cart_adds", pa.int64()),
+        ("checkouts", pa.int64()),
+        ("orders", pa.int64()),
+        ("gmv_fen", pa.int64()),
+    ]
+)
+
 
 def _columns(events: list[TrackedEvent]) -> dict[str, list[object]]:
     return {
@@ -70,25 +87,35 @@ def events_table(events: list[TrackedEvent]) -> pa.Table:
     return pa.Table.from_pydict(_columns(events), schema=EVENTS_SCHEMA)
 
 
+def live_minutes_table(deltas: Sequence[MinuteDelta]) -> pa.Table:
+    columns = {name: [getattr(delta, name) for delta in deltas] for name in LIVE_MINUTES_SCHEMA.names}
+    return pa.Table.from_pydict(columns, schema=LIVE_MINUTES_SCHEMA)
+
+
 def write_events(events_dir: Path, events: Iterable[TrackedEvent]) -> list[Path]:
     """Append events to the lake as one new Parquet file per received date; returns the files written."""
     by_date: dict[str, list[TrackedEvent]] = defaultdict(list)
     for event in events:
         by_date[event.received_at.astimezone(UTC).date().isoformat()].append(event)
-    written = []
-    for received_date, day_events in sorted(by_date.items()):
-        partition = events_dir / f"{PARTITION_KEY}={received_date}"
-        partition.mkdir(parents=True, exist_ok=True)
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-        name = f"part-{stamp}-{uuid.uuid4().hex[:12]}.parquet"
-        temporary = partition / f".{name}.tmp"
-        pq.write_table(events_table(day_events), temporary, compression="zstd")
-        final = partition / name
-        os.replace(temporary, final)
-        written.append(final)
-    return written
+    return [
+        write_partition(events_dir, received_date, events_table(day_events))
+        for received_date, day_events in sorted(by_date.items())
+    ]
+
+
+def write_partition(table_dir: Path, received_date: str, table: pa.Table) -> Path:
+    """Write one immutable Parquet file into a date partition: hidden while written, renamed into place."""
+    partition = table_dir / f"{PARTITION_KEY}={received_date}"
+    partition.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    name = f"part-{stamp}-{uuid.uuid4().hex[:12]}.parquet"
+    temporary = partition / f".{name}.tmp"
+    pq.write_table(table, temporary, compression="zstd")
+    final = partition / name
+    os.replace(temporary, final)
+    return final
 
 
 def events_glob(events_dir: Path) -> str:
-    """The glob DuckDB reads the events lake with (hidden temporary files are not matched)."""
+    """The glob DuckDB reads a lake table with (hidden temporary files are not matched)."""
     return str(events_dir / f"{PARTITION_KEY}=*" / "*.parquet")

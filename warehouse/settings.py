@@ -24,6 +24,11 @@ class WarehouseSettings(BaseSettings):
         return self.lake_dir / "events"
 
     @property
+    def live_minutes_dir(self) -> Path:
+        """Per-minute live metrics from the streams, as additive deltas."""
+        return self.lake_dir / "live_minutes"
+
+    @property
     def warehouse_path(self) -> Path:
         """The DuckDB file dashboards read; replaced whole by each published dbt build."""
         return self.data_dir / "warehouse" / "shoploop.duckdb"

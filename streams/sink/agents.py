@@ -13,7 +13,8 @@ import structlog
 
 from ingestion.contract.event import TrackedEvent
 from shoploop.kafka import Topics
-from warehouse.lake import write_events
+from streams.metrics.live import MinuteDelta
+from warehouse.lake import live_minutes_table, write_events, write_partition
 
 log = structlog.get_logger(__name__)
 
@@ -31,8 +32,8 @@ def decode_events(values: list[bytes]) -> tuple[list[TrackedEvent], list[tuple[b
 
 
 def register_sink(
-    app: faust.App, *, events_dir: Path, batch_size: int, flush_s: float
-) -> faust.types.AgentT[bytes]:
+    app: faust.App, *, events_dir: Path, live_minutes_dir: Path, batch_size: int, flush_s: float
+) -> list[faust.types.AgentT[bytes]]:
     events_topic = app.topic(Topics.EVENTS.name, key_type=bytes, value_type=bytes, value_serializer="raw")
     dead_letters = app.topic(Topics.EVENTS_DEAD_LETTER.name, value_type=bytes, value_serializer="raw")
 
@@ -52,4 +53,18 @@ def register_sink(
                 files = await asyncio.to_thread(write_events, events_dir, events)
                 log.info("sink_wrote", events=len(events), files=[f.name for f in files])
 
-    return app.agent(events_topic, name="warehouse-sink")(sink)
+    minutes_topic = app.topic(
+        Topics.LIVE_MINUTES.name, key_type=bytes, value_type=bytes, value_serializer="raw"
+    )
+
+    async def live_minutes_sink(stream: AsyncIterable[bytes]) -> None:
+        async for values in stream.take(batch_size, within=flush_s):  # type: ignore[attr-defined]
+            deltas = [MinuteDelta.from_json(value) for value in values]
+            if deltas:
+                today = datetime.now(UTC).date().isoformat()
+                await asyncio.to_thread(write_partition, live_minutes_dir, today, live_minutes_table(deltas))
+
+    return [
+        app.agent(events_topic, name="warehouse-sink")(sink),
+        app.agent(minutes_topic, name="live-minutes-sink")(live_minutes_sink),
+    ]

@@ -1,0 +1,1 @@
+"""Live metrics: per-minute numbers by event time for the live dashboard."""
