@@ -2,8 +2,8 @@
 
 Run from the project root::
 
-    .venv/bin/python bench/recsys.py                 # Online Retail: search, table, pipeline timing
-    .venv/bin/python bench/recsys.py --synthetic     # also 100k users × 20k items × 2M interactions
+    .venv/bin/python -m bench.recsys                 # Online Retail: search, table, pipeline timing
+    .venv/bin/python -m bench.recsys --synthetic     # also 100k users × 20k items × 2M interactions
 
 Prints Markdown; docs/recsys.md holds the last recorded output.
 """
@@ -11,6 +11,7 @@ Prints Markdown; docs/recsys.md holds the last recorded output.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+
+# run as a script, this file's folder comes first on sys.path and this file would shadow the recsys package
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
 
 from recsys.dataset import build_interaction_matrix, load_online_retail
 from recsys.evaluate import format_table

@@ -76,3 +76,15 @@ def test_dbt_runs_from_this_virtualenv_with_the_lake_database_and_time_zone_as_v
         "events_glob": events_glob(tmp_path / "events"),
         "shop_timezone": "Asia/Urumqi",
     }
+
+
+def test_live_rebuilds_skip_dbt_unit_tests_which_the_fixture_build_runs(tmp_path: Path) -> None:
+    common = {
+        "database_path": tmp_path / "build.duckdb",
+        "lake_glob": events_glob(tmp_path / "events"),
+        "shop_timezone": "Asia/Shanghai",
+        "work_dir": tmp_path / "dbt",
+    }
+    assert "unit_test" not in dbt_build_command(**common, run_unit_tests=True)
+    live = dbt_build_command(**common, run_unit_tests=False)
+    assert live[live.index("--exclude-resource-type") + 1] == "unit_test"
