@@ -32,7 +32,10 @@ def funnel_chart(totals: FunnelTotals, language: Language) -> go.Figure:
         go.Funnel(
             y=[text(f"step.{step}", language) for step in FUNNEL_STEPS],
             x=[totals.shoppers(step) for step in FUNNEL_STEPS],
-            textinfo="value+percent initial+percent previous",
+            texttemplate=(
+                f"%{{value:,}}<br>{text('chart.of_first', language)} %{{percentInitial:.1%}}"
+                f" · {text('chart.of_previous', language)} %{{percentPrevious:.1%}}"
+            ),
             marker={"color": ["#07c160", "#2aae67", "#4d9a6e", "#1f6f43"]},
         )
     )
@@ -43,6 +46,7 @@ def funnel_chart(totals: FunnelTotals, language: Language) -> go.Figure:
 def daily_table(rows: pl.DataFrame, language: Language) -> pl.DataFrame:
     """The mart's rows with display labels for channels and scenes and the page's column names."""
     labelled = rows.with_columns(
+        pl.col("event_date").dt.to_string("%Y-%m-%d"),
         pl.col("channel").map_elements(lambda code: channel_label(code, language), return_dtype=pl.String),
         pl.col("scene").map_elements(lambda scene: scene_label(scene, language), return_dtype=pl.String),
     )
