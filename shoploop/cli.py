@@ -15,10 +15,16 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
+recsys_app = typer.Typer(
+    help="Train, evaluate and roll back the implicit-ALS recommender.", no_args_is_help=True
+)
+dlq_app = typer.Typer(help="Inspect and replay events that broke the tracking plan.", no_args_is_help=True)
 dbt_app = typer.Typer(
     help="Build the warehouse with dbt and publish it for the dashboards.", no_args_is_help=True
 )
 app.add_typer(dbt_app, name="dbt")
+app.add_typer(recsys_app, name="recsys")
+app.add_typer(dlq_app, name="dlq")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -187,6 +193,144 @@ def dashboard(
         "false",
     ]
     raise typer.Exit(streamlit_cli.main())
+
+
+@app.command()
+def api(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8001,
+) -> None:
+    """Run the order core: login, catalogue, cart, orders, WeChat Pay, refunds and the back office.
+
+    Migrates the database first and seeds the catalogue from the bundled data when it is empty.
+    """
+    from api.main import run_api
+
+    run_api(host=host, port=port)
+
+
+@app.command("api-migrate")
+def api_migrate() -> None:
+    """Bring the order core's database to the newest schema (alembic upgrade head)."""
+    from api.main import migrate
+
+    migrate()
+
+
+@app.command("wechat-sandbox")
+def wechat_sandbox(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 9480,
+) -> None:
+    """Run a loopback WeChat: code2Session, access_token, subscribe messages and WeChat Pay v3.
+
+    It speaks the real protocols (signed requests, signed and encrypted notifications), so the
+    production clients are exercised in the demo and the tests; only the base URL differs.
+    """
+    from api.main import run_sandbox
+
+    run_sandbox(host=host, port=port)
+
+
+@app.command("tracking-plan")
+def tracking_plan() -> None:
+    """Print the tracking plan as Markdown (the source of docs/tracking-plan.md)."""
+    from ingestion.contract.tracking_plan import render_markdown
+
+    typer.echo(render_markdown(), nl=False)
+
+
+@dlq_app.command("list")
+def dlq_list(
+    reason: Annotated[str | None, typer.Option(help="Only letters with this reason code.")] = None,
+    event: Annotated[str | None, typer.Option(help="Only letters of this event name.")] = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many (newest last).")] = 50,
+) -> None:
+    """List the events on the dead-letter topic with why each one was refused."""
+    import asyncio
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from ingestion.dead_letters import read_dead_letters, select
+    from shoploop.kafka import KafkaSettings
+
+    letters = select(asyncio.run(read_dead_letters(KafkaSettings())), reason_code=reason, event=event)
+    table = Table(title=f"{len(letters)} dead letters")
+    for column in ("received at (UTC)", "reason code", "reason", "event", "messageId"):
+        table.add_column(column)
+    for letter in letters[-limit:]:
+        payload = letter.payload if isinstance(letter.payload, dict) else {}
+        table.add_row(
+            letter.received_at.strftime("%Y-%m-%d %H:%M:%S"),
+            letter.reason_code,
+            letter.reason,
+            str(payload.get("event") or payload.get("type") or ""),
+            str(payload.get("messageId") or ""),
+        )
+    Console().print(table)
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    reason: Annotated[str | None, typer.Option(help="Only letters with this reason code.")] = None,
+    event: Annotated[str | None, typer.Option(help="Only letters of this event name.")] = None,
+) -> None:
+    """Re-send dead letters through the current tracking plan; accepted ones become events (same messageId)."""
+    import asyncio
+
+    from ingestion.dead_letters import read_dead_letters, replay, select
+    from shoploop.kafka import KafkaSettings
+
+    settings = KafkaSettings()
+    letters = select(asyncio.run(read_dead_letters(settings)), reason_code=reason, event=event)
+    report = asyncio.run(replay(settings, letters))
+    typer.echo(
+        f"replayed {report.replayed} of {len(letters)}; {len(report.still_failing)} still break the plan"
+    )
+
+
+@recsys_app.command("train")
+def recsys_train(
+    trials: Annotated[
+        int | None, typer.Option(help="Hyperparameter search trials [default: settings].")
+    ] = None,
+) -> None:
+    """Train on the data, evaluate against the baselines, and save the run in the model registry."""
+    from recsys.evaluate import format_table
+    from recsys.train import train
+
+    run = train(search_trials=trials)
+    typer.echo(format_table(run.report))
+    typer.echo(f"saved run {run.card.run_id}")
+
+
+@recsys_app.command("evaluate")
+def recsys_evaluate(
+    trials: Annotated[
+        int | None, typer.Option(help="Hyperparameter search trials [default: settings].")
+    ] = None,
+) -> None:
+    """Evaluate ALS and the baselines on a time split and print the table; saves nothing."""
+    from recsys.evaluate import format_table
+    from recsys.train import evaluate_only
+
+    report, _ = evaluate_only(search_trials=trials)
+    typer.echo(format_table(report))
+
+
+@recsys_app.command("rollback")
+def recsys_rollback() -> None:
+    """Return serving to the previous model in the registry."""
+    from recsys.registry import NoModelError
+    from recsys.train import rollback
+
+    try:
+        card = rollback()
+    except NoModelError as error:
+        typer.echo(f"nothing to roll back to: {error}", err=True)
+        raise typer.Exit(1) from error
+    typer.echo(f"live model is now {card.run_id}")
 
 
 def main() -> None:

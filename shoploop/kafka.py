@@ -44,7 +44,10 @@ class Topics:
     # Per-minute live metrics from the streams, as additive deltas keyed by minute.
     LIVE_MINUTES = TopicSpec("shoploop.metrics.minutely")
 
-    ALL: tuple[TopicSpec, ...] = (EVENTS, EVENTS_DEAD_LETTER, LIVE_MINUTES)
+    # The order core's domain events (OrderPlaced, OrderPaid, …) relayed from its transactional outbox.
+    ORDERS = TopicSpec("shoploop.orders")
+
+    ALL: tuple[TopicSpec, ...] = (EVENTS, EVENTS_DEAD_LETTER, LIVE_MINUTES, ORDERS)
 
 
 def ensure_topics(

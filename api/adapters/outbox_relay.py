@@ -16,12 +16,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.adapters import tables as t
-from shoploop.kafka import KafkaSettings, TopicSpec
+from shoploop.kafka import KafkaSettings, Topics
 
 log = logging.getLogger(__name__)
 
 # Order-core domain events (OrderPlaced, OrderPaid, RefundSucceeded, CouponGranted, …), keyed by aggregate.
-ORDERS_TOPIC = TopicSpec("shoploop.orders")
+ORDERS_TOPIC = Topics.ORDERS
 
 
 def pending_batch(session_factory: sessionmaker[Session], limit: int) -> list[tuple[str, str, bytes]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import gzip
+import uuid
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,17 +17,24 @@ from pydantic import ValidationError
 from ingestion.collector.errors import InvalidBatch, InvalidJson, PayloadTooLarge, UnknownWriteKey
 from ingestion.contract.event import TrackedEvent, enrich
 from ingestion.contract.segment import MAX_BATCH_BYTES, MAX_EVENT_BYTES, SegmentBatch, SegmentMessage
+from ingestion.contract.tracking_plan import check_against_plan
 
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """An event that could not be accepted, kept with why and exactly what was sent."""
+    """An event that could not be accepted, kept with why, exactly what was sent, and its batch's fields.
+
+    Kept whole so that `shoploop dlq replay` can accept it later exactly as if it had been accepted the
+    first time (same messageId, same receivedAt, same clock-skew correction).
+    """
 
     reason_code: str
     reason: str
-    payload: dict[str, Any]
+    payload: Any
     source: str
     received_at: datetime
+    batch_sent_at: datetime | None = None
+    batch_context: dict[str, Any] | None = None
 
     def to_json(self) -> bytes:
         return orjson.dumps(
@@ -36,7 +44,26 @@ class DeadLetter:
                 "payload": self.payload,
                 "source": self.source,
                 "received_at": self.received_at.isoformat(timespec="microseconds"),
+                "batch_sent_at": self.batch_sent_at.isoformat(timespec="microseconds")
+                if self.batch_sent_at
+                else None,
+                "batch_context": self.batch_context,
             }
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> DeadLetter:
+        data = orjson.loads(raw)
+        return cls(
+            reason_code=data["reason_code"],
+            reason=data["reason"],
+            payload=data["payload"],
+            source=data["source"],
+            received_at=datetime.fromisoformat(data["received_at"]),
+            batch_sent_at=datetime.fromisoformat(data["batch_sent_at"])
+            if data.get("batch_sent_at")
+            else None,
+            batch_context=data.get("batch_context"),
         )
 
 
@@ -105,33 +132,32 @@ def split_batch(batch: SegmentBatch, *, source: str, received_at: datetime) -> I
     """Accept every valid message of the batch; every other one becomes a dead letter with its reason."""
     accepted: list[TrackedEvent] = []
     dead_letters: list[DeadLetter] = []
+
+    def dead(reason_code: str, reason: str, payload: Any) -> None:
+        dead_letters.append(
+            DeadLetter(reason_code, reason, payload, source, received_at, batch.sent_at, batch.context)
+        )
+
     for item in batch.batch:
         if not isinstance(item, dict):
-            dead_letters.append(
-                DeadLetter(
-                    "not_an_object", "a batch item must be a JSON object", {"item": item}, source, received_at
-                )
-            )
+            dead("not_an_object", "a batch item must be a JSON object", item)
             continue
+        if not item.get("messageId"):
+            # A replayed dead letter must keep one identity, so one is given before it can be dead-lettered.
+            item = {**item, "messageId": str(uuid.uuid4())}
         if len(orjson.dumps(item)) > MAX_EVENT_BYTES:
-            dead_letters.append(
-                DeadLetter(
-                    "event_too_large",
-                    f"an event may hold at most {MAX_EVENT_BYTES} bytes",
-                    item,
-                    source,
-                    received_at,
-                )
-            )
+            dead("event_too_large", f"an event may hold at most {MAX_EVENT_BYTES} bytes", item)
             continue
         try:
             message = SegmentMessage.model_validate(item)
         except ValidationError as error:
             first = error.errors()[0]
             where = ".".join(str(part) for part in first["loc"]) or "message"
-            dead_letters.append(
-                DeadLetter("invalid_message", f"{where}: {first['msg']}", item, source, received_at)
-            )
+            dead("invalid_message", f"{where}: {first['msg']}", item)
+            continue
+        violation = check_against_plan(message.type, message.event, message.properties)
+        if violation is not None:
+            dead(violation.reason_code, violation.reason, item)
             continue
         accepted.append(
             enrich(

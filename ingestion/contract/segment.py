@@ -56,7 +56,8 @@ class SegmentBatch(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
-    batch: list[dict[str, Any]] = Field(max_length=MAX_BATCH_EVENTS)
+    # Items are checked one by one (a bad item is dead-lettered, not the whole batch), so any JSON value here.
+    batch: list[Any] = Field(max_length=MAX_BATCH_EVENTS)
     sent_at: datetime | None = Field(default=None, alias="sentAt")
     write_key: str | None = Field(default=None, alias="writeKey")
     context: dict[str, Any] | None = None

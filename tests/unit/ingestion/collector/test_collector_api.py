@@ -69,7 +69,9 @@ def _viewed(message_id: str, person: str = "device-lily") -> dict[str, object]:
 def test_a_batch_with_the_write_key_in_the_body_is_accepted_and_published(
     client: TestClient, publisher: RecordingPublisher
 ) -> None:
-    response = client.post("/v1/batch", json={"batch": [_viewed("m-1"), _viewed("m-2")], "writeKey": WRITE_KEY})
+    response = client.post(
+        "/v1/batch", json={"batch": [_viewed("m-1"), _viewed("m-2")], "writeKey": WRITE_KEY}
+    )
     assert response.status_code == 200
     assert response.json() == {"success": True}
     assert [event["message_id"] for event in publisher.events()] == ["m-1", "m-2"]
@@ -82,7 +84,9 @@ def test_events_are_keyed_by_the_person_so_their_stream_state_is_co_partitioned(
     assert publisher.records[Topics.EVENTS.name][0][0] == b"device-ming"
 
 
-def test_a_gzipped_batch_with_basic_auth_is_accepted(client: TestClient, publisher: RecordingPublisher) -> None:
+def test_a_gzipped_batch_with_basic_auth_is_accepted(
+    client: TestClient, publisher: RecordingPublisher
+) -> None:
     body = gzip.compress(orjson.dumps({"batch": [_viewed("m-gz")]}))
     response = client.post(
         "/v1/batch",
@@ -145,8 +149,15 @@ def test_the_collector_answers_503_never_200_when_kafka_does_not_take_the_events
     assert response.json()["code"] == "kafka_unavailable"
 
 
-def test_single_calls_are_accepted_on_their_own_endpoints(client: TestClient, publisher: RecordingPublisher) -> None:
-    identify = {"userId": "u-lily", "anonymousId": "device-lily", "traits": {"city": "广州"}, "writeKey": WRITE_KEY}
+def test_single_calls_are_accepted_on_their_own_endpoints(
+    client: TestClient, publisher: RecordingPublisher
+) -> None:
+    identify = {
+        "userId": "u-lily",
+        "anonymousId": "device-lily",
+        "traits": {"city": "广州"},
+        "writeKey": WRITE_KEY,
+    }
     assert client.post("/v1/identify", json=identify).status_code == 200
     page = {"anonymousId": "device-lily", "name": "pages/index/index", "writeKey": WRITE_KEY}
     assert client.post("/v1/page", json=page).status_code == 200

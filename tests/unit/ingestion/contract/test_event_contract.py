@@ -38,7 +38,14 @@ def test_a_track_call_without_an_event_name_is_refused() -> None:
 
 def test_null_fields_and_numeric_user_ids_are_accepted_as_official_clients_send_them() -> None:
     message = SegmentMessage.model_validate(
-        {"type": "page", "anonymousId": None, "userId": 42, "name": None, "category": None, "properties": None}
+        {
+            "type": "page",
+            "anonymousId": None,
+            "userId": 42,
+            "name": None,
+            "category": None,
+            "properties": None,
+        }
     )
     assert message.user_id == "42"
 
@@ -53,7 +60,9 @@ def test_clock_skew_is_corrected_with_the_batch_sent_at() -> None:
 
 
 def test_enrich_keeps_the_original_timestamp_in_utc_and_names_the_channel_from_the_scene() -> None:
-    event = enrich(_viewed(), received_at=RECEIVED, batch_sent_at=None, batch_context=None, source="miniprogram")
+    event = enrich(
+        _viewed(), received_at=RECEIVED, batch_sent_at=None, batch_context=None, source="miniprogram"
+    )
     assert event.original_timestamp == datetime(2026, 11, 22, 3, 59, 58, 500000, tzinfo=UTC)
     assert event.timestamp == event.original_timestamp
     assert event.scene == 1007
@@ -74,7 +83,9 @@ def test_batch_context_is_merged_into_each_message_and_the_message_wins() -> Non
 
 
 def test_an_event_survives_the_trip_through_json_unchanged() -> None:
-    event = enrich(_viewed(), received_at=RECEIVED, batch_sent_at=RECEIVED, batch_context=None, source="miniprogram")
+    event = enrich(
+        _viewed(), received_at=RECEIVED, batch_sent_at=RECEIVED, batch_context=None, source="miniprogram"
+    )
     assert TrackedEvent.from_json(event.to_json()) == event
 
 

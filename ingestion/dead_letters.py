@@ -1,0 +1,93 @@
+"""Dead letters: read the events that broke the tracking plan, and replay them once the plan or client is fixed.
+
+Replay re-runs each letter through the collector's own intake with its original receivedAt and batch
+fields, so an accepted letter becomes exactly the event it would have been; its messageId is kept,
+so replaying twice still reaches the warehouse once. Letters that still fail stay where they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from ingestion.collector.intake import DeadLetter, split_batch
+from ingestion.collector.publisher import KafkaEventPublisher
+from ingestion.contract.segment import SegmentBatch
+from shoploop.kafka import KafkaSettings, Topics
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayReport:
+    replayed: int
+    still_failing: list[DeadLetter]
+
+
+async def read_dead_letters(settings: KafkaSettings) -> list[DeadLetter]:
+    """Every dead letter currently on the topic, oldest first within each partition (no consumer group)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(Topics.EVENTS_DEAD_LETTER.name) or set()
+        if not partitions:
+            await consumer.force_metadata_update()
+            partitions = consumer.partitions_for_topic(Topics.EVENTS_DEAD_LETTER.name) or set()
+        assigned = [
+            TopicPartition(Topics.EVENTS_DEAD_LETTER.name, partition) for partition in sorted(partitions)
+        ]
+        if not assigned:
+            return []
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        end_offsets = await consumer.end_offsets(assigned)
+        letters: list[DeadLetter] = []
+        remaining = {tp for tp in assigned if end_offsets[tp] > 0}
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=1000)
+            for tp, records in batches.items():
+                letters.extend(DeadLetter.from_json(record.value) for record in records if record.value)
+                if records and records[-1].offset + 1 >= end_offsets[tp]:
+                    remaining.discard(tp)
+            for tp in list(remaining):
+                if await consumer.position(tp) >= end_offsets[tp]:
+                    remaining.discard(tp)
+        return letters
+    finally:
+        await consumer.stop()
+
+
+def select(
+    letters: list[DeadLetter], *, reason_code: str | None = None, event: str | None = None
+) -> list[DeadLetter]:
+    def matches(letter: DeadLetter) -> bool:
+        payload_event = letter.payload.get("event") if isinstance(letter.payload, dict) else None
+        return (reason_code is None or letter.reason_code == reason_code) and (
+            event is None or payload_event == event
+        )
+
+    return [letter for letter in letters if matches(letter)]
+
+
+async def replay(
+    settings: KafkaSettings, letters: list[DeadLetter], *, timeout_s: float = 10.0
+) -> ReplayReport:
+    """Accept again what the current plan accepts and publish it as events; report what still fails."""
+    publisher = KafkaEventPublisher(settings, timeout_s=timeout_s)
+    replayed = 0
+    still_failing: list[DeadLetter] = []
+    try:
+        for letter in letters:
+            batch = SegmentBatch(
+                batch=[letter.payload], sentAt=letter.batch_sent_at, context=letter.batch_context
+            )
+            intake = split_batch(batch, source=letter.source, received_at=letter.received_at)
+            still_failing.extend(intake.dead_letters)
+            if intake.accepted:
+                await publisher.publish(
+                    Topics.EVENTS.name,
+                    [(event.person_id.encode(), event.to_json()) for event in intake.accepted],
+                )
+                replayed += len(intake.accepted)
+    finally:
+        await publisher.stop()
+    return ReplayReport(replayed=replayed, still_failing=still_failing)
