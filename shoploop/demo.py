@@ -49,6 +49,8 @@ def _print_plan(processes: dict[str, str], bootstrap: str, shoppers: int) -> Non
     where = {
         "broker": f"Kafka-protocol broker (embedded Tansu, in memory) on {bootstrap}",
         "collector": "collector (Segment HTTP API) on http://127.0.0.1:8000  — POST /v1/batch, docs at /docs",
+        "sandbox": "loopback WeChat (login, subscribe messages, Pay v3) on http://127.0.0.1:9480",
+        "api": "order core (orders, payments, back office) on http://127.0.0.1:8001 — docs at /docs",
         "streams": "Faust worker: real-time agents (live metrics)",
         "sink": "Faust worker: warehouse sink → var/lake/events (Parquet)",
         "dbt": "dbt build every 20 s → var/warehouse/shoploop.duckdb (published by atomic swap)",
@@ -67,11 +69,28 @@ def _print_plan(processes: dict[str, str], bootstrap: str, shoppers: int) -> Non
     console.print("Open http://127.0.0.1:8501 — numbers appear within a minute. Ctrl-C stops everything.\n")
 
 
+def _prepare_development_merchant_key() -> None:
+    """The order core and the WeChat sandbox both read the merchant key: make it once, before either starts."""
+    from api.settings import ApiSettings
+    from api.wechat.signing import load_or_create_private_key
+
+    settings = ApiSettings()
+    load_or_create_private_key(
+        settings.wechat_pay_private_key_path, may_create=settings.environment == "development"
+    )
+
+
 def run_demo(*, simulate: bool, shoppers: int) -> int:
     settings = DemoSettings()
     uses_embedded_broker = settings.kafka_bootstrap_servers is None
     bootstrap = settings.kafka_bootstrap_servers or EMBEDDED_BOOTSTRAP
-    for port, what in ((9092, "the embedded broker"), (8000, "the collector"), (8501, "the dashboard")):
+    ports = (
+        (9092, "the embedded broker"),
+        (8000, "the collector"),
+        (8001, "the order core"),
+        (8501, "the dashboard"),
+    )
+    for port, what in ports:
         if (port != 9092 or uses_embedded_broker) and is_listening("127.0.0.1", port):
             print(
                 f"port {port} is already in use, so {what} cannot start: stop whatever listens there "
@@ -83,6 +102,8 @@ def run_demo(*, simulate: bool, shoppers: int) -> int:
     processes = demo_processes(
         settings.procfile.read_text(), uses_embedded_broker=uses_embedded_broker, simulate=simulate
     )
+    if "api" in processes:
+        _prepare_development_merchant_key()
     _print_plan(processes, bootstrap, shoppers)
 
     env = {
