@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from ingestion.collector.errors import CollectorError
+from ingestion.collector.errors import CollectorError, RateLimited
 from ingestion.collector.intake import as_batch, authenticate, decode_body, split_batch
+from ingestion.collector.privacy import Pseudonymiser
 from ingestion.collector.publisher import EventPublisher, KafkaEventPublisher
+from ingestion.collector.rate_limit import RateLimiter
 from ingestion.collector.settings import CollectorSettings
 from shoploop.kafka import Topics
 
@@ -21,6 +23,8 @@ SINGLE_CALLS = ("track", "identify", "page", "screen", "group", "alias")
 def create_app(settings: CollectorSettings | None = None, publisher: EventPublisher | None = None) -> FastAPI:
     settings = settings or CollectorSettings()
     publisher = publisher or KafkaEventPublisher(settings.kafka, timeout_s=settings.publish_timeout_s)
+    rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_per_source)
+    pseudonymiser = Pseudonymiser(settings.pseudonym_key.get_secret_value().encode())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -38,13 +42,24 @@ def create_app(settings: CollectorSettings | None = None, publisher: EventPublis
 
     @app.exception_handler(CollectorError)
     async def _collector_error(_: Request, error: CollectorError) -> JSONResponse:
-        return JSONResponse({"code": error.code, "message": error.message}, status_code=error.status_code)
+        headers = {"Retry-After": str(error.retry_after_s)} if isinstance(error, RateLimited) else None
+        return JSONResponse(
+            {"code": error.code, "message": error.message}, status_code=error.status_code, headers=headers
+        )
 
     async def ingest(request: Request, message_type: str | None) -> dict[str, bool]:
         received_at = datetime.now(UTC)
         body = decode_body(await request.body(), request.headers.get("content-encoding"))
         source = authenticate(body, request.headers.get("authorization"), settings.write_keys)
-        intake = split_batch(as_batch(body, message_type), source=source, received_at=received_at)
+        retry_after_s = rate_limiter.retry_after_s(source)
+        if retry_after_s:
+            raise RateLimited(f"source {source!r} is over its rate limit", retry_after_s=retry_after_s)
+        intake = split_batch(
+            as_batch(body, message_type),
+            source=source,
+            received_at=received_at,
+            pseudonymise=pseudonymiser.apply,
+        )
         await publisher.publish(
             Topics.EVENTS.name, [(event.person_id.encode(), event.to_json()) for event in intake.accepted]
         )

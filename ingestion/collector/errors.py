@@ -29,6 +29,15 @@ class UnknownWriteKey(CollectorError):
     code = "unknown_write_key"
 
 
+class RateLimited(CollectorError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class PublishFailed(CollectorError):
     """The broker did not acknowledge the events; the client must retry, nothing was accepted."""
 

@@ -7,6 +7,7 @@ import binascii
 import gzip
 import uuid
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -128,7 +129,13 @@ def as_batch(body: dict[str, Any], message_type: str | None) -> SegmentBatch:
         raise InvalidBatch(f"not a Segment batch: {error.errors()[0]['msg']}") from error
 
 
-def split_batch(batch: SegmentBatch, *, source: str, received_at: datetime) -> Intake:
+def split_batch(
+    batch: SegmentBatch,
+    *,
+    source: str,
+    received_at: datetime,
+    pseudonymise: Callable[[TrackedEvent], TrackedEvent] | None = None,
+) -> Intake:
     """Accept every valid message of the batch; every other one becomes a dead letter with its reason."""
     accepted: list[TrackedEvent] = []
     dead_letters: list[DeadLetter] = []
@@ -159,13 +166,12 @@ def split_batch(batch: SegmentBatch, *, source: str, received_at: datetime) -> I
         if violation is not None:
             dead(violation.reason_code, violation.reason, item)
             continue
-        accepted.append(
-            enrich(
-                message,
-                received_at=received_at,
-                batch_sent_at=batch.sent_at,
-                batch_context=batch.context,
-                source=source,
-            )
+        event = enrich(
+            message,
+            received_at=received_at,
+            batch_sent_at=batch.sent_at,
+            batch_context=batch.context,
+            source=source,
         )
+        accepted.append(pseudonymise(event) if pseudonymise else event)
     return Intake(source=source, accepted=accepted, dead_letters=dead_letters)

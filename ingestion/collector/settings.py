@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shoploop.kafka import KafkaSettings
+
+DEV_PSEUDONYM_KEY = "development-only-pseudonym-key-change-me"
 
 
 class CollectorSettings(BaseSettings):
@@ -15,7 +19,22 @@ class CollectorSettings(BaseSettings):
     write_keys: dict[str, str] = Field(default_factory=lambda: {"miniprogram": "sl_demo_miniprogram_key"})
     # How long a request may wait for the broker's acknowledgement before the collector answers 503.
     publish_timeout_s: float = 5.0
+    # Requests per second a source may send before it gets 429 with Retry-After (Segment's limit is ~1,000).
+    rate_limit_per_s: float = 1000.0
+    rate_limit_per_source: dict[str, float] = Field(default_factory=dict)
+    # HMAC key for the pseudonyms of openid, unionid and phone numbers (PIPL): set a secret in production.
+    pseudonym_key: SecretStr = SecretStr(DEV_PSEUDONYM_KEY)
+    environment: Literal["development", "test", "production"] = "development"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+
+    @model_validator(mode="after")
+    def _refuses_placeholder_secrets_outside_development(self) -> CollectorSettings:
+        if self.environment != "development" and self.pseudonym_key.get_secret_value() == DEV_PSEUDONYM_KEY:
+            raise ValueError(
+                "SHOPLOOP_COLLECTOR_PSEUDONYM_KEY is the development placeholder; set a secret of your own "
+                f"to run in {self.environment}"
+            )
+        return self
 
     def source_for_write_key(self, write_key: str | None) -> str | None:
         if not write_key:
