@@ -18,8 +18,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
+import httpx
 import pytest
-from fastapi.testclient import TestClient
+import segment.analytics as segment_analytics
 
 from ingestion.collector.app import create_app
 from ingestion.collector.settings import CollectorSettings
@@ -28,6 +29,7 @@ from ingestion.simulator.catalogue import default_catalogue_path, load_catalogue
 from ingestion.simulator.shoppers import simulate_journeys
 from shoploop.broker import embedded_broker
 from shoploop.kafka import KafkaSettings, ensure_topics
+from shoploop.serving import serving
 from warehouse.lake import events_glob
 from warehouse.publish import build_and_publish
 from warehouse.settings import WarehouseSettings
@@ -35,6 +37,7 @@ from warehouse.settings import WarehouseSettings
 pytestmark = pytest.mark.integration
 
 WRITE_KEY = "sl_chain_test_key"
+SERVER_SIDE_VIEW_AT = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
 SHOP_TZ = ZoneInfo("Asia/Shanghai")
 FUNNEL_STEPS = {
     "Product Viewed": "viewed_shoppers",
@@ -121,47 +124,72 @@ def _lake_message_count(data_dir: Path) -> int:
     return int(row[0]) if row else 0
 
 
-def test_tracked_shoppers_travel_from_the_collector_to_the_funnel_mart_exactly_once(
+@pytest.fixture(scope="module")
+def published(
     bootstrap: str, data_dir: Path, sink_worker: subprocess.Popen[bytes]
-) -> None:
+) -> Iterator[tuple[list[dict[str, Any]], list[str], Path]]:
+    """Simulated shoppers and an unmodified Segment client send through the real chain; one published build."""
     catalogue = load_catalogue(default_catalogue_path())
     messages = simulate_journeys(
         catalogue, shoppers=40, seed=11, start=datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
     )
+    settings = CollectorSettings(
+        write_keys={"miniprogram": WRITE_KEY}, kafka=KafkaSettings(bootstrap_servers=bootstrap)
+    )
+    batches = [messages[start : start + 100] for start in range(0, len(messages), 100)]
+    with serving(create_app(settings)) as collector_url:
+        for batch in batches:
+            response = httpx.post(f"{collector_url}/v1/batch", json={"batch": batch, "writeKey": WRITE_KEY})
+            assert response.status_code == 200, response.text
+        # A client that never saw the first answer retries: the warehouse must still count each event once.
+        retry = httpx.post(f"{collector_url}/v1/batch", json={"batch": batches[0], "writeKey": WRITE_KEY})
+        assert retry.status_code == 200
+
+        # segment-analytics-python, unmodified: it posts to host + /v1/batch with writeKey in the body.
+        client = segment_analytics.Client(write_key=WRITE_KEY, host=collector_url, sync_mode=True)
+        segment_ids = []
+        for product_id in ("85123A", "71053"):
+            _, message = client.track(
+                user_id="u-server-side",
+                event="Product Viewed",
+                properties={"product_id": product_id, "price": 26.85},
+                timestamp=SERVER_SIDE_VIEW_AT,
+            )
+            segment_ids.append(message["messageId"])
+        client.flush()
+
+    expected_count = len(messages) + len(segment_ids)
+    deadline = time.monotonic() + 120
+    while _lake_message_count(data_dir) < expected_count:
+        assert sink_worker.poll() is None, f"the sink died: {sink_worker.stderr.read().decode()[-2000:]}"  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, (
+            f"the lake has {_lake_message_count(data_dir)} of {expected_count}"
+        )
+        time.sleep(0.5)
+
+    warehouse = WarehouseSettings(data_dir=data_dir)
+    assert build_and_publish(warehouse) == 0
+    yield messages, segment_ids, warehouse.warehouse_path
+
+
+def test_tracked_shoppers_travel_from_the_collector_to_the_funnel_mart_exactly_once(
+    published: tuple[list[dict[str, Any]], list[str], Path],
+) -> None:
+    messages, _, warehouse_path = published
     expected = _expected_funnel(messages)
     assert sum(row["paid_shoppers"] for row in expected.values()) > 0, (
         "the sample must include paying shoppers"
     )
 
-    settings = CollectorSettings(
-        write_keys={"miniprogram": WRITE_KEY}, kafka=KafkaSettings(bootstrap_servers=bootstrap)
-    )
-    batches = [messages[start : start + 100] for start in range(0, len(messages), 100)]
-    with TestClient(create_app(settings)) as collector:
-        for batch in batches:
-            response = collector.post("/v1/batch", json={"batch": batch, "writeKey": WRITE_KEY})
-            assert response.status_code == 200, response.text
-        # A client that never saw the first answer retries: the warehouse must still count each event once.
-        assert (
-            collector.post("/v1/batch", json={"batch": batches[0], "writeKey": WRITE_KEY}).status_code == 200
-        )
-
-    deadline = time.monotonic() + 120
-    while _lake_message_count(data_dir) < len(messages):
-        assert sink_worker.poll() is None, f"the sink died: {sink_worker.stderr.read().decode()[-2000:]}"  # type: ignore[union-attr]
-        assert time.monotonic() < deadline, f"the lake has {_lake_message_count(data_dir)} of {len(messages)}"
-        time.sleep(0.5)
-
-    warehouse = WarehouseSettings(data_dir=data_dir)
-    assert build_and_publish(warehouse) == 0
-
-    with duckdb.connect(str(warehouse.warehouse_path), read_only=True) as connection:
+    with duckdb.connect(str(warehouse_path), read_only=True) as connection:
         rows = connection.execute(
             "select cast(event_date as varchar), channel, scene, "
             "viewed_shoppers, added_shoppers, checkout_shoppers, paid_shoppers from fct_funnel_daily"
         ).fetchall()
         staged = connection.execute(
-            "select count(*), count(distinct message_id) from staging.stg_lake__events"
+            "select count(*), count(distinct message_id) from staging.stg_lake__events where source_name = ? "
+            "and user_id is distinct from 'u-server-side'",
+            ["miniprogram"],
         ).fetchone()
     assert staged == (len(messages), len(messages)), "each event must reach the warehouse exactly once"
     actual = {
@@ -174,4 +202,28 @@ def test_tracked_shoppers_travel_from_the_collector_to_the_funnel_mart_exactly_o
         for event_date, channel, scene, viewed, added, checkout, paid in rows
         if viewed or added or checkout or paid
     }
+    # The Segment client's server-side views: one shopper, no WeChat scene.
+    server_side = actual.pop((SERVER_SIDE_VIEW_AT.astimezone(SHOP_TZ).date().isoformat(), "direct", 0))
+    assert server_side == {
+        "viewed_shoppers": 1,
+        "added_shoppers": 0,
+        "checkout_shoppers": 0,
+        "paid_shoppers": 0,
+    }
     assert actual == expected
+
+
+def test_an_unmodified_segment_analytics_python_client_reaches_the_warehouse(
+    published: tuple[list[dict[str, Any]], list[str], Path],
+) -> None:
+    _, segment_ids, warehouse_path = published
+    with duckdb.connect(str(warehouse_path), read_only=True) as connection:
+        rows = connection.execute(
+            "select message_id, event_name, product_id, price_fen, channel from staging.stg_lake__events "
+            "where user_id = 'u-server-side' order by product_id"
+        ).fetchall()
+    assert sorted(row[0] for row in rows) == sorted(segment_ids)
+    assert [row[1:] for row in rows] == [
+        ("Product Viewed", "71053", 2685, "direct"),
+        ("Product Viewed", "85123A", 2685, "direct"),
+    ]
