@@ -1,4 +1,9 @@
-"""The sink agent: takes events off Kafka in batches and appends each batch to the lake as one file."""
+"""The sink agents: take events, order-book events and live minutes off Kafka in batches into the lake.
+
+Events and order-book events go in exactly once: each batch drops what the lake already holds (by messageId /
+event_id, see warehouse/dedup.py) before it is written as one new file, so a re-delivery after a crash or a
+client's retry adds nothing.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,16 @@ import structlog
 from ingestion.contract.event import TrackedEvent
 from shoploop.kafka import Topics
 from streams.metrics.live import MinuteDelta
-from warehouse.lake import live_minutes_table, write_events, write_partition
+from warehouse.dedup import LakeIds
+from warehouse.lake import (
+    ORDER_BOOK_PARTITION_KEY,
+    PARTITION_KEY,
+    OrderBookEvent,
+    live_minutes_table,
+    write_events,
+    write_order_events,
+    write_partition,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -31,9 +45,65 @@ def decode_events(values: list[bytes]) -> tuple[list[TrackedEvent], list[tuple[b
     return events, broken
 
 
+def decode_order_events(
+    values: list[bytes], *, received_at: datetime
+) -> tuple[list[OrderBookEvent], list[tuple[bytes, str]]]:
+    """Split raw outbox messages into order-book events and undecodable values with the reason each failed."""
+    events: list[OrderBookEvent] = []
+    broken: list[tuple[bytes, str]] = []
+    for value in values:
+        try:
+            events.append(OrderBookEvent.from_json(value, received_at=received_at))
+        except (ValueError, KeyError, TypeError) as error:
+            broken.append((value, f"{type(error).__name__}: {error}"))
+    return events, broken
+
+
+def _received_day(event: TrackedEvent) -> str:
+    return event.received_at.astimezone(UTC).date().isoformat()
+
+
+def write_new_events(events_dir: Path, seen: LakeIds, events: list[TrackedEvent]) -> tuple[int, list[Path]]:
+    """Write the events the lake does not hold yet; returns how many were new and the files written."""
+    fresh = seen.new_rows(events, id_of=lambda e: e.message_id, day_of=_received_day)
+    if not fresh:
+        return 0, []
+    files = write_events(events_dir, fresh)
+    ids_by_day: dict[str, set[str]] = {}
+    for event in fresh:
+        ids_by_day.setdefault(_received_day(event), set()).add(event.message_id)
+    seen.remember(files, ids_by_day)
+    return len(fresh), files
+
+
+def write_new_order_events(
+    order_book_dir: Path, seen: LakeIds, events: list[OrderBookEvent]
+) -> tuple[int, list[Path]]:
+    """Write the order-book events the lake does not hold yet (by event_id)."""
+    fresh = seen.new_rows(events, id_of=lambda e: e.event_id, day_of=lambda e: e.occurred_date)
+    if not fresh:
+        return 0, []
+    files = write_order_events(order_book_dir, fresh)
+    ids_by_day: dict[str, set[str]] = {}
+    for event in fresh:
+        ids_by_day.setdefault(event.occurred_date, set()).add(event.event_id)
+    seen.remember(files, ids_by_day)
+    return len(fresh), files
+
+
 def register_sink(
-    app: faust.App, *, events_dir: Path, live_minutes_dir: Path, batch_size: int, flush_s: float
+    app: faust.App,
+    *,
+    events_dir: Path,
+    live_minutes_dir: Path,
+    batch_size: int,
+    flush_s: float,
+    order_book_dir: Path | None = None,
 ) -> list[faust.types.AgentT[bytes]]:
+    # The order book sits beside the events in the lake unless told otherwise.
+    order_book = order_book_dir if order_book_dir is not None else events_dir.parent / "order_book"
+    seen_events = LakeIds(events_dir, id_column="message_id", partition_key=PARTITION_KEY)
+    seen_order_events = LakeIds(order_book, id_column="event_id", partition_key=ORDER_BOOK_PARTITION_KEY)
     events_topic = app.topic(Topics.EVENTS.name, key_type=bytes, value_type=bytes, value_serializer="raw")
     dead_letters = app.topic(Topics.EVENTS_DEAD_LETTER.name, value_type=bytes, value_serializer="raw")
 
@@ -50,8 +120,13 @@ def register_sink(
                 }
                 await dead_letters.send(value=orjson.dumps(letter))
             if events:
-                files = await asyncio.to_thread(write_events, events_dir, events)
-                log.info("sink_wrote", events=len(events), files=[f.name for f in files])
+                written, files = await asyncio.to_thread(write_new_events, events_dir, seen_events, events)
+                log.info(
+                    "sink_wrote",
+                    events=written,
+                    duplicates=len(events) - written,
+                    files=[f.name for f in files],
+                )
 
     minutes_topic = app.topic(
         Topics.LIVE_MINUTES.name, key_type=bytes, value_type=bytes, value_serializer="raw"
@@ -64,7 +139,29 @@ def register_sink(
                 today = datetime.now(UTC).date().isoformat()
                 await asyncio.to_thread(write_partition, live_minutes_dir, today, live_minutes_table(deltas))
 
+    orders_topic = app.topic(Topics.ORDERS.name, key_type=bytes, value_type=bytes, value_serializer="raw")
+
+    async def order_book_sink(stream: AsyncIterable[bytes]) -> None:
+        async for values in stream.take(batch_size, within=flush_s):  # type: ignore[attr-defined]
+            events, broken = decode_order_events(list(values), received_at=datetime.now(UTC))
+            for value, reason in broken:
+                # The order core's own topic has no dead-letter topic; a broken event is loud in the log.
+                log.error(
+                    "order_book_sink_undecodable", reason=reason, payload=value.decode(errors="replace")
+                )
+            if events:
+                written, files = await asyncio.to_thread(
+                    write_new_order_events, order_book, seen_order_events, events
+                )
+                log.info(
+                    "order_book_sink_wrote",
+                    events=written,
+                    duplicates=len(events) - written,
+                    files=[f.name for f in files],
+                )
+
     return [
         app.agent(events_topic, name="warehouse-sink")(sink),
+        app.agent(orders_topic, name="order-book-sink")(order_book_sink),
         app.agent(minutes_topic, name="live-minutes-sink")(live_minutes_sink),
     ]

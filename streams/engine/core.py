@@ -1,0 +1,638 @@
+"""The decision core: one deterministic state machine over tracked events and order facts in event time.
+
+It holds carts, automation state, the share tree and abuse counters, calls the pure decisions of each
+domain (carts, automations, referrals, abuse) and returns what to publish. Inputs are buffered and applied
+in (event time, id) order once the watermark passes them; pushes fire when their due time passes. The
+Faust agents feed it and persist its state; a test can feed it a list. No clock, no I/O.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from ingestion.contract.scenes import SHARE_SCENES
+from streams.abuse.decisions import is_crowded_device, is_order_burst
+from streams.automations.decisions import (
+    Candidate,
+    birthday_due,
+    judge,
+    local_day,
+    nearby_due,
+    win_back_due,
+)
+from streams.automations.rules import PushPolicy, Rule, RuleBook
+from streams.carts.decisions import CART_EVENTS, abandoned_due_at, apply_cart_event, apply_verified_payment
+from streams.carts.models import Cart
+from streams.clock import Watermark
+from streams.ids import stable_id
+from streams.inputs import Activity, Input, OrderFact
+from streams.pushes.messages import render_template_data
+from streams.referrals.decisions import attribute, place_share, reward_block_reason
+from streams.referrals.models import Buyer, ShareNode, Touch
+
+OPEN_SCENES = frozenset({1014, 1107})
+SHARE_EVENTS = frozenset({"Product Shared", "Mini Program Shared"})
+ENTRY_EVENTS = frozenset({"Mini Program Launched", "Mini Program Shown"})
+DEFAULT_ATTRIBUTION_WINDOW = timedelta(days=7)
+# Touches and sends older than this are forgotten (longer than any attribution window or day cap).
+MEMORY = timedelta(days=31)
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """Something to publish: `stream` names the output topic (triggers, attributions, rewards, …)."""
+
+    stream: str
+    key: str
+    value: dict[str, Any]
+
+
+@dataclass
+class AbuseLimits:
+    order_window: timedelta = timedelta(minutes=10)
+    orders_per_window: int = 5
+    accounts_per_device: int = 3
+
+
+@dataclass
+class PersonState:
+    person_id: str
+    user_id: str | None = None
+    openid: str | None = None
+    device_id: str | None = None
+    cart: Cart = field(default_factory=Cart)
+    last_active_at: datetime | None = None
+    birthday: date | None = None
+    quota: dict[str, int] = field(default_factory=dict)
+    sends: list[tuple[datetime, str]] = field(default_factory=list)
+    last_entered: dict[str, datetime] = field(default_factory=dict)
+    closed: dict[str, str] = field(default_factory=dict)
+    deferred: dict[str, tuple[datetime, str]] = field(default_factory=dict)
+    touches: list[Touch] = field(default_factory=list)
+    paid_orders: int = 0
+    location: tuple[datetime, float, float, str] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "person_id": self.person_id,
+            "user_id": self.user_id,
+            "openid": self.openid,
+            "device_id": self.device_id,
+            "cart": self.cart.to_dict(),
+            "last_active_at": _iso(self.last_active_at),
+            "birthday": self.birthday.isoformat() if self.birthday else None,
+            "quota": self.quota,
+            "sends": [[at.isoformat(), rule_id] for at, rule_id in self.sends],
+            "last_entered": {rule_id: at.isoformat() for rule_id, at in self.last_entered.items()},
+            "closed": self.closed,
+            "deferred": {rule_id: [u.isoformat(), e] for rule_id, (u, e) in self.deferred.items()},
+            "touches": [[t.at.isoformat(), t.share_id, t.message_id] for t in self.touches],
+            "paid_orders": self.paid_orders,
+            "location": [self.location[0].isoformat(), *self.location[1:]] if self.location else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PersonState:
+        location = data.get("location")
+        return cls(
+            person_id=data["person_id"],
+            user_id=data.get("user_id"),
+            openid=data.get("openid"),
+            device_id=data.get("device_id"),
+            cart=Cart.from_dict(data.get("cart") or {}),
+            last_active_at=_parse(data.get("last_active_at")),
+            birthday=date.fromisoformat(data["birthday"]) if data.get("birthday") else None,
+            quota=dict(data.get("quota") or {}),
+            sends=[(datetime.fromisoformat(at), rule_id) for at, rule_id in data.get("sends", ())],
+            last_entered={k: datetime.fromisoformat(v) for k, v in (data.get("last_entered") or {}).items()},
+            closed=dict(data.get("closed") or {}),
+            deferred={
+                k: (datetime.fromisoformat(u), e) for k, (u, e) in (data.get("deferred") or {}).items()
+            },
+            touches=[Touch(datetime.fromisoformat(at), s, m) for at, s, m in data.get("touches", ())],
+            paid_orders=int(data.get("paid_orders") or 0),
+            location=(datetime.fromisoformat(location[0]), location[1], location[2], location[3])
+            if location
+            else None,
+        )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _birthday(traits: dict[str, Any]) -> date | None:
+    value = traits.get("birthday")
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _sort_key(item: Input) -> tuple[datetime, str]:
+    return (item.at, item.message_id if isinstance(item, Activity) else item.event_id)
+
+
+class Engine:
+    """The streams' decision core. Feed it with `offer`, move event time with `advance`/`advance_to`."""
+
+    def __init__(
+        self,
+        *,
+        policy: PushPolicy | None = None,
+        allowed_lateness: timedelta = timedelta(seconds=30),
+        abuse: AbuseLimits | None = None,
+    ) -> None:
+        self.policy = policy or PushPolicy()
+        self.abuse = abuse or AbuseLimits()
+        self.rules = RuleBook()
+        self.watermark = Watermark(allowed_lateness)
+        self.persons: dict[str, PersonState] = {}
+        self.shares: dict[str, ShareNode] = {}
+        self.person_by_user: dict[str, str] = {}
+        self.parked_payments: dict[str, list[OrderFact]] = {}
+        self.paid_order_ids: set[str] = set()
+        self.orders_by_user: dict[str, list[datetime]] = {}
+        self.accounts_by_device: dict[str, set[str]] = {}
+        self.flagged_reasons: set[tuple[str, str]] = set()
+        self.sold_out: set[str] = set()
+        self.now: datetime | None = None
+        self.suppressed: dict[str, int] = {}
+        self.dirty: set[str] = set()
+        self._pending: list[tuple[tuple[datetime, str], Input]] = []
+        self._pending_ids: set[str] = set()
+        self._due: list[tuple[datetime, str, str, str]] = []
+
+    # -- feeding ---------------------------------------------------------------------------------------
+    def publish_rule(self, rule: Rule) -> None:
+        """A new or changed rule applies from now on: every known person is scheduled for it."""
+        if self.rules.publish(rule) and rule.is_active and rule.is_push and self.now is not None:
+            for person in self.persons.values():
+                self._schedule_rule(person, rule, self.now)
+
+    def offer(self, item: Input, *, partition: str = "0") -> list[Output]:
+        """Buffer one input; an input older than what was already applied is dead-lettered as late."""
+        self.watermark.observe(partition, item.at)
+        key = _sort_key(item)
+        if self.now is not None and item.at < self.now:
+            return [
+                Output(
+                    "dead_letters",
+                    key[1],
+                    {"reason_code": "late_event", "id": key[1], "at": item.at.isoformat()},
+                )
+            ]
+        if key[1] in self._pending_ids:
+            return []
+        self._pending_ids.add(key[1])
+        heapq.heappush(self._pending, (key, item))
+        return []
+
+    def pending(self) -> list[Input]:
+        return [item for _, item in sorted(self._pending, key=lambda entry: entry[0])]
+
+    def advance(self) -> list[Output]:
+        """Apply everything up to the watermark."""
+        mark = self.watermark.current()
+        return self.advance_to(mark) if mark is not None else []
+
+    def advance_to(self, until: datetime) -> list[Output]:
+        """Apply buffered inputs up to `until` in event-time order, firing pushes due before each one."""
+        outputs: list[Output] = []
+        while self._pending and self._pending[0][0][0] <= until:
+            (at, item_id), item = heapq.heappop(self._pending)
+            self._pending_ids.discard(item_id)
+            self._fire_due(at, outputs)
+            self.now = at if self.now is None or at > self.now else self.now
+            if isinstance(item, Activity):
+                self._apply_activity(item, outputs)
+            else:
+                self._apply_order_fact(item, outputs)
+        self._fire_due(until, outputs)
+        if self.now is None or until > self.now:
+            self.now = until
+        return outputs
+
+    # -- restoring -------------------------------------------------------------------------------------
+    def restore_person(self, person: PersonState) -> None:
+        self.persons[person.person_id] = person
+        if person.user_id:
+            self.person_by_user[person.user_id] = person.person_id
+        for rule_id, (until, episode) in person.deferred.items():
+            heapq.heappush(self._due, (until, person.person_id, rule_id, episode))
+        if self.now is not None:
+            self._schedule(person, self.now)
+
+    # -- activities ------------------------------------------------------------------------------------
+    def _person(self, person_id: str) -> PersonState:
+        person = self.persons.get(person_id)
+        if person is None:
+            person = self.persons[person_id] = PersonState(person_id)
+        self.dirty.add(person_id)
+        return person
+
+    def _apply_activity(self, activity: Activity, outputs: list[Output]) -> None:
+        person = self._person(activity.person_id)
+        person.last_active_at = activity.at
+        person.openid = activity.openid or person.openid
+        person.device_id = activity.device_id or person.device_id
+        if activity.user_id and activity.user_id != person.user_id:
+            person.user_id = activity.user_id
+            self.person_by_user[activity.user_id] = person.person_id
+        if activity.type == "identify":
+            person.birthday = _birthday(activity.traits) or person.birthday
+        if activity.user_id and person.device_id:
+            self._watch_device(person.device_id, activity.user_id, activity.at, outputs)
+        event = activity.event or ""
+        properties = activity.properties
+        if activity.type == "track":
+            if event in CART_EVENTS:
+                person.cart = apply_cart_event(
+                    person.cart, event=event, properties=properties, at=activity.at
+                )
+            elif event == "Subscribe Message Consent":
+                for template_id, answer in (properties.get("results") or {}).items():
+                    if answer == "accept":
+                        person.quota[template_id] = person.quota.get(template_id, 0) + 1
+            elif event == "Location Shared":
+                latitude, longitude = properties.get("latitude"), properties.get("longitude")
+                if isinstance(latitude, int | float) and isinstance(longitude, int | float):
+                    person.location = (activity.at, float(latitude), float(longitude), activity.message_id)
+            elif event in SHARE_EVENTS:
+                self._record_share(person, activity, outputs)
+            elif event in ENTRY_EVENTS:
+                self._record_entry(person, activity, outputs)
+        if activity.user_id and activity.user_id in self.parked_payments:
+            for fact in self.parked_payments.pop(activity.user_id):
+                self._apply_payment(person, fact, outputs)
+        self._schedule(person, activity.at)
+
+    def _record_share(self, person: PersonState, activity: Activity, outputs: list[Output]) -> None:
+        share_id = activity.properties.get("share_id")
+        if not isinstance(share_id, str) or share_id in self.shares:
+            return
+        parent = activity.properties.get("parent_share_id")
+        parent_share_id = parent if isinstance(parent, str) and parent else None
+        depth = activity.properties.get("share_depth")
+        root, placed_depth = place_share(
+            share_id=share_id,
+            parent_share_id=parent_share_id,
+            depth=depth if isinstance(depth, int) else 1,
+            shares=self.shares,
+        )
+        node = ShareNode(
+            share_id=share_id,
+            sharer_person_id=person.person_id,
+            shared_at=activity.at,
+            root_share_id=root,
+            depth=placed_depth,
+            parent_share_id=parent_share_id,
+            sharer_user_id=person.user_id,
+            sharer_openid=person.openid,
+            sharer_device_id=person.device_id,
+        )
+        self.shares[share_id] = node
+        outputs.append(
+            Output(
+                "shares",
+                share_id,
+                {
+                    "share_id": share_id,
+                    "sharer_person_id": node.sharer_person_id,
+                    "sharer_user_id": node.sharer_user_id,
+                    "parent_share_id": parent_share_id,
+                    "root_share_id": root,
+                    "depth": placed_depth,
+                    "shared_at": activity.at.isoformat(),
+                    "product_id": activity.properties.get("product_id"),
+                },
+            )
+        )
+
+    def _record_entry(self, person: PersonState, activity: Activity, outputs: list[Output]) -> None:
+        properties = activity.properties
+        scene = activity.scene if activity.scene is not None else properties.get("scene")
+        raw_query = properties.get("query")
+        query: dict[str, Any] = raw_query if isinstance(raw_query, dict) else {}
+        share_id = properties.get("share_id") or query.get("share_id")
+        if scene in SHARE_SCENES and isinstance(share_id, str) and share_id:
+            person.touches.append(Touch(activity.at, share_id, activity.message_id))
+            person.touches = [t for t in person.touches if t.at >= activity.at - MEMORY]
+        push_id = properties.get("push_id") or query.get("push_id")
+        if scene in OPEN_SCENES and isinstance(push_id, str) and push_id:
+            outputs.append(
+                Output(
+                    "pushes",
+                    push_id,
+                    {
+                        "trigger_id": push_id,
+                        "status": "opened",
+                        "person_id": person.person_id,
+                        "at": activity.at.isoformat(),
+                        "scene": scene,
+                    },
+                )
+            )
+
+    # -- order facts -----------------------------------------------------------------------------------
+    def _apply_order_fact(self, fact: OrderFact, outputs: list[Output]) -> None:
+        if fact.name == "StockLow" and fact.sku_id:
+            if fact.stock == 0:
+                self.sold_out.add(fact.sku_id)
+            else:
+                self.sold_out.discard(fact.sku_id)
+            return
+        if fact.user_id is None or fact.order_id is None:
+            return
+        if fact.name == "OrderPlaced":
+            times = [at for at in self.orders_by_user.get(fact.user_id, []) if at > fact.at - MEMORY]
+            times.append(fact.at)
+            self.orders_by_user[fact.user_id] = times
+            if is_order_burst(
+                times, now=fact.at, window=self.abuse.order_window, limit=self.abuse.orders_per_window
+            ):
+                self._flag(fact.user_id, "order_burst", fact.at, {"orders": len(times)}, outputs)
+            return
+        if fact.name == "OrderPaid":
+            if fact.order_id in self.paid_order_ids:
+                return  # the outbox relays at least once
+            person_id = self.person_by_user.get(fact.user_id)
+            if person_id is None:
+                # The shopper's tracked events have not named this account yet: wait for them.
+                self.parked_payments.setdefault(fact.user_id, []).append(fact)
+                return
+            self._apply_payment(self._person(person_id), fact, outputs)
+
+    def _apply_payment(self, person: PersonState, fact: OrderFact, outputs: list[Output]) -> None:
+        assert fact.order_id is not None
+        if fact.order_id in self.paid_order_ids:
+            return
+        self.paid_order_ids.add(fact.order_id)
+        person.cart = apply_verified_payment(person.cart, paid_at=fact.at)
+        person.paid_orders += 1
+        is_first_order = person.paid_orders == 1
+        rewards = self.rules.active_rewards()
+        window = rewards[0].attribution_window if rewards else DEFAULT_ATTRIBUTION_WINDOW
+        model = rewards[0].attribution_model if rewards else "last_touch"
+        touch = attribute(
+            person.touches,
+            paid_at=fact.at,
+            window=window,
+            model=model,
+            shares=self.shares,
+            buyer_person_id=person.person_id,
+        )
+        if touch is None:
+            return
+        share = self._with_current_identity(self.shares[touch.share_id])
+        buyer = Buyer(person.person_id, fact.user_id, person.openid, person.device_id)
+        blocked = reward_block_reason(buyer, share, self.shares)
+        outputs.append(
+            Output(
+                "attributions",
+                fact.order_id,
+                {
+                    "attribution_id": stable_id("attr", fact.order_id),
+                    "order_id": fact.order_id,
+                    "buyer_person_id": person.person_id,
+                    "buyer_user_id": fact.user_id,
+                    "share_id": share.share_id,
+                    "sharer_person_id": share.sharer_person_id,
+                    "sharer_user_id": share.sharer_user_id,
+                    "root_share_id": share.root_share_id,
+                    "depth": share.depth,
+                    "touched_at": touch.at.isoformat(),
+                    "paid_at": fact.at.isoformat(),
+                    "total_fen": fact.total_fen,
+                    "model": model,
+                    "is_first_order": is_first_order,
+                    "reward_blocked_reason": blocked,
+                },
+            )
+        )
+        if blocked is not None:
+            return
+        for rule in rewards:
+            if rule.first_order_only and not is_first_order:
+                continue
+            grants: list[tuple[str, str | None, str | None]] = [
+                ("sharer", share.sharer_user_id, rule.sharer_campaign_id),
+                ("friend", fact.user_id, rule.friend_campaign_id),
+            ]
+            parent = self.shares.get(share.parent_share_id) if share.parent_share_id else None
+            if parent is not None and parent.sharer_user_id not in (None, fact.user_id, share.sharer_user_id):
+                grants.append(("second_level", parent.sharer_user_id, rule.second_level_campaign_id))
+            for role, user_id, campaign_id in grants:
+                if user_id is None or campaign_id is None:
+                    continue
+                self._reward(rule, role, user_id, campaign_id, fact.order_id, fact.at, outputs)
+
+    def _with_current_identity(self, share: ShareNode) -> ShareNode:
+        """The sharer may have logged in after sharing: reward the account they have now."""
+        sharer = self.persons.get(share.sharer_person_id)
+        if sharer is None:
+            return share
+        return replace(
+            share,
+            sharer_user_id=share.sharer_user_id or sharer.user_id,
+            sharer_openid=share.sharer_openid or sharer.openid,
+            sharer_device_id=share.sharer_device_id or sharer.device_id,
+        )
+
+    def _reward(
+        self,
+        rule: Rule,
+        role: str,
+        user_id: str,
+        campaign_id: str,
+        source_id: str,
+        at: datetime,
+        outputs: list[Output],
+    ) -> None:
+        command_id = stable_id("reward", rule.rule_id, source_id, role)
+        outputs.append(
+            Output(
+                "rewards",
+                user_id,
+                {
+                    "command_id": command_id,
+                    "rule_id": rule.rule_id,
+                    "rule_version": rule.version,
+                    "role": role,
+                    "user_id": user_id,
+                    "campaign_id": campaign_id,
+                    "source_id": source_id,
+                    "at": at.isoformat(),
+                },
+            )
+        )
+
+    def _watch_device(self, device_id: str, user_id: str, at: datetime, outputs: list[Output]) -> None:
+        accounts = self.accounts_by_device.setdefault(device_id, set())
+        if user_id in accounts:
+            return
+        accounts.add(user_id)
+        if is_crowded_device(accounts, limit=self.abuse.accounts_per_device):
+            for account in sorted(accounts):
+                self._flag(
+                    account,
+                    "crowded_device",
+                    at,
+                    {"device_id": device_id, "accounts": len(accounts)},
+                    outputs,
+                )
+
+    def _flag(
+        self, user_id: str, reason: str, at: datetime, evidence: dict[str, Any], outputs: list[Output]
+    ) -> None:
+        if (user_id, reason) in self.flagged_reasons:
+            return
+        self.flagged_reasons.add((user_id, reason))
+        outputs.append(
+            Output(
+                "flags",
+                user_id,
+                {
+                    "flag_id": stable_id("flag", user_id, reason),
+                    "user_id": user_id,
+                    "reason": reason,
+                    "at": at.isoformat(),
+                    "evidence": evidence,
+                },
+            )
+        )
+
+    # -- pushes ----------------------------------------------------------------------------------------
+    def _candidate(self, person: PersonState, rule: Rule, now: datetime) -> Candidate | None:
+        if rule.kind == "abandoned_cart":
+            due = abandoned_due_at(person.cart, delay=rule.delay, sold_out=frozenset(self.sold_out))
+            if due is None or person.cart.changed_at is None:
+                return None
+            first = person.cart.lines[0]
+            return Candidate(
+                episode=person.cart.changed_at.isoformat(),
+                due_at=due,
+                context=(
+                    ("product_name", first.name or first.product_id),
+                    ("items", str(len(person.cart.lines))),
+                ),
+            )
+        if rule.kind == "win_back":
+            return win_back_due(person.last_active_at, rule)
+        if rule.kind == "birthday":
+            return birthday_due(person.birthday, now=now, rule=rule)
+        if rule.kind == "nearby_offer":
+            return nearby_due(person.location, rule)
+        return None
+
+    def _schedule(self, person: PersonState, now: datetime) -> None:
+        for rule in self.rules.active_pushes():
+            self._schedule_rule(person, rule, now)
+
+    def _schedule_rule(self, person: PersonState, rule: Rule, now: datetime) -> None:
+        candidate = self._candidate(person, rule, now)
+        if candidate is None or person.closed.get(rule.rule_id) == candidate.episode:
+            return
+        if rule.kind == "birthday" and local_day(candidate.due_at, rule.timezone) < local_day(
+            now, rule.timezone
+        ):
+            return  # this year's birthday has passed; next year's is scheduled when the year comes
+        heapq.heappush(self._due, (candidate.due_at, person.person_id, rule.rule_id, candidate.episode))
+
+    def _fire_due(self, until: datetime, outputs: list[Output]) -> None:
+        while self._due and self._due[0][0] <= until:
+            at, person_id, rule_id, episode = heapq.heappop(self._due)
+            self._fire(at, person_id, rule_id, episode, outputs)
+
+    def _fire(self, at: datetime, person_id: str, rule_id: str, episode: str, outputs: list[Output]) -> None:
+        rule = self.rules.rules.get(rule_id)
+        person = self.persons.get(person_id)
+        if rule is None or not rule.is_active or person is None or person.closed.get(rule_id) == episode:
+            return
+        candidate = self._candidate(person, rule, at)
+        if candidate is None or candidate.episode != episode or candidate.due_at > at:
+            return  # the person exited (paid, emptied the cart, items sold out) or a newer episode began
+        deferred = person.deferred.get(rule_id)
+        if deferred is not None and deferred[1] == episode and deferred[0] > at:
+            return  # already waiting for the end of quiet hours
+        fired_at = max(at, self.now) if self.now is not None else at
+        today = local_day(fired_at, self.policy.timezone)
+        verdict = judge(
+            person_id=person_id,
+            rule=rule,
+            policy=self.policy,
+            now=fired_at,
+            last_entered_at=person.last_entered.get(rule_id),
+            quota_left=person.quota.get(rule.template_id, 0) if rule.template_id else 0,
+            sends_today=sum(
+                1 for sent_at, _ in person.sends if local_day(sent_at, self.policy.timezone) == today
+            ),
+        )
+        self.dirty.add(person_id)
+        if verdict.outcome == "defer":
+            assert verdict.until is not None
+            person.deferred[rule_id] = (verdict.until, episode)
+            heapq.heappush(self._due, (verdict.until, person_id, rule_id, episode))
+            return
+        person.deferred.pop(rule_id, None)
+        person.closed[rule_id] = episode
+        if verdict.outcome == "suppress":
+            self.suppressed[verdict.reason] = self.suppressed.get(verdict.reason, 0) + 1
+            return
+        person.last_entered[rule_id] = fired_at
+        trigger_id = stable_id("trg", rule_id, person_id, episode)
+        if verdict.outcome == "send":
+            if rule.template_id:
+                person.quota[rule.template_id] = person.quota.get(rule.template_id, 0) - 1
+            person.sends = [(t, r) for t, r in person.sends if t > fired_at - timedelta(days=2)]
+            person.sends.append((fired_at, rule_id))
+            if rule.coupon_campaign_id and person.user_id:
+                self._reward(
+                    rule, "push_gift", person.user_id, rule.coupon_campaign_id, trigger_id, fired_at, outputs
+                )
+        context = dict(candidate.context)
+        page = rule.page
+        if page is not None:
+            page = f"{page}{'&' if '?' in page else '?'}push_id={trigger_id}"
+        outputs.append(
+            Output(
+                "triggers",
+                person_id,
+                {
+                    "trigger_id": trigger_id,
+                    "rule_id": rule_id,
+                    "rule_version": rule.version,
+                    "kind": rule.kind,
+                    "person_id": person_id,
+                    "user_id": person.user_id,
+                    "openid": person.openid,
+                    "episode": episode,
+                    "due_at": candidate.due_at.isoformat(),
+                    "fired_at": fired_at.isoformat(),
+                    "outcome": verdict.outcome,
+                    "template_id": rule.template_id,
+                    "page": page,
+                    "data": render_template_data(rule.template_data, context) if rule.template_id else {},
+                },
+            )
+        )
+
+
+def run_log(engine: Engine, inputs: Iterable[Input], *, until: datetime) -> list[Output]:
+    """Replay a recorded log through the engine and advance event time to `until` (tests, replays, bench)."""
+    outputs: list[Output] = []
+    for item in inputs:
+        outputs += engine.offer(item)
+        outputs += engine.advance()
+    outputs += engine.advance_to(until)
+    return outputs

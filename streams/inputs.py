@@ -1,0 +1,122 @@
+"""What the decision core consumes: tracked events and the order core's verified facts, as plain data.
+
+Parsing is strict where a decision depends on the value and raises `BadInput` with a reason, so the agent can
+dead-letter the message and go on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+
+class BadInput(ValueError):
+    """A message the streams cannot use; its text is the dead-letter reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """One tracked event of a person, reduced to what the streams decide on."""
+
+    message_id: str
+    person_id: str
+    at: datetime
+    type: str
+    event: str | None
+    user_id: str | None = None
+    scene: int | None = None
+    openid: str | None = None
+    device_id: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    traits: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFact:
+    """A fact from the order core's outbox (OrderPlaced, OrderPaid, StockLow …), checked server-side."""
+
+    event_id: str
+    name: str
+    at: datetime
+    user_id: str | None = None
+    order_id: str | None = None
+    total_fen: int = 0
+    sku_id: str | None = None
+    stock: int | None = None
+
+
+Input = Activity | OrderFact
+
+
+def _utc(value: Any, what: str) -> datetime:
+    if not isinstance(value, str):
+        raise BadInput(f"{what} is missing")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise BadInput(f"{what} is not an ISO timestamp: {value!r}") from error
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def activity_from_json(raw: bytes) -> Activity:
+    """Parse one enriched TrackedEvent from `shoploop.events`."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise BadInput(f"not JSON: {error}") from error
+    if not isinstance(data, dict) or not data.get("person_id") or not data.get("message_id"):
+        raise BadInput("an event needs message_id and person_id")
+    context = data.get("context") or {}
+    wechat = context.get("wechat")
+    wechat = wechat if isinstance(wechat, dict) else {}
+    device = context.get("device")
+    device = device if isinstance(device, dict) else {}
+    scene = data.get("scene")
+    return Activity(
+        message_id=str(data["message_id"]),
+        person_id=str(data["person_id"]),
+        at=_utc(data.get("timestamp"), "timestamp"),
+        type=str(data.get("type") or ""),
+        event=data.get("event"),
+        user_id=data.get("user_id") or None,
+        scene=scene if isinstance(scene, int) else None,
+        openid=wechat.get("openid") or None,
+        device_id=device.get("id") or None,
+        properties=data.get("properties") or {},
+        traits=data.get("traits") or {},
+    )
+
+
+def order_fact_from_json(raw: bytes) -> OrderFact | None:
+    """Parse one order-core domain event; None for the kinds the streams do not use."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise BadInput(f"not JSON: {error}") from error
+    if not isinstance(data, dict):
+        raise BadInput("an order event must be an object")
+    name = data.get("name") or data.get("type") or data.get("event")
+    if name not in ("OrderPlaced", "OrderPaid", "StockLow"):
+        return None
+    event_id = data.get("event_id") or f"{name}:{data.get('order_id') or data.get('sku_id')}"
+    total = data.get("total_fen", 0)
+    if not isinstance(total, int) or isinstance(total, bool):
+        raise BadInput(f"{name}: total_fen must be integer fen")
+    if name in ("OrderPlaced", "OrderPaid") and not (data.get("user_id") and data.get("order_id")):
+        raise BadInput(f"{name}: user_id and order_id are required")
+    stock = data.get("stock")
+    return OrderFact(
+        event_id=str(event_id),
+        name=str(name),
+        at=_utc(data.get("occurred_at"), f"{name}.occurred_at"),
+        user_id=data.get("user_id"),
+        order_id=data.get("order_id"),
+        total_fen=total,
+        sku_id=data.get("sku_id"),
+        stock=stock if isinstance(stock, int) else None,
+    )
