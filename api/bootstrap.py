@@ -23,7 +23,8 @@ from api.adapters.outbox_relay import run_relay
 from api.container import Container
 from api.domain.errors import DomainError
 from api.rate_limit import RateLimiter
-from api.routes import admin, orders, payments, shop
+from api.routes import admin, group_buys, orders, payments, shop
+from api.service_layer.group_buys import settle_expired_group_buys
 from api.service_layer.orders import close_expired_orders
 from api.settings import ApiSettings
 from api.wechat import signing
@@ -31,7 +32,14 @@ from api.wechat.client import WeChatApiError, WeChatClient
 from api.wechat.pay import WeChatPayClient, WeChatPayError
 
 log = logging.getLogger(__name__)
-ROUTERS: tuple[APIRouter, ...] = (shop.router, orders.router, payments.router, admin.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    shop.router,
+    orders.router,
+    payments.router,
+    admin.router,
+    group_buys.router,
+    group_buys.admin_router,
+)
 
 
 def bootstrap(settings: ApiSettings, *, clock: Callable[[], datetime] | None = None) -> Container:
@@ -79,7 +87,8 @@ def bootstrap(settings: ApiSettings, *, clock: Callable[[], datetime] | None = N
 
 
 async def _auto_close_loop(container: Container, stop: asyncio.Event) -> None:
-    """Close unpaid orders once their payment window is over (with WeChat Pay's close call)."""
+    """Close unpaid orders once their payment window is over (with WeChat Pay's close call), and settle
+    expired group buys."""
     while not stop.is_set():
         try:
             closed = await asyncio.to_thread(
@@ -87,6 +96,15 @@ async def _auto_close_loop(container: Container, stop: asyncio.Event) -> None:
             )
             if closed:
                 log.info("closed %d unpaid orders", closed)
+            failed = await asyncio.to_thread(
+                settle_expired_group_buys,
+                container.uow(),
+                container.pay,
+                now=container.now(),
+                notify_url=container.settings.refund_notify_url,
+            )
+            if failed:
+                log.info("%d group buys expired; their members are refunded", failed)
         except Exception:
             log.exception("auto-close failed; will retry")
         with contextlib.suppress(TimeoutError):

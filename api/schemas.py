@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from api.domain.coupons import Coupon
+from api.domain.group_buys import GroupBuy
 from api.domain.orders import Order
 
 
@@ -219,6 +220,7 @@ class OrderPublic(BaseModel):
     paid_at: datetime | None
     tracking_no: str | None
     refunded_fen: int
+    group_buy_id: str | None = None
 
     @classmethod
     def of(cls, order: Order) -> OrderPublic:
@@ -235,6 +237,7 @@ class OrderPublic(BaseModel):
             paid_at=order.paid_at,
             tracking_no=order.tracking_no,
             refunded_fen=order.refunded_fen,
+            group_buy_id=order.group_buy_id,
         )
 
 
@@ -278,3 +281,64 @@ class LowStockPublic(BaseModel):
 
 class CountPublic(BaseModel):
     count: int
+
+
+class GroupBuyDealCreate(BaseModel):
+    sku_id: str = Field(min_length=1, max_length=40)
+    group_price_fen: int = Field(gt=0, le=10_000_000_00)
+    group_size: int = Field(ge=2, le=50)
+    window_s: int = Field(default=24 * 3600, ge=60, le=7 * 24 * 3600)
+    valid_from: datetime
+    valid_until: datetime
+
+
+class GroupBuyDealPublic(BaseModel):
+    deal_id: str
+    sku_id: str
+    group_price_fen: int
+    group_size: int
+    window_s: int
+    valid_from: datetime
+    valid_until: datetime
+
+
+class GroupBuyCreate(BaseModel):
+    deal_id: str = Field(min_length=1, max_length=32)
+    address_id: str | None = Field(default=None, max_length=40)
+
+
+class GroupBuyJoinCreate(BaseModel):
+    address_id: str | None = Field(default=None, max_length=40)
+
+
+class GroupBuyPublic(BaseModel):
+    """What the share page shows: no member's identity or order, only how far the group has got."""
+
+    group_id: str
+    deal_id: str
+    sku_id: str
+    status: str
+    group_size: int
+    group_price_fen: int
+    members_joined: int
+    members_paid: int
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, group: GroupBuy) -> GroupBuyPublic:
+        return cls(
+            group_id=group.group_id,
+            deal_id=group.deal_id,
+            sku_id=group.sku_id,
+            status=str(group.status),
+            group_size=group.group_size,
+            group_price_fen=group.group_price_fen,
+            members_joined=len(group.members),
+            members_paid=group.paid_count,
+            expires_at=group.expires_at,
+        )
+
+
+class GroupBuySeatPublic(BaseModel):
+    group: GroupBuyPublic
+    order: OrderPublic

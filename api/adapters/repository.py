@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, func, insert, select, update
+from sqlalchemy import Table, and_, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from api.adapters import tables as t
 from api.domain.coupons import Coupon, CouponOffer, CouponStatus
 from api.domain.errors import ConcurrentUpdate, OutOfStock
+from api.domain.group_buys import GroupBuy, GroupBuyStatus, GroupMember
 from api.domain.orders import Order, OrderLine, OrderStatus
 
 
@@ -139,6 +140,7 @@ class OrderRepository:
             paid_at=row["paid_at"],
             refunded_fen=row["refunded_fen"],
             status_before_refund=OrderStatus(before) if before else None,
+            group_buy_id=row["group_buy_id"],
             version=row["version"],
         )
 
@@ -161,6 +163,7 @@ def _order_row(order: Order) -> dict[str, Any]:
         "created_at": order.created_at,
         "expires_at": order.expires_at,
         "paid_at": order.paid_at,
+        "group_buy_id": order.group_buy_id,
     }
 
 
@@ -340,3 +343,105 @@ def count(session: Session, table: Table, *conditions: Any) -> int:
 
 def rows(session: Session, statement: Any) -> Sequence[dict[str, Any]]:
     return [dict(row) for row in session.execute(statement).mappings()]
+
+
+class GroupBuyRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.seen: dict[str, GroupBuy] = {}
+
+    def add(self, group: GroupBuy) -> None:
+        self.session.execute(insert(t.group_buys).values(**_group_row(group), version=0))
+        self._write_members(group)
+        self.seen[group.group_id] = group
+
+    def get(self, group_id: str) -> GroupBuy | None:
+        row = self.session.execute(select(t.group_buys).where(t.group_buys.c.group_id == group_id)).mappings()
+        found = row.first()
+        if found is None:
+            return None
+        group = self._load(found)
+        self.seen[group.group_id] = group
+        return group
+
+    def expired_open_ids(self, now: datetime, *, limit: int = 100) -> list[str]:
+        c = t.group_buys.c
+        statement = (
+            select(c.group_id)
+            .where(and_(c.status == GroupBuyStatus.OPEN, c.expires_at <= now))
+            .order_by(c.expires_at)
+            .limit(limit)
+        )
+        return list(self.session.execute(statement).scalars())
+
+    def save(self, group: GroupBuy) -> None:
+        """ConcurrentUpdate when another request changed the group since it was loaded (the last seat)."""
+        c = t.group_buys.c
+        result = self.session.execute(
+            update(t.group_buys)
+            .where(and_(c.group_id == group.group_id, c.version == group.version))
+            .values(**_group_row(group), version=group.version + 1)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConcurrentUpdate(f"group buy {group.group_id} changed while it was being updated")
+        group.version += 1
+        self.session.execute(
+            delete(t.group_buy_members).where(t.group_buy_members.c.group_id == group.group_id)
+        )
+        self._write_members(group)
+        self.seen[group.group_id] = group
+
+    def _write_members(self, group: GroupBuy) -> None:
+        if group.members:
+            self.session.execute(
+                insert(t.group_buy_members),
+                [
+                    {
+                        "group_id": group.group_id,
+                        "user_id": m.user_id,
+                        "order_id": m.order_id,
+                        "is_paid": m.is_paid,
+                        "joined_at": m.joined_at,
+                    }
+                    for m in group.members.values()
+                ],
+            )
+
+    def _load(self, row: Any) -> GroupBuy:
+        members = {
+            m.user_id: GroupMember(
+                user_id=m.user_id, order_id=m.order_id, joined_at=m.joined_at, is_paid=m.is_paid
+            )
+            for m in self.session.execute(
+                select(t.group_buy_members)
+                .where(t.group_buy_members.c.group_id == row["group_id"])
+                .order_by(t.group_buy_members.c.joined_at)
+            )
+        }
+        return GroupBuy(
+            group_id=row["group_id"],
+            deal_id=row["deal_id"],
+            sku_id=row["sku_id"],
+            leader_id=row["leader_user_id"],
+            group_size=row["group_size"],
+            group_price_fen=row["group_price_fen"],
+            created_at=row["created_at"],
+            expires_at=row["expires_at"],
+            status=GroupBuyStatus(row["status"]),
+            members=members,
+            version=row["version"],
+        )
+
+
+def _group_row(group: GroupBuy) -> dict[str, Any]:
+    return {
+        "group_id": group.group_id,
+        "deal_id": group.deal_id,
+        "sku_id": group.sku_id,
+        "leader_user_id": group.leader_id,
+        "group_size": group.group_size,
+        "group_price_fen": group.group_price_fen,
+        "status": str(group.status),
+        "created_at": group.created_at,
+        "expires_at": group.expires_at,
+    }

@@ -190,6 +190,8 @@ orders = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("expires_at", UtcDateTime(), nullable=False),
     Column("paid_at", UtcDateTime()),
+    # Set when the order is a seat in a group buy (拼团); added by migration 0002.
+    Column("group_buy_id", String(32)),
     # Optimistic concurrency: every save is UPDATE ... WHERE version = :loaded_version.
     Column("version", Integer, nullable=False, default=0),
     UniqueConstraint("user_id", "idempotency_key", name="uq_orders_user_id_idempotency_key"),
@@ -244,4 +246,46 @@ outbox = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     Column("published_at", UtcDateTime()),
     Index("ix_outbox_published_at", "published_at"),
+)
+
+
+group_buy_deals = Table(
+    "group_buy_deals",
+    metadata,
+    Column("deal_id", String(32), primary_key=True),
+    Column("sku_id", String(40), ForeignKey("skus.sku_id"), nullable=False),
+    Column("group_price_fen", BigInteger, nullable=False),
+    Column("group_size", Integer, nullable=False),
+    Column("window_s", Integer, nullable=False),
+    Column("valid_from", UtcDateTime(), nullable=False),
+    Column("valid_until", UtcDateTime(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+group_buys = Table(
+    "group_buys",
+    metadata,
+    Column("group_id", String(32), primary_key=True),
+    Column("deal_id", String(32), ForeignKey("group_buy_deals.deal_id"), nullable=False),
+    Column("sku_id", String(40), nullable=False),
+    Column("leader_user_id", String(40), nullable=False),
+    Column("group_size", Integer, nullable=False),
+    Column("group_price_fen", BigInteger, nullable=False),
+    # open → completed | failed
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    # Optimistic concurrency: two friends racing for the last seat cannot both get it.
+    Column("version", Integer, nullable=False, default=0),
+    Index("ix_group_buys_status_expires_at", "status", "expires_at"),
+)
+
+group_buy_members = Table(
+    "group_buy_members",
+    metadata,
+    Column("group_id", String(32), ForeignKey("group_buys.group_id"), primary_key=True),
+    Column("user_id", String(40), primary_key=True),
+    Column("order_id", String(32), nullable=False),
+    Column("is_paid", Boolean, nullable=False, default=False),
+    Column("joined_at", UtcDateTime(), nullable=False),
 )

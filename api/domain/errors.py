@@ -112,3 +112,27 @@ class WeChatUnavailable(DomainError):
 class RefundNotAllowed(DomainError):
     status_code = 409
     code = "refund_not_allowed"
+
+
+class GroupBuyNotFound(NotFound):
+    code = "group_buy_not_found"
+
+
+class GroupBuyClosed(DomainError):
+    status_code = 409
+    code = "group_buy_closed"
+
+
+class GroupBuyFull(DomainError):
+    status_code = 409
+    code = "group_buy_full"
+
+
+class GroupBuyAlreadyJoined(DomainError):
+    status_code = 409
+    code = "group_buy_already_joined"
+
+
+class GroupBuyIncomplete(DomainError):
+    status_code = 409
+    code = "group_buy_incomplete"

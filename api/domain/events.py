@@ -113,3 +113,31 @@ class StockLow(Event):
     sku_id: str
     stock: int
     threshold: int
+
+
+@dataclass(frozen=True)
+class GroupBuyJoined(Event):
+    name: ClassVar[str] = "GroupBuyJoined"
+    group_id: str
+    deal_id: str
+    user_id: str
+    order_id: str
+    is_leader: bool
+
+
+@dataclass(frozen=True)
+class GroupBuyCompleted(Event):
+    name: ClassVar[str] = "GroupBuyCompleted"
+    group_id: str
+    deal_id: str
+    member_user_ids: tuple[str, ...]
+    order_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GroupBuyFailed(Event):
+    name: ClassVar[str] = "GroupBuyFailed"
+    group_id: str
+    deal_id: str
+    paid_count: int
+    group_size: int

@@ -75,6 +75,7 @@ class Order:
     paid_at: datetime | None = None
     refunded_fen: int = 0
     status_before_refund: OrderStatus | None = None
+    group_buy_id: str | None = None
     version: int = 0
     events: list[events.Event] = field(default_factory=list, repr=False, compare=False)
 
@@ -91,6 +92,8 @@ class Order:
         coupon_id: str | None = None,
         idempotency_key: str | None = None,
         address_id: str | None = None,
+        group_buy_id: str | None = None,
+        pay_before: datetime | None = None,
     ) -> Order:
         if not lines or any(line.quantity <= 0 for line in lines):
             raise EmptyOrder("an order needs at least one line with a positive quantity")
@@ -102,11 +105,13 @@ class Order:
             user_id=user_id,
             lines=list(lines),
             created_at=now,
-            expires_at=now + payment_window,
+            # A group-buy seat cannot be paid after its group has expired.
+            expires_at=min(now + payment_window, pay_before) if pay_before else now + payment_window,
             discount_fen=discount_fen,
             coupon_id=coupon_id,
             idempotency_key=idempotency_key,
             address_id=address_id,
+            group_buy_id=group_buy_id,
         )
         order.events.append(
             events.OrderPlaced(

@@ -20,12 +20,14 @@ from api.domain.errors import (
     CouponNotUsable,
     DomainError,
     EmptyOrder,
+    GroupBuyIncomplete,
     InvalidTransition,
     OrderNotFound,
     PaymentMerchantMismatch,
     ProductNotFound,
     RefundNotAllowed,
 )
+from api.domain.group_buys import GroupBuyStatus
 from api.domain.inventory import is_low_stock
 from api.domain.orders import Order, OrderLine, OrderStatus
 from api.service_layer import carts
@@ -46,6 +48,10 @@ class PlaceOrder:
     items: list[tuple[str, int]] | None  # None = check out the whole cart
     coupon: CouponChoice = "auto"
     address_id: str | None = None
+    # Set only by the group-buy use cases, never from a request body: the seat's price and deadline.
+    group_buy_id: str | None = None
+    unit_price_fen: int | None = None
+    pay_before: datetime | None = None
 
 
 def new_order_id(now: datetime) -> str:
@@ -66,70 +72,9 @@ def place_order(
         existing = uow.orders.by_idempotency_key(command.user_id, command.idempotency_key)
         if existing:
             return existing
-        if command.address_id and not owns_address(
-            uow, user_id=command.user_id, address_id=command.address_id
-        ):
-            raise AddressNotFound("no such address")
-        items = command.items if command.items is not None else carts.cart_lines(uow, command.user_id)
-        if not items:
-            raise EmptyOrder("nothing to order")
-        merged: dict[str, int] = {}
-        for sku_id, quantity in items:
-            merged[sku_id] = merged.get(sku_id, 0) + quantity
-        lines: list[OrderLine] = []
-        for sku_id, quantity in sorted(merged.items()):  # a fixed lock order avoids deadlocks between buyers
-            sku = uow.inventory.sku(sku_id)
-            if sku is None or not sku["is_listed"]:
-                raise ProductNotFound(f"no such SKU {sku_id}")
-            if quantity <= 0:
-                raise EmptyOrder("quantities must be positive")
-            left = uow.inventory.reserve(sku_id, quantity)
-            if is_low_stock(stock_before=left + quantity, stock_after=left, threshold=low_stock_threshold):
-                uow.record(
-                    events.StockLow(
-                        key=sku_id, occurred_at=now, sku_id=sku_id, stock=left, threshold=low_stock_threshold
-                    )
-                )
-            title = " ".join(part for part in (sku["title"], sku["colour"], sku["size"]) if part)
-            lines.append(
-                OrderLine(
-                    sku_id=sku_id,
-                    product_id=sku["product_id"],
-                    title=title[:128],
-                    unit_price_fen=int(sku["price_fen"]),
-                    quantity=quantity,
-                )
-            )
-        order_id = new_order_id(now)
-        subtotal = sum(line.amount_fen for line in lines)
-        coupon_id, discount = _choose_coupon(uow, command, subtotal_fen=subtotal, now=now)
-        if coupon_id and not uow.coupons.mark_used(coupon_id, user_id=command.user_id, order_id=order_id):
-            raise CouponNotUsable("this coupon was just used")
-        order = Order.place(
-            order_id=order_id,
-            user_id=command.user_id,
-            lines=lines,
-            now=now,
-            payment_window=payment_window,
-            discount_fen=discount,
-            coupon_id=coupon_id,
-            idempotency_key=command.idempotency_key,
-            address_id=command.address_id,
+        order = add_order(
+            uow, command, now=now, payment_window=payment_window, low_stock_threshold=low_stock_threshold
         )
-        uow.orders.add(order)
-        if coupon_id:
-            uow.record(
-                events.CouponRedeemed(
-                    key=command.user_id,
-                    occurred_at=now,
-                    coupon_id=coupon_id,
-                    user_id=command.user_id,
-                    order_id=order_id,
-                    discount_fen=order.discount_fen,
-                )
-            )
-        if command.items is None:
-            carts.remove_from_cart(uow, command.user_id, list(merged))
         try:
             uow.commit()
         except IntegrityError:
@@ -139,6 +84,82 @@ def place_order(
             if winner is None:
                 raise
             return winner
+    return order
+
+
+def add_order(
+    uow: UnitOfWork,
+    command: PlaceOrder,
+    *,
+    now: datetime,
+    payment_window: timedelta,
+    low_stock_threshold: int,
+) -> Order:
+    """Reserve the stock, use the coupon and add the order inside the caller's unit of work (not committed)."""
+    if command.address_id and not owns_address(uow, user_id=command.user_id, address_id=command.address_id):
+        raise AddressNotFound("no such address")
+    items = command.items if command.items is not None else carts.cart_lines(uow, command.user_id)
+    if not items:
+        raise EmptyOrder("nothing to order")
+    merged: dict[str, int] = {}
+    for sku_id, quantity in items:
+        merged[sku_id] = merged.get(sku_id, 0) + quantity
+    lines: list[OrderLine] = []
+    for sku_id, quantity in sorted(merged.items()):  # a fixed lock order avoids deadlocks between buyers
+        sku = uow.inventory.sku(sku_id)
+        if sku is None or not sku["is_listed"]:
+            raise ProductNotFound(f"no such SKU {sku_id}")
+        if quantity <= 0:
+            raise EmptyOrder("quantities must be positive")
+        left = uow.inventory.reserve(sku_id, quantity)
+        if is_low_stock(stock_before=left + quantity, stock_after=left, threshold=low_stock_threshold):
+            uow.record(
+                events.StockLow(
+                    key=sku_id, occurred_at=now, sku_id=sku_id, stock=left, threshold=low_stock_threshold
+                )
+            )
+        title = " ".join(part for part in (sku["title"], sku["colour"], sku["size"]) if part)
+        lines.append(
+            OrderLine(
+                sku_id=sku_id,
+                product_id=sku["product_id"],
+                title=title[:128],
+                unit_price_fen=command.unit_price_fen or int(sku["price_fen"]),
+                quantity=quantity,
+            )
+        )
+    order_id = new_order_id(now)
+    subtotal = sum(line.amount_fen for line in lines)
+    coupon_id, discount = _choose_coupon(uow, command, subtotal_fen=subtotal, now=now)
+    if coupon_id and not uow.coupons.mark_used(coupon_id, user_id=command.user_id, order_id=order_id):
+        raise CouponNotUsable("this coupon was just used")
+    order = Order.place(
+        order_id=order_id,
+        user_id=command.user_id,
+        lines=lines,
+        now=now,
+        payment_window=payment_window,
+        discount_fen=discount,
+        coupon_id=coupon_id,
+        idempotency_key=command.idempotency_key,
+        address_id=command.address_id,
+        group_buy_id=command.group_buy_id,
+        pay_before=command.pay_before,
+    )
+    uow.orders.add(order)
+    if coupon_id:
+        uow.record(
+            events.CouponRedeemed(
+                key=command.user_id,
+                occurred_at=now,
+                coupon_id=coupon_id,
+                user_id=command.user_id,
+                order_id=order_id,
+                discount_fen=order.discount_fen,
+            )
+        )
+    if command.items is None:
+        carts.remove_from_cart(uow, command.user_id, list(merged))
     return order
 
 
@@ -285,11 +306,21 @@ def _apply_payment(
             uow.orders.save(order)
             for line in order.lines:
                 uow.inventory.add_sales(line.product_id, line.quantity)
+            if order.group_buy_id:
+                _group_member_paid(uow, order, now=now)
         _record_notification(
             uow, notification_id, event_type="TRANSACTION.SUCCESS", order_id=order_id, now=now
         )
         uow.commit()
         return order
+
+
+def _group_member_paid(uow: UnitOfWork, order: Order, *, now: datetime) -> None:
+    assert order.group_buy_id is not None
+    group = uow.group_buys.get(order.group_buy_id)
+    if group is not None:
+        group.member_paid(user_id=order.user_id, now=now)
+        uow.group_buys.save(group)
 
 
 def sync_payment(
@@ -337,6 +368,11 @@ def _end_unpaid(uow: UnitOfWork, pay: WeChatPayClient, order_id: str, *, now: da
             order.close(now=now)
         _release(uow, order)
         uow.orders.save(order)
+        if order.group_buy_id:
+            group = uow.group_buys.get(order.group_buy_id)
+            if group is not None:
+                group.leave(user_id=order.user_id)
+                uow.group_buys.save(group)
         uow.commit()
     return order
 
@@ -346,6 +382,11 @@ def cancel_order(
 ) -> Order:
     get_order(uow, user_id=user_id, order_id=order_id)  # ownership first
     return _end_unpaid(uow, pay, order_id, now=now, how="cancel")
+
+
+def close_unpaid_order(uow: UnitOfWork, pay: WeChatPayClient, *, order_id: str, now: datetime) -> Order:
+    """Close an unpaid order now (its group buy failed), including WeChat Pay's close call."""
+    return _end_unpaid(uow, pay, order_id, now=now, how="close")
 
 
 def close_expired_orders(uow: UnitOfWork, pay: WeChatPayClient, *, now: datetime, limit: int = 100) -> int:
@@ -378,6 +419,10 @@ def ship_order(uow: UnitOfWork, *, order_id: str, tracking_no: str, now: datetim
         order = uow.orders.get(order_id)
         if order is None:
             raise OrderNotFound("no such order")
+        if order.group_buy_id:
+            group = uow.group_buys.get(order.group_buy_id)
+            if group is None or group.status != GroupBuyStatus.COMPLETED:
+                raise GroupBuyIncomplete("a group-buy order ships once its group is complete")
         order.ship(tracking_no=tracking_no, now=now)
         uow.orders.save(order)
         uow.commit()

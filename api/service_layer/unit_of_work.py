@@ -15,7 +15,12 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.adapters import tables as t
-from api.adapters.repository import CouponRepository, InventoryRepository, OrderRepository
+from api.adapters.repository import (
+    CouponRepository,
+    GroupBuyRepository,
+    InventoryRepository,
+    OrderRepository,
+)
 from api.domain.events import Event
 
 
@@ -24,6 +29,7 @@ class UnitOfWork:
     orders: OrderRepository
     inventory: InventoryRepository
     coupons: CouponRepository
+    group_buys: GroupBuyRepository
 
     def __init__(
         self, session_factory: sessionmaker[Session], clock: Callable[[], datetime] | None = None
@@ -37,6 +43,7 @@ class UnitOfWork:
         self.orders = OrderRepository(self.session)
         self.inventory = InventoryRepository(self.session)
         self.coupons = CouponRepository(self.session)
+        self.group_buys = GroupBuyRepository(self.session)
         self.events = []
         return self
 
@@ -54,6 +61,8 @@ class UnitOfWork:
         pending = list(self.events)
         for order in self.orders.seen.values():
             pending.extend(order.events)
+        for group in self.group_buys.seen.values():
+            pending.extend(group.events)
         if pending:
             now = self.clock()
             self.session.execute(
@@ -73,6 +82,8 @@ class UnitOfWork:
         self.events.clear()
         for order in self.orders.seen.values():
             order.events.clear()
+        for group in self.group_buys.seen.values():
+            group.events.clear()
 
     def rollback(self) -> None:
         self.session.rollback()

@@ -190,6 +190,11 @@ def other_shopper(stack: Stack) -> MiniProgram:
 
 
 @pytest.fixture
+def third_shopper(stack: Stack) -> MiniProgram:
+    return MiniProgram(stack, "xiaogang")
+
+
+@pytest.fixture
 def back_office(stack: Stack) -> BackOffice:
     return BackOffice(stack)
 
