@@ -71,9 +71,9 @@ async def run_relay(
 ) -> None:
     """Relay until `stop` is set; survives broker outages by retrying."""
     while not stop.is_set():
-        producer = AIOKafkaProducer(
-            bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True
-        )
+        # At least once with acks from every replica; the warehouse de-duplicates by event_id. No idempotent
+        # producer: brokers without InitProducerId support (the embedded one) would refuse every send.
+        producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
         try:
             await producer.start()
             while not stop.is_set():
