@@ -20,16 +20,18 @@ from fastapi.responses import JSONResponse
 from api.adapters.db import make_engine, make_session_factory
 from api.adapters.field_crypto import FieldCipher
 from api.adapters.outbox_relay import run_relay
+from api.adapters.recommender import LiveRecommender
 from api.container import Container
 from api.domain.errors import DomainError
 from api.rate_limit import RateLimiter
-from api.routes import admin, group_buys, orders, payments, shop
+from api.routes import admin, group_buys, orders, payments, recommendations, shop
 from api.service_layer.group_buys import settle_expired_group_buys
 from api.service_layer.orders import close_expired_orders
 from api.settings import ApiSettings
 from api.wechat import signing
 from api.wechat.client import WeChatApiError, WeChatClient
 from api.wechat.pay import WeChatPayClient, WeChatPayError
+from recsys.train import load_live
 
 log = logging.getLogger(__name__)
 ROUTERS: tuple[APIRouter, ...] = (
@@ -39,6 +41,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
     group_buys.router,
     group_buys.admin_router,
+    recommendations.router,
 )
 
 
@@ -83,6 +86,9 @@ def bootstrap(settings: ApiSettings, *, clock: Callable[[], datetime] | None = N
         login_limiter=RateLimiter(per_minute=settings.login_rate_limit_per_minute),
         order_limiter=RateLimiter(per_minute=settings.order_rate_limit_per_minute),
         clock=clock or (lambda: datetime.now(UTC)),
+        recommender=LiveRecommender(
+            lambda: load_live(settings.recsys), reload_after_s=settings.recommender_reload_s
+        ),
     )
 
 

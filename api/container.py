@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.adapters.field_crypto import FieldCipher
+from api.adapters.recommender import LiveRecommender
 from api.rate_limit import RateLimiter
 from api.service_layer.unit_of_work import UnitOfWork
 from api.settings import ApiSettings
@@ -28,6 +29,7 @@ class Container:
     login_limiter: RateLimiter
     order_limiter: RateLimiter
     clock: Callable[[], datetime]
+    recommender: LiveRecommender
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory, clock=self.clock)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from api.domain.coupons import Coupon
 from api.domain.group_buys import GroupBuy
 from api.domain.orders import Order
+from api.service_layer.recommendations import Recommendations
 
 
 class ErrorPublic(BaseModel):
@@ -342,3 +343,25 @@ class GroupBuyPublic(BaseModel):
 class GroupBuySeatPublic(BaseModel):
     group: GroupBuyPublic
     order: OrderPublic
+
+
+class RecommendedProductPublic(BaseModel):
+    product_id: str
+    title: str
+    category_id: str
+    min_price_fen: int
+    score: float
+    reason: str
+
+
+class RecommendationsPublic(BaseModel):
+    source: Literal["model", "popular"] = Field(
+        description='"model": the recommender\'s live model; "popular": best sellers (no model yet)'
+    )
+    items: list[RecommendedProductPublic]
+
+    @classmethod
+    def of(cls, found: Recommendations) -> RecommendationsPublic:
+        return cls(
+            source=found.source, items=[RecommendedProductPublic(**vars(item)) for item in found.items]
+        )

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from recsys.settings import RecsysSettings
 from shoploop.kafka import KafkaSettings
 
 DEV_MARKER = "dev-"
@@ -61,6 +62,11 @@ class ApiSettings(BaseSettings):
     low_stock_threshold: int = 5
     login_rate_limit_per_minute: int = 30
     order_rate_limit_per_minute: int = 30
+
+    # Recommendations come from recsys' registry (SHOPLOOP_RECSYS_REGISTRY_DIR); the live model is re-read
+    # this often, so a newly trained model is served without a restart.
+    recsys: RecsysSettings = Field(default_factory=RecsysSettings)
+    recommender_reload_s: float = 300.0
 
     outbox_relay_enabled: bool = True
     outbox_poll_interval_s: float = 1.0

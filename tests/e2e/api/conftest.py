@@ -22,6 +22,7 @@ from api.serving import serving
 from api.settings import ApiSettings
 from api.wechat import signing
 from api.wechat.sandbox import Sandbox, create_sandbox_app
+from recsys.settings import RecsysSettings
 from shoploop.broker import free_port
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -77,7 +78,7 @@ class Stack:
 
 
 @pytest.fixture
-def stack(database_url: str, merchant_key_path: Path) -> Iterator[Stack]:
+def stack(database_url: str, merchant_key_path: Path, tmp_path: Path) -> Iterator[Stack]:
     merchant_key = signing.load_private_key(merchant_key_path.read_bytes())
     api_port = free_port()
     settings = ApiSettings(
@@ -89,6 +90,9 @@ def stack(database_url: str, merchant_key_path: Path) -> Iterator[Stack]:
         auto_close_interval_s=0,
         login_rate_limit_per_minute=1000,
         order_rate_limit_per_minute=1000,
+        # An empty model registry: recommendations are best sellers until a test trains a model.
+        recsys=RecsysSettings(registry_dir=tmp_path / "recsys-models", num_threads=1),
+        recommender_reload_s=0,
     )
     sandbox_app = create_sandbox_app(
         appid=settings.wechat_appid,
