@@ -26,6 +26,7 @@ from api.domain.errors import DomainError
 from api.rate_limit import RateLimiter
 from api.routes import admin, group_buys, orders, payments, recommendations, shop
 from api.service_layer.group_buys import settle_expired_group_buys
+from api.service_layer.notifications import send_pending
 from api.service_layer.orders import close_expired_orders
 from api.settings import ApiSettings
 from api.wechat import signing
@@ -117,6 +118,23 @@ async def _auto_close_loop(container: Container, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=container.settings.auto_close_interval_s)
 
 
+async def _notification_loop(container: Container, stop: asyncio.Event) -> None:
+    """Send queued order subscribe messages (paid, shipped, refunded)."""
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(
+                send_pending,
+                container.uow(),
+                container.wechat,
+                templates=container.settings.subscribe_templates,
+                now=container.now(),
+            )
+        except Exception:
+            log.exception("sending subscribe messages failed; will retry")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=container.settings.notification_interval_s)
+
+
 def add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, error: DomainError) -> JSONResponse:
@@ -154,6 +172,8 @@ def create_app(settings: ApiSettings | None = None, *, container: Container | No
         tasks = []
         if settings.auto_close_interval_s > 0:
             tasks.append(asyncio.create_task(_auto_close_loop(container, stop)))
+        if settings.notification_interval_s > 0:
+            tasks.append(asyncio.create_task(_notification_loop(container, stop)))
         if settings.outbox_relay_enabled:
             tasks.append(
                 asyncio.create_task(

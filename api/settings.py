@@ -57,6 +57,17 @@ class ApiSettings(BaseSettings):
     )
     address_active_key_id: str = "dev-1"
 
+    # Subscribe-message template ids per order notification (from the mini-program's console).
+    subscribe_templates: dict[str, str] = Field(
+        default_factory=lambda: {
+            "order_paid": "TPL-ORDER-PAID",
+            "order_shipped": "TPL-ORDER-SHIPPED",
+            "order_refunded": "TPL-ORDER-REFUNDED",
+        }
+    )
+    # How often queued subscribe messages are sent; 0 turns the sender off.
+    notification_interval_s: float = 2.0
+
     payment_window_s: int = 30 * 60
     auto_close_interval_s: float = 60.0
     low_stock_threshold: int = 5

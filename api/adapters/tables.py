@@ -289,3 +289,23 @@ group_buy_members = Table(
     Column("is_paid", Boolean, nullable=False, default=False),
     Column("joined_at", UtcDateTime(), nullable=False),
 )
+
+order_notifications = Table(
+    "order_notifications",
+    metadata,
+    Column("notification_id", String(32), primary_key=True),
+    Column("order_id", String(32), nullable=False),
+    Column("user_id", String(40), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    # pending → sending → sent | no_quota | failed (see api.domain.notifications.SendStatus)
+    Column("status", String(16), nullable=False),
+    Column("template_id", String(64)),
+    Column("errcode", Integer),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("sent_at", UtcDateTime()),
+    # One message per order and kind, however often the payment or refund is confirmed.
+    UniqueConstraint("order_id", "kind", name="uq_order_notifications_order_id_kind"),
+    Index("ix_order_notifications_status", "status"),
+)

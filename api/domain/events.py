@@ -141,3 +141,17 @@ class GroupBuyFailed(Event):
     deal_id: str
     paid_count: int
     group_size: int
+
+
+@dataclass(frozen=True)
+class SubscribeMessageSent(Event):
+    """One attempt's outcome for an order subscribe message: sent, no_quota (43101) or failed."""
+
+    name: ClassVar[str] = "SubscribeMessageSent"
+    notification_id: str
+    order_id: str
+    user_id: str
+    kind: str
+    template_id: str
+    status: str
+    errcode: int

@@ -29,8 +29,9 @@ from api.domain.errors import (
 )
 from api.domain.group_buys import GroupBuyStatus
 from api.domain.inventory import is_low_stock
+from api.domain.notifications import NotificationKind
 from api.domain.orders import Order, OrderLine, OrderStatus
-from api.service_layer import carts
+from api.service_layer import carts, notifications
 from api.service_layer.addresses import owns_address
 from api.service_layer.unit_of_work import UnitOfWork
 from api.wechat.pay import WeChatPayClient, WeChatPayError
@@ -308,6 +309,9 @@ def _apply_payment(
                 uow.inventory.add_sales(line.product_id, line.quantity)
             if order.group_buy_id:
                 _group_member_paid(uow, order, now=now)
+            notifications.enqueue(
+                uow, order, NotificationKind.ORDER_PAID, amount_fen=order.total_fen, now=now
+            )
         _record_notification(
             uow, notification_id, event_type="TRANSACTION.SUCCESS", order_id=order_id, now=now
         )
@@ -425,6 +429,7 @@ def ship_order(uow: UnitOfWork, *, order_id: str, tracking_no: str, now: datetim
                 raise GroupBuyIncomplete("a group-buy order ships once its group is complete")
         order.ship(tracking_no=tracking_no, now=now)
         uow.orders.save(order)
+        notifications.enqueue(uow, order, NotificationKind.ORDER_SHIPPED, amount_fen=order.total_fen, now=now)
         uow.commit()
     return order
 
@@ -541,6 +546,7 @@ def _apply_refund(
             refunded = int((refund.get("amount") or {}).get("refund", row["amount_fen"]))
             restock = order.restocks_on_exit
             order.refund_succeeded(refund_id=refund_id, amount_fen=refunded, now=now)
+            notifications.enqueue(uow, order, NotificationKind.ORDER_REFUNDED, amount_fen=refunded, now=now)
             if restock:
                 for line in order.lines:
                     uow.inventory.release(line.sku_id, line.quantity)

@@ -88,6 +88,7 @@ def stack(database_url: str, merchant_key_path: Path, tmp_path: Path) -> Iterato
         notify_base_url=f"http://127.0.0.1:{api_port}",
         outbox_relay_enabled=False,
         auto_close_interval_s=0,
+        notification_interval_s=0,
         login_rate_limit_per_minute=1000,
         order_rate_limit_per_minute=1000,
         # An empty model registry: recommendations are best sellers until a test trains a model.
