@@ -9,6 +9,7 @@ import os
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,6 +49,43 @@ EVENTS_SCHEMA = pa.schema(
 
 PARTITION_KEY = "received_date"
 
+# The order core's domain events from its outbox (topic shoploop.orders), one row per event, partitioned by the
+# UTC date the event occurred: unlike a receive time, that stays the same when the relay re-sends an event, so a
+# re-delivered event always lands in the partition where the sink looks for its event_id.
+ORDER_BOOK_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("event", pa.string()),
+        ("key", pa.string()),
+        ("occurred_at", _UTC_MICROS),
+        ("order_id", pa.string()),
+        ("user_id", pa.string()),
+        # The whole event as JSON (lines, amounts in fen, coupon, refund …), read in dbt with json_extract.
+        ("payload", pa.string()),
+        ("received_at", _UTC_MICROS),
+    ]
+)
+
+ORDER_BOOK_PARTITION_KEY = "occurred_date"
+
+# Push records from the streams' automations: one row per shopper a rule chose, whether the push was sent or the
+# shopper was held out (the holdout is what a rule's lift is measured against). Partitioned by received_date.
+PUSHES_SCHEMA = pa.schema(
+    [
+        ("push_id", pa.string()),
+        ("rule_id", pa.string()),
+        ("rule_version", pa.int32()),
+        ("person_id", pa.string()),
+        ("user_id", pa.string()),
+        ("is_holdout", pa.bool_()),
+        ("decided_at", _UTC_MICROS),
+        ("sent_at", _UTC_MICROS),
+        ("opened_at", _UTC_MICROS),
+        ("template_id", pa.string()),
+        ("received_at", _UTC_MICROS),
+    ]
+)
+
 LIVE_MINUTES_SCHEMA = pa.schema(
     [
         ("minute", _UTC_MICROS),
@@ -60,6 +98,66 @@ LIVE_MINUTES_SCHEMA = pa.schema(
         ("gmv_fen", pa.int64()),
     ]
 )
+
+
+@dataclass(frozen=True, slots=True)
+class OrderBookEvent:
+    """One order-core domain event as the outbox relay published it (`{"event_id", "event", …}`)."""
+
+    event_id: str
+    event: str
+    key: str
+    occurred_at: datetime
+    order_id: str | None
+    user_id: str | None
+    payload: str
+    received_at: datetime
+
+    @property
+    def occurred_date(self) -> str:
+        return self.occurred_at.astimezone(UTC).date().isoformat()
+
+    @classmethod
+    def from_json(cls, value: bytes | str, *, received_at: datetime) -> OrderBookEvent:
+        """Parse one relayed outbox message; raises ValueError, KeyError or TypeError when it is not one."""
+        body = orjson.loads(value)
+        if not isinstance(body, dict):
+            raise TypeError(f"an order-book event is a JSON object, not {type(body).__name__}")
+        occurred_at = datetime.fromisoformat(body["occurred_at"])
+        if occurred_at.tzinfo is None:
+            raise ValueError("occurred_at must carry a time zone")
+        return cls(
+            event_id=str(body["event_id"]),
+            event=str(body["event"]),
+            key=str(body.get("key") or ""),
+            occurred_at=occurred_at.astimezone(UTC),
+            order_id=_optional_str(body.get("order_id")),
+            user_id=_optional_str(body.get("user_id")),
+            payload=orjson.dumps(body).decode(),
+            received_at=received_at,
+        )
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def order_book_table(events: Sequence[OrderBookEvent]) -> pa.Table:
+    columns = {name: [getattr(event, name) for event in events] for name in ORDER_BOOK_SCHEMA.names}
+    return pa.Table.from_pydict(columns, schema=ORDER_BOOK_SCHEMA)
+
+
+def write_order_events(order_book_dir: Path, events: Iterable[OrderBookEvent]) -> list[Path]:
+    """Append order-book events as one new Parquet file per occurred date; returns the files written."""
+    by_date: dict[str, list[OrderBookEvent]] = defaultdict(list)
+    for event in events:
+        by_date[event.occurred_date].append(event)
+    return [
+        write_partition(
+            order_book_dir, day, order_book_table(day_events), partition_key=ORDER_BOOK_PARTITION_KEY
+        )
+        for day, day_events in sorted(by_date.items())
+    ]
 
 
 def _columns(events: list[TrackedEvent]) -> dict[str, list[object]]:
@@ -103,9 +201,11 @@ def write_events(events_dir: Path, events: Iterable[TrackedEvent]) -> list[Path]
     ]
 
 
-def write_partition(table_dir: Path, received_date: str, table: pa.Table) -> Path:
+def write_partition(
+    table_dir: Path, received_date: str, table: pa.Table, *, partition_key: str = PARTITION_KEY
+) -> Path:
     """Write one immutable Parquet file into a date partition: hidden while written, renamed into place."""
-    partition = table_dir / f"{PARTITION_KEY}={received_date}"
+    partition = table_dir / f"{partition_key}={received_date}"
     partition.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     name = f"part-{stamp}-{uuid.uuid4().hex[:12]}.parquet"
@@ -116,6 +216,14 @@ def write_partition(table_dir: Path, received_date: str, table: pa.Table) -> Pat
     return final
 
 
-def events_glob(events_dir: Path) -> str:
+def events_glob(events_dir: Path, *, partition_key: str = PARTITION_KEY) -> str:
     """The glob DuckDB reads a lake table with (hidden temporary files are not matched)."""
-    return str(events_dir / f"{PARTITION_KEY}=*" / "*.parquet")
+    return str(events_dir / f"{partition_key}=*" / "*.parquet")
+
+
+def order_book_glob(order_book_dir: Path) -> str:
+    return events_glob(order_book_dir, partition_key=ORDER_BOOK_PARTITION_KEY)
+
+
+def live_minutes_glob(live_minutes_dir: Path) -> str:
+    return events_glob(live_minutes_dir)

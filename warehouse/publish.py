@@ -16,22 +16,36 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import orjson
+import pyarrow as pa
 import pyarrow.parquet as pq
 import structlog
 
 from ingestion.contract.event import TrackedEvent
-from warehouse.lake import PARTITION_KEY, events_glob, events_table, write_events
+from warehouse.lake import (
+    EVENTS_SCHEMA,
+    LIVE_MINUTES_SCHEMA,
+    ORDER_BOOK_PARTITION_KEY,
+    ORDER_BOOK_SCHEMA,
+    PARTITION_KEY,
+    PUSHES_SCHEMA,
+    OrderBookEvent,
+    events_glob,
+    write_events,
+    write_order_events,
+)
 from warehouse.settings import WarehouseSettings
 
 log = structlog.get_logger(__name__)
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt"
 FIXTURE_EVENTS = Path(__file__).resolve().parent / "fixtures" / "events.jsonl"
+FIXTURE_ORDER_BOOK = Path(__file__).resolve().parent / "fixtures" / "order_book.jsonl"
 DBT_TIMEOUT_S = 900.0
 
 
@@ -46,22 +60,37 @@ class BuildResult:
     failure_lines: tuple[str, ...] = ()
 
 
-def lake_has_events(events_dir: Path) -> bool:
+def lake_has_events(events_dir: Path, *, partition_key: str = PARTITION_KEY) -> bool:
     """Whether DuckDB's lake glob matches at least one file (temporary files start with a dot and do not)."""
-    return any(events_dir.glob(f"{PARTITION_KEY}=*/*.parquet"))
+    return any(events_dir.glob(f"{partition_key}=*/*.parquet"))
 
 
-def empty_lake_glob(work_dir: Path) -> str:
-    """A glob over one empty, correctly typed events file: what dbt reads before the sink wrote anything."""
-    events_dir = work_dir / "empty-lake"
-    partition = events_dir / f"{PARTITION_KEY}=1970-01-01"
+def empty_lake_glob(
+    work_dir: Path,
+    *,
+    table: str = "events",
+    schema: pa.Schema = EVENTS_SCHEMA,
+    partition_key: str = PARTITION_KEY,
+) -> str:
+    """A glob over one empty, correctly typed file: what dbt reads before the sink wrote anything."""
+    table_dir = work_dir / "empty-lake" / table
+    partition = table_dir / f"{partition_key}=1970-01-01"
     partition.mkdir(parents=True, exist_ok=True)
     empty_file = partition / "empty.parquet"
     if not empty_file.exists():
         temporary = partition / f".empty-{uuid.uuid4().hex[:8]}.tmp"
-        pq.write_table(events_table([]), temporary)
+        pq.write_table(schema.empty_table(), temporary)
         os.replace(temporary, empty_file)
-    return events_glob(events_dir)
+    return events_glob(table_dir, partition_key=partition_key)
+
+
+def lake_glob_or_empty(table_dir: Path, *, work_dir: Path, schema: pa.Schema, partition_key: str) -> str:
+    """The glob of a lake table, or of an empty stand-in with its schema while the table has no file."""
+    if lake_has_events(table_dir, partition_key=partition_key):
+        return events_glob(table_dir.resolve(), partition_key=partition_key)
+    return empty_lake_glob(
+        work_dir.resolve(), table=table_dir.name, schema=schema, partition_key=partition_key
+    )
 
 
 def dbt_executable() -> Path:
@@ -70,16 +99,31 @@ def dbt_executable() -> Path:
 
 
 def dbt_build_command(
-    *, database_path: Path, lake_glob: str, shop_timezone: str, work_dir: Path, run_unit_tests: bool = True
+    *,
+    database_path: Path,
+    lake_glob: str,
+    shop_timezone: str,
+    work_dir: Path,
+    run_unit_tests: bool = True,
+    order_book_glob: str | None = None,
+    live_minutes_glob: str | None = None,
+    pushes_glob: str | None = None,
+    command: str = "build",
 ) -> list[str]:
     dbt_vars = {"database_path": str(database_path), "events_glob": lake_glob, "shop_timezone": shop_timezone}
+    if order_book_glob is not None:
+        dbt_vars["order_book_glob"] = order_book_glob
+    if live_minutes_glob is not None:
+        dbt_vars["live_minutes_glob"] = live_minutes_glob
+    if pushes_glob is not None:
+        dbt_vars["pushes_glob"] = pushes_glob
     # Unit tests check the SQL, not the data: `make test` runs them on the fixture; live rebuilds skip them.
     skip_unit_tests = [] if run_unit_tests else ["--exclude-resource-type", "unit_test"]
     return [
         str(dbt_executable()),
         "--no-send-anonymous-usage-stats",
         "--no-use-colors",
-        "build",
+        command,
         "--project-dir",
         str(DBT_PROJECT_DIR),
         "--profiles-dir",
@@ -91,7 +135,7 @@ def dbt_build_command(
         str(work_dir / "logs"),
         "--vars",
         orjson.dumps(dbt_vars).decode(),
-        *skip_unit_tests,
+        *(skip_unit_tests if command == "build" else []),
     ]
 
 
@@ -113,6 +157,36 @@ def _checkpoint_if_needed(database_path: Path) -> None:
             connection.execute("checkpoint")
 
 
+def lake_globs(
+    *,
+    events_dir: Path,
+    work_dir: Path,
+    order_book_dir: Path | None = None,
+    live_minutes_dir: Path | None = None,
+) -> dict[str, str]:
+    """The dbt vars naming each lake table's glob; the order book and live minutes sit beside the events."""
+    return {
+        "lake_glob": lake_glob_or_empty(
+            events_dir, work_dir=work_dir, schema=EVENTS_SCHEMA, partition_key=PARTITION_KEY
+        ),
+        "order_book_glob": lake_glob_or_empty(
+            order_book_dir or events_dir.parent / "order_book",
+            work_dir=work_dir,
+            schema=ORDER_BOOK_SCHEMA,
+            partition_key=ORDER_BOOK_PARTITION_KEY,
+        ),
+        "live_minutes_glob": lake_glob_or_empty(
+            live_minutes_dir or events_dir.parent / "live_minutes",
+            work_dir=work_dir,
+            schema=LIVE_MINUTES_SCHEMA,
+            partition_key=PARTITION_KEY,
+        ),
+        "pushes_glob": lake_glob_or_empty(
+            events_dir.parent / "pushes", work_dir=work_dir, schema=PUSHES_SCHEMA, partition_key=PARTITION_KEY
+        ),
+    }
+
+
 def build_warehouse(
     *,
     events_dir: Path,
@@ -120,6 +194,8 @@ def build_warehouse(
     work_dir: Path,
     shop_timezone: str = "Asia/Shanghai",
     run_unit_tests: bool = True,
+    order_book_dir: Path | None = None,
+    live_minutes_dir: Path | None = None,
 ) -> BuildResult:
     """Run `dbt build` over the lake in `events_dir` into a new DuckDB file under `build_dir`.
 
@@ -131,17 +207,17 @@ def build_warehouse(
     # one build to the next, dbt re-uses its parse of the project (seconds saved on every rebuild).
     database_path = (build_dir / f"shoploop-build-{os.getpid()}.duckdb").resolve()
     _remove_database(database_path)
-    lake_glob = (
-        events_glob(events_dir.resolve())
-        if lake_has_events(events_dir)
-        else empty_lake_glob(work_dir.resolve())
-    )
     command = dbt_build_command(
         database_path=database_path,
-        lake_glob=lake_glob,
         shop_timezone=shop_timezone,
         work_dir=work_dir.resolve(),
         run_unit_tests=run_unit_tests,
+        **lake_globs(
+            events_dir=events_dir,
+            order_book_dir=order_book_dir,
+            live_minutes_dir=live_minutes_dir,
+            work_dir=work_dir,
+        ),
     )
     started = time.monotonic()
     try:
@@ -182,10 +258,23 @@ def fixture_settings(settings: WarehouseSettings) -> WarehouseSettings:
     return WarehouseSettings(data_dir=settings.data_dir / "fixture", shop_timezone=settings.shop_timezone)
 
 
+def load_fixture_order_book(path: Path = FIXTURE_ORDER_BOOK) -> list[OrderBookEvent]:
+    """The bundled order-book fixture: outbox messages as the relay publishes them, one a line."""
+    lines = [line for line in path.read_bytes().splitlines() if line.strip()]
+    events = []
+    for line in lines:
+        event = OrderBookEvent.from_json(line, received_at=datetime.now(UTC))
+        # Received a second after it occurred, so the fixture lake is the same on every build.
+        events.append(replace(event, received_at=event.occurred_at + timedelta(seconds=1)))
+    return events
+
+
 def write_fixture_lake(settings: WarehouseSettings) -> Path:
-    """Replace the fixture lake with the bundled events, written by the sink's own `write_events`."""
+    """Replace the fixture lake with the bundled events and order book, written by the sink's own writers."""
     shutil.rmtree(settings.events_dir, ignore_errors=True)
+    shutil.rmtree(settings.order_book_dir, ignore_errors=True)
     write_events(settings.events_dir, load_fixture_events())
+    write_order_events(settings.order_book_dir, load_fixture_order_book())
     return settings.events_dir
 
 
@@ -204,6 +293,8 @@ def build_and_publish(settings: WarehouseSettings, *, fixture: bool = False) -> 
         work_dir=settings.data_dir / "dbt",
         shop_timezone=settings.shop_timezone,
         run_unit_tests=fixture,
+        order_book_dir=settings.order_book_dir,
+        live_minutes_dir=settings.live_minutes_dir,
     )
     if not result.succeeded:
         log.error(

@@ -24,6 +24,16 @@ class WarehouseSettings(BaseSettings):
         return self.lake_dir / "events"
 
     @property
+    def order_book_dir(self) -> Path:
+        """The order core's domain events (orders, payments, refunds, coupons) from its outbox topic."""
+        return self.lake_dir / "order_book"
+
+    @property
+    def pushes_dir(self) -> Path:
+        """Push records (sent or held out) from the streams' automations."""
+        return self.lake_dir / "pushes"
+
+    @property
     def live_minutes_dir(self) -> Path:
         """Per-minute live metrics from the streams, as additive deltas."""
         return self.lake_dir / "live_minutes"

@@ -7,5 +7,5 @@
 {#- Yuan for display only (dashboards, CSV exports); never sum or compare these. The cast to two decimals
     rounds away the floating-point noise of the division, so gmv_yuan * 100 = gmv_fen exactly. -#}
 {% macro fen_to_yuan(fen) -%}
-    cast({{ fen }} / 100 as decimal(18, 2))
+    cast(({{ fen }}) / 100 as decimal(18, 2))
 {%- endmacro %}

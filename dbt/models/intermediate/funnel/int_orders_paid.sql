@@ -1,6 +1,7 @@
--- Paid orders, one row per order. Until the order core publishes verified payments, an order counts as paid
--- when the mini-program reports "Order Completed"; a client may report one order twice (two message ids),
--- so the first report wins. Replace the `reported` CTE with the verified payments when they arrive.
+-- Paid orders, one row per order: the funnel's "paid" step and every mart that counts buyers. Once the order
+-- book holds a verified payment (OrderPaid from the order core), only verified payments count. Before that (a
+-- demo without the order core) the client's "Order Completed" report stands in, first report per order; the
+-- gap between the two is shown in dq_order_reports_vs_order_book, never hidden here.
 
 with
 
@@ -10,16 +11,38 @@ events as (
 
 ),
 
+orders as (
+
+    select * from {{ ref('int_orders_placed') }}
+
+),
+
+verified as (
+
+    select
+        order_id,
+        person_id,
+        channel,
+        scene,
+        paid_fen as amount_fen,
+        paid_at,
+        paid_date,
+        'order_book' as paid_source
+    from orders
+    where paid_at is not null
+
+),
+
 reported as (
 
     select
         coalesce(order_id, message_id) as order_id,
         person_id,
-        event_at,
-        event_date,
         channel,
         scene,
         coalesce(total_fen, revenue_fen, 0) as amount_fen,
+        event_at as paid_at,
+        event_date as paid_date,
         message_id
     from events
     where call_type = 'track'
@@ -29,23 +52,26 @@ reported as (
 
 first_report as (
 
-    select *
-    from reported
-    qualify row_number() over (partition by order_id order by event_at, message_id) = 1
-
-),
-
-final as (
-
     select
         order_id,
         person_id,
         channel,
         scene,
         amount_fen,
-        event_at as paid_at,
-        event_date as paid_date
-    from first_report
+        paid_at,
+        paid_date,
+        'client_report' as paid_source
+    from reported
+    qualify row_number() over (partition by order_id order by paid_at, message_id) = 1
+
+),
+
+final as (
+
+    select * from verified
+    union all
+    select * from first_report
+    where not exists (select 1 from verified)
 
 )
 

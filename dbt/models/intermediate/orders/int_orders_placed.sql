@@ -1,0 +1,158 @@
+-- Orders as the order book knows them: one row per placed order with its verified payment, refunds and latest
+-- status, and the shopper, channel and scene it belongs to (the client's Order Completed report of the same
+-- order, else the logged-in user's shopper and their last touch before paying).
+
+with
+
+order_events as (
+
+    select * from {{ ref('stg_order_book__events') }}
+
+),
+
+events as (
+
+    select * from {{ ref('stg_lake__events') }}
+
+),
+
+users as (
+
+    select * from {{ ref('int_users_identified') }}
+
+),
+
+placed as (
+
+    select *
+    from order_events
+    where event_name = 'OrderPlaced'
+    qualify row_number() over (partition by order_id order by occurred_at, event_id) = 1
+
+),
+
+payments as (
+
+    select
+        order_id,
+        min(occurred_at) as paid_at,
+        arg_min(transaction_id, occurred_at) as transaction_id,
+        sum(total_fen)::bigint as paid_fen,
+        count(*) as payments
+    from order_events
+    where event_name = 'OrderPaid'
+    group by order_id
+
+),
+
+refunds as (
+
+    select
+        order_id,
+        sum(amount_fen)::bigint as refunded_fen,
+        max(occurred_at) as last_refunded_at
+    from order_events
+    where event_name = 'RefundSucceeded'
+    group by order_id
+
+),
+
+latest_status as (
+
+    select
+        order_id,
+        event_name as latest_event,
+        occurred_at as latest_event_at
+    from order_events
+    where event_name in ('OrderPlaced', 'OrderPaid', 'OrderShipped', 'OrderCompleted', 'OrderCancelled',
+                         'OrderClosed', 'RefundSucceeded')
+    qualify row_number() over (partition by order_id order by occurred_at desc, event_id desc) = 1
+
+),
+
+client_reports as (
+
+    select
+        order_id,
+        person_id,
+        channel,
+        scene
+    from events
+    where call_type = 'track'
+        and event_name = 'Order Completed'
+        and order_id is not null
+    qualify row_number() over (partition by order_id order by event_at, message_id) = 1
+
+),
+
+with_shopper as (
+
+    select
+        placed.*,
+        coalesce(client_reports.person_id, users.person_id, placed.user_id) as person_id,
+        client_reports.channel as reported_channel,
+        client_reports.scene as reported_scene,
+        payments.paid_at,
+        payments.transaction_id,
+        coalesce(payments.paid_fen, 0) as paid_fen,
+        coalesce(refunds.refunded_fen, 0) as refunded_fen,
+        latest_status.latest_event
+    from placed
+    left join client_reports using (order_id)
+    left join users using (user_id)
+    left join payments using (order_id)
+    left join refunds using (order_id)
+    left join latest_status using (order_id)
+
+),
+
+last_touch as (
+
+    select
+        with_shopper.order_id,
+        arg_max(events.channel, events.event_at) as channel,
+        arg_max(events.scene, events.event_at) as scene
+    from with_shopper
+    inner join events
+        on events.person_id = with_shopper.person_id
+        and events.event_at <= coalesce(with_shopper.paid_at, with_shopper.occurred_at)
+    where with_shopper.reported_channel is null
+    group by with_shopper.order_id
+
+),
+
+final as (
+
+    select
+        with_shopper.order_id,
+        with_shopper.user_id,
+        with_shopper.person_id,
+        coalesce(with_shopper.reported_channel, last_touch.channel, 'direct') as channel,
+        coalesce(with_shopper.reported_scene, last_touch.scene, 0) as scene,
+        with_shopper.coupon_id,
+        with_shopper.lines,
+        with_shopper.total_fen,
+        coalesce(with_shopper.discount_fen, 0) as discount_fen,
+        with_shopper.paid_fen,
+        with_shopper.refunded_fen,
+        with_shopper.occurred_at as placed_at,
+        with_shopper.occurred_date as placed_date,
+        with_shopper.paid_at,
+        {{ shop_date('with_shopper.paid_at') }} as paid_date,
+        with_shopper.transaction_id,
+        case
+            when with_shopper.refunded_fen > 0 and with_shopper.refunded_fen >= with_shopper.paid_fen
+                then 'refunded'
+            when with_shopper.latest_event = 'OrderCompleted' then 'completed'
+            when with_shopper.latest_event = 'OrderShipped' then 'shipped'
+            when with_shopper.latest_event = 'OrderCancelled' then 'cancelled'
+            when with_shopper.latest_event = 'OrderClosed' then 'closed'
+            when with_shopper.paid_at is not null then 'paid'
+            else 'placed'
+        end as status
+    from with_shopper
+    left join last_touch using (order_id)
+
+)
+
+select * from final

@@ -1,0 +1,64 @@
+-- Data quality: what the mini-program said was paid ("Order Completed") against what the order book verified.
+-- One row per order either side knows; the gap is a number on a dashboard, never silently dropped.
+
+with
+
+events as (
+
+    select * from {{ ref('stg_lake__events') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('int_orders_placed') }}
+
+),
+
+reported as (
+
+    select
+        order_id,
+        person_id,
+        coalesce(total_fen, revenue_fen, 0) as reported_fen,
+        event_at as reported_at,
+        event_date as reported_date
+    from events
+    where call_type = 'track'
+        and event_name = 'Order Completed'
+        and order_id is not null
+    qualify row_number() over (partition by order_id order by event_at, message_id) = 1
+
+),
+
+verified as (
+
+    select order_id, person_id, paid_fen, paid_at, paid_date
+    from orders
+    where paid_at is not null
+
+),
+
+final as (
+
+    select
+        order_id,
+        coalesce(verified.person_id, reported.person_id) as person_id,
+        coalesce(verified.paid_date, reported.reported_date) as order_date,
+        reported.reported_fen,
+        verified.paid_fen as verified_fen,
+        coalesce(reported.reported_fen, 0) - coalesce(verified.paid_fen, 0) as gap_fen,
+        case
+            when verified.order_id is null then 'reported_not_paid'
+            when reported.order_id is null then 'paid_not_reported'
+            when reported.reported_fen != verified.paid_fen then 'amount_differs'
+            else 'matched'
+        end as reconciliation_status,
+        reported.reported_at,
+        verified.paid_at
+    from reported
+    full outer join verified using (order_id)
+
+)
+
+select * from final

@@ -1,0 +1,53 @@
+-- One row per order in the order book: what it cost (items − discount = total), what was verifiably paid and
+-- refunded, and the net GMV the shop kept.
+
+with
+
+orders as (
+
+    select * from {{ ref('int_orders_placed') }}
+
+),
+
+items as (
+
+    select
+        order_id,
+        sum(line_fen)::bigint as items_fen,
+        sum(quantity)::bigint as units
+    from {{ ref('fct_order_items') }}
+    group by order_id
+
+),
+
+final as (
+
+    select
+        orders.order_id,
+        orders.user_id,
+        orders.person_id,
+        orders.channel,
+        orders.scene,
+        orders.coupon_id,
+        orders.status,
+        coalesce(items.units, 0) as units,
+        coalesce(items.items_fen, 0) as items_fen,
+        0::bigint as shipping_fen,
+        orders.discount_fen,
+        orders.total_fen,
+        orders.paid_fen,
+        orders.refunded_fen,
+        orders.paid_fen - orders.refunded_fen as net_paid_fen,
+        {{ fen_to_yuan('orders.paid_fen - orders.refunded_fen') }} as net_paid_yuan,
+        orders.paid_at is not null as is_paid,
+        orders.placed_at,
+        orders.placed_date,
+        orders.paid_at,
+        orders.paid_date,
+        orders.transaction_id
+    from orders
+    left join items using (order_id)
+
+)
+
+select * from final

@@ -1,0 +1,109 @@
+"""Compaction: many small sink files in a lake partition become one, without disturbing running readers.
+
+The sink writes one file per batch (every couple of seconds), and DuckDB reads a thousand tiny files much
+slower than one big one. Compaction merges a partition's small files into one file, de-duplicated by id, and
+writes it the way the sink does (hidden, then renamed). The small files are not deleted at once: a `dbt build`
+may have listed them a moment ago and be about to open them. They are listed in a hidden manifest and deleted by
+a later compaction once `grace_s` has passed; until then each row exists twice, which staging's de-duplication
+(and the sink's, see warehouse/dedup.py) already absorbs.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import orjson
+
+MANIFEST_PREFIX = ".superseded-"
+
+
+@dataclass(frozen=True, slots=True)
+class CompactionResult:
+    partition: Path
+    merged_files: int
+    rows: int
+    deleted_files: int
+    written: Path | None
+
+
+def _superseded(partition: Path) -> set[str]:
+    names: set[str] = set()
+    for manifest in partition.glob(f"{MANIFEST_PREFIX}*.json"):
+        names.update(orjson.loads(manifest.read_bytes())["files"])
+    return names
+
+
+def _delete_expired(partition: Path, *, grace_s: float, now: float) -> int:
+    deleted = 0
+    for manifest in partition.glob(f"{MANIFEST_PREFIX}*.json"):
+        if now - manifest.stat().st_mtime < grace_s:
+            continue
+        for name in orjson.loads(manifest.read_bytes())["files"]:
+            target = partition / name
+            if target.exists():
+                target.unlink()
+                deleted += 1
+        manifest.unlink()
+    return deleted
+
+
+def compact_partition(
+    partition: Path,
+    *,
+    id_column: str,
+    order_column: str,
+    min_files: int = 8,
+    grace_s: float = 900.0,
+    now: float | None = None,
+) -> CompactionResult:
+    """Merge the partition's files into one (first `order_column` wins per id) when there are `min_files`."""
+    moment = time.time() if now is None else now
+    deleted = _delete_expired(partition, grace_s=grace_s, now=moment)
+    superseded = _superseded(partition)
+    sources = sorted(p for p in partition.glob("*.parquet") if p.name not in superseded)
+    if len(sources) < min_files:
+        return CompactionResult(partition, 0, 0, deleted, None)
+    name = f"compact-{time.strftime('%Y%m%dT%H%M%S', time.gmtime(moment))}-{uuid.uuid4().hex[:12]}.parquet"
+    temporary = partition / f".{name}.tmp"
+    with duckdb.connect() as connection:
+        relation = connection.read_parquet([str(p) for p in sources], filename=True)
+        connection.register("sources", relation)
+        # Identifiers come from our own schema constants, never from input.
+        connection.execute(
+            f"""
+            copy (
+                select * exclude (filename)
+                from sources
+                qualify row_number() over (partition by "{id_column}" order by "{order_column}", filename) = 1
+                order by "{order_column}"
+            ) to '{temporary}' (format parquet, compression zstd)
+            """
+        )
+        row = connection.execute(f"select count(*) from read_parquet('{temporary}')").fetchone()
+    rows = int(row[0]) if row else 0
+    final = partition / name
+    os.replace(temporary, final)
+    manifest = partition / f"{MANIFEST_PREFIX}{uuid.uuid4().hex[:12]}.json"
+    manifest_tmp = partition / f".{manifest.name}.tmp"
+    manifest_tmp.write_bytes(orjson.dumps({"files": [p.name for p in sources], "by": final.name}))
+    os.replace(manifest_tmp, manifest)
+    return CompactionResult(partition, len(sources), rows, deleted, final)
+
+
+def compact_table(
+    table_dir: Path, *, id_column: str, order_column: str, min_files: int = 8, grace_s: float = 900.0
+) -> list[CompactionResult]:
+    """Compact every partition of one lake table (`shoploop lake compact` runs this for each table)."""
+    if not table_dir.is_dir():
+        return []
+    return [
+        compact_partition(
+            partition, id_column=id_column, order_column=order_column, min_files=min_files, grace_s=grace_s
+        )
+        for partition in sorted(p for p in table_dir.iterdir() if p.is_dir() and "=" in p.name)
+    ]

@@ -1,0 +1,94 @@
+"""Exactly-once into the lake: the ids already in a lake table, so the sink writes each message once.
+
+Kafka delivers at least once: a sink that crashed after writing a file but before committing its offsets gets
+the same messages again, and a client that retried sends the same messageId twice. The lake itself is the
+record of what was written (there is no second store that could disagree with it after a crash): before each
+write the sink drops every id already present in the message's date partition or the day before it (a retry
+that straddles midnight), and every id repeated within the batch. Partitions are read lazily, files written by
+other workers are picked up on the next look, and only the most recently used partitions stay in memory.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+import pyarrow.parquet as pq
+
+Row = TypeVar("Row")
+
+
+@dataclass
+class _Partition:
+    ids: set[str] = field(default_factory=set)
+    files: set[str] = field(default_factory=set)
+
+
+class LakeIds:
+    """The ids (message_id, event_id) of one lake table, read from its Parquet files partition by partition."""
+
+    def __init__(
+        self, table_dir: Path, *, id_column: str, partition_key: str, max_partitions: int = 4
+    ) -> None:
+        self._table_dir = table_dir
+        self._id_column = id_column
+        self._partition_key = partition_key
+        self._max_partitions = max_partitions
+        self._partitions: OrderedDict[str, _Partition] = OrderedDict()
+
+    def _partition(self, day: str) -> _Partition:
+        partition = self._partitions.get(day)
+        if partition is None:
+            partition = self._partitions[day] = _Partition()
+        self._partitions.move_to_end(day)
+        while len(self._partitions) > self._max_partitions:
+            self._partitions.popitem(last=False)
+        return partition
+
+    def _refresh(self, day: str) -> set[str]:
+        """Read the ids of files in the partition this process has not read yet (others' files too)."""
+        partition = self._partition(day)
+        folder = self._table_dir / f"{self._partition_key}={day}"
+        if folder.is_dir():
+            for path in folder.glob("*.parquet"):
+                if path.name in partition.files:
+                    continue
+                try:
+                    column = pq.read_table(path, columns=[self._id_column]).column(0)
+                except FileNotFoundError:
+                    continue  # compacted away between the listing and the read; its rows live on elsewhere
+                partition.ids.update(value for value in column.to_pylist() if value is not None)
+                partition.files.add(path.name)
+        return partition.ids
+
+    def new_rows(
+        self, rows: Sequence[Row], *, id_of: Callable[[Row], str], day_of: Callable[[Row], str]
+    ) -> list[Row]:
+        """The rows whose id is in neither the lake (their day or the day before) nor earlier in `rows`."""
+        seen_by_day: dict[str, set[str]] = {}
+        taken: set[str] = set()
+        fresh: list[Row] = []
+        for row in rows:
+            row_id, day = id_of(row), day_of(row)
+            if row_id in taken:
+                continue
+            if day not in seen_by_day:
+                previous = (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+                seen_by_day[day] = self._refresh(day) | self._refresh(previous)
+            if row_id in seen_by_day[day]:
+                continue
+            taken.add(row_id)
+            fresh.append(row)
+        return fresh
+
+    def remember(self, files: Sequence[Path], ids_by_day: dict[str, set[str]]) -> None:
+        """Record what this process just wrote, so the next batch need not read it back."""
+        for day, ids in ids_by_day.items():
+            self._partition(day).ids.update(ids)
+        for path in files:
+            day = path.parent.name.split("=", 1)[1]
+            self._partition(day).files.add(path.name)
