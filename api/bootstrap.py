@@ -21,6 +21,7 @@ from api.adapters.db import make_engine, make_session_factory
 from api.adapters.field_crypto import FieldCipher
 from api.adapters.outbox_relay import run_relay
 from api.adapters.recommender import LiveRecommender
+from api.adapters.reward_consumer import consume_rewards
 from api.container import Container
 from api.domain.errors import DomainError
 from api.rate_limit import RateLimiter
@@ -174,6 +175,18 @@ def create_app(settings: ApiSettings | None = None, *, container: Container | No
             tasks.append(asyncio.create_task(_auto_close_loop(container, stop)))
         if settings.notification_interval_s > 0:
             tasks.append(asyncio.create_task(_notification_loop(container, stop)))
+        if settings.reward_consumer_enabled and settings.outbox_relay_enabled:
+            tasks.append(
+                asyncio.create_task(
+                    consume_rewards(
+                        container.uow,
+                        settings.kafka,
+                        topic=settings.reward_commands_topic,
+                        clock=container.clock,
+                        stop=stop,
+                    )
+                )
+            )
         if settings.outbox_relay_enabled:
             tasks.append(
                 asyncio.create_task(

@@ -79,6 +79,10 @@ class ApiSettings(BaseSettings):
     recsys: RecsysSettings = Field(default_factory=RecsysSettings)
     recommender_reload_s: float = 300.0
 
+    # Reward commands from the streams (referral coupons); consumed when enabled, idempotent by command_id.
+    reward_commands_topic: str = "shoploop.rewards"
+    reward_consumer_enabled: bool = True
+
     outbox_relay_enabled: bool = True
     outbox_poll_interval_s: float = 1.0
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
