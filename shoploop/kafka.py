@@ -47,7 +47,32 @@ class Topics:
     # The order core's domain events (OrderPlaced, OrderPaid, …) relayed from its transactional outbox.
     ORDERS = TopicSpec("shoploop.orders")
 
-    ALL: tuple[TopicSpec, ...] = (EVENTS, EVENTS_DEAD_LETTER, LIVE_MINUTES, ORDERS)
+    # Automation and reward rules, the latest version per rule id (published by the back office).
+    AUTOMATION_RULES = TopicSpec("shoploop.automation.rules", compacted=True)
+    # What the streams decided, keyed by person (triggers) or by the thing decided on.
+    TRIGGERS = TopicSpec("shoploop.streams.triggers")
+    PUSHES = TopicSpec("shoploop.streams.pushes")
+    ATTRIBUTIONS = TopicSpec("shoploop.streams.attributions")
+    SHARES = TopicSpec("shoploop.streams.shares")
+    # Commands for the order core: reward coupons to grant, accounts to freeze for review.
+    REWARD_COMMANDS = TopicSpec("shoploop.streams.reward-commands")
+    ACCOUNT_FLAGS = TopicSpec("shoploop.streams.account-flags")
+    STREAMS_DEAD_LETTER = TopicSpec("shoploop.streams.dlq")
+
+    ALL: tuple[TopicSpec, ...] = (
+        EVENTS,
+        EVENTS_DEAD_LETTER,
+        LIVE_MINUTES,
+        ORDERS,
+        AUTOMATION_RULES,
+        TRIGGERS,
+        PUSHES,
+        ATTRIBUTIONS,
+        SHARES,
+        REWARD_COMMANDS,
+        ACCOUNT_FLAGS,
+        STREAMS_DEAD_LETTER,
+    )
 
 
 def ensure_topics(

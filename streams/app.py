@@ -5,11 +5,16 @@ Roles are separate consumer groups so that the sink keeps up however busy the st
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 
 import faust
 
+from streams.automations.rules import PushPolicy
+from streams.engine.agents import register_decisions
 from streams.metrics.agents import register_live_metrics
+from streams.pushes.agents import register_pushes
+from streams.pushes.dispatch import SubscribeSender
 from streams.settings import StreamsSettings
 from streams.sink.agents import register_sink
 
@@ -21,7 +26,7 @@ class Role(StrEnum):
     STREAMS = "streams"
 
 
-def create_app(settings: StreamsSettings, role: Role) -> faust.App:
+def create_app(settings: StreamsSettings, role: Role, *, sender: SubscribeSender | None = None) -> faust.App:
     app = faust.App(
         f"shoploop-{role.value}",
         broker=settings.kafka.faust_broker_url,
@@ -45,7 +50,31 @@ def create_app(settings: StreamsSettings, role: Role) -> faust.App:
         )
     elif role is Role.STREAMS:
         register_live_metrics(app, batch_size=settings.agent_batch_size, flush_s=settings.agent_flush_s)
+        register_decisions(
+            app,
+            batch_size=settings.agent_batch_size,
+            flush_s=settings.agent_flush_s,
+            policy=PushPolicy(daily_cap=settings.daily_push_cap, timezone=settings.shop_timezone),
+            allowed_lateness=timedelta(seconds=settings.allowed_lateness_s),
+        )
+        register_pushes(
+            app,
+            sender=sender or _wechat_sender(settings),
+            batch_size=settings.agent_batch_size,
+            flush_s=settings.agent_flush_s,
+        )
     return app
+
+
+def _wechat_sender(settings: StreamsSettings) -> SubscribeSender:
+    from api.wechat.client import WeChatClient
+
+    return WeChatClient(
+        base_url=settings.wechat_api_base_url,
+        appid=settings.wechat_appid,
+        app_secret=settings.wechat_app_secret.get_secret_value(),
+        timeout_s=settings.wechat_timeout_s,
+    )
 
 
 def run_worker(settings: StreamsSettings, role: Role, *, loglevel: str = "warn") -> None:

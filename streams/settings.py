@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shoploop.kafka import KafkaSettings
@@ -19,5 +19,15 @@ class StreamsSettings(BaseSettings):
     agent_batch_size: int = 5_000
     agent_flush_s: float = 1.0
     web_port: int = 6066
+    # Event time: how long to wait for out-of-order events before deciding (the watermark's lag).
+    allowed_lateness_s: float = 30.0
+    # Shop-wide cap on pushes per person per local day, across all automations.
+    daily_push_cap: int = 2
+    shop_timezone: str = "Asia/Shanghai"
+    # The WeChat server API the subscribe messages go to (the loopback sandbox in the demo).
+    wechat_api_base_url: str = "http://127.0.0.1:9480"
+    wechat_appid: str = "wxd0000000shoploop"
+    wechat_app_secret: SecretStr = SecretStr("dev-app-secret-not-for-production")
+    wechat_timeout_s: float = 5.0
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)

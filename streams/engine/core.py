@@ -180,9 +180,13 @@ class Engine:
             for person in self.persons.values():
                 self._schedule_rule(person, rule, self.now)
 
-    def offer(self, item: Input, *, partition: str = "0") -> list[Output]:
-        """Buffer one input; an input older than what was already applied is dead-lettered as late."""
-        self.watermark.observe(partition, item.at)
+    def offer(self, item: Input, *, partition: str | None = "0") -> list[Output]:
+        """Buffer one input; an input older than what was already applied is dead-lettered as late.
+
+        Inputs from a partition move the watermark; sparse inputs (order facts) pass None and just wait.
+        """
+        if partition is not None:
+            self.watermark.observe(partition, item.at)
         key = _sort_key(item)
         if self.now is not None and item.at < self.now:
             return [
