@@ -23,3 +23,8 @@ def fixture_warehouse(tmp_path_factory: pytest.TempPathFactory) -> WarehouseSett
 @pytest.fixture(scope="session")
 def fixture_events_file() -> Path:
     return Path(__file__).resolve().parents[3] / "warehouse" / "fixtures" / "events.jsonl"
+
+
+@pytest.fixture(scope="session")
+def fixture_order_book_file() -> Path:
+    return Path(__file__).resolve().parents[3] / "warehouse" / "fixtures" / "order_book.jsonl"
