@@ -134,10 +134,10 @@ class AddressPublic(AddressCreate):
 
 class CampaignCreate(BaseModel):
     title: str = Field(min_length=1, max_length=64)
-    threshold_fen: int = Field(default=0, ge=0)
-    discount_fen: int = Field(default=0, ge=0)
+    threshold_fen: int = Field(default=0, ge=0, le=10_000_000_00)
+    discount_fen: int = Field(default=0, ge=0, le=10_000_000_00)
     percent_off: int = Field(default=0, ge=0, le=99)
-    max_discount_fen: int | None = Field(default=None, ge=0)
+    max_discount_fen: int | None = Field(default=None, ge=0, le=10_000_000_00)
     total_quantity: int = Field(gt=0, le=10_000_000)
     valid_from: datetime
     valid_until: datetime

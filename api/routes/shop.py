@@ -24,6 +24,7 @@ from api.schemas import (
 )
 from api.service_layer import accounts, addresses, carts, catalogue, coupons
 
+MAX_FEN = 10_000_000_00
 router = APIRouter(prefix="/v1")
 
 
@@ -51,8 +52,9 @@ def search_products(
     container: ContainerDep,
     q: Annotated[str | None, Query(max_length=64)] = None,
     category_id: Annotated[str | None, Query(max_length=40)] = None,
-    min_price_fen: Annotated[int | None, Query(ge=0)] = None,
-    max_price_fen: Annotated[int | None, Query(ge=0)] = None,
+    # Bounded: an unbounded integer overflows the database's BIGINT (found by the schemathesis run).
+    min_price_fen: Annotated[int | None, Query(ge=0, le=MAX_FEN)] = None,
+    max_price_fen: Annotated[int | None, Query(ge=0, le=MAX_FEN)] = None,
     in_stock: bool = False,
     sort: Literal["sales", "price_asc", "price_desc", "newest"] = "sales",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -152,7 +154,7 @@ def my_coupons(
     shopper: CurrentShopper,
     container: ContainerDep,
     usable_for_fen: Annotated[
-        int | None, Query(ge=0, description="Only coupons usable for this subtotal")
+        int | None, Query(ge=0, le=MAX_FEN, description="Only coupons usable for this subtotal")
     ] = None,
 ) -> list[CouponPublic]:
     found = coupons.my_coupons(
