@@ -19,7 +19,8 @@ DEFAULT_RANGE_DAYS = 7
 
 
 def show_totals(totals: FunnelTotals, language: Language) -> None:
-    columns = st.columns(7)
+    # GMV gets room for seven-figure amounts; the counts are short.
+    columns = st.columns([1, 1, 1, 1, 1, 2, 1])
     for column, step in zip(columns, FUNNEL_STEPS, strict=False):
         column.metric(text(f"step.{step}", language), f"{totals.shoppers(step):,}")
     columns[4].metric(text("metric.orders", language), f"{totals.orders:,}")
