@@ -13,7 +13,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from recsys.settings import RecsysSettings
-from shoploop.kafka import KafkaSettings
+from shoploop.kafka import KafkaSettings, Topics
 
 DEV_MARKER = "dev-"
 DEV_MERCHANT_KEY_PATH = Path("var/api/dev-merchant-key.pem")
@@ -80,7 +80,7 @@ class ApiSettings(BaseSettings):
     recommender_reload_s: float = 300.0
 
     # Reward commands from the streams (referral coupons); consumed when enabled, idempotent by command_id.
-    reward_commands_topic: str = "shoploop.rewards"
+    reward_commands_topic: str = Topics.REWARD_COMMANDS.name
     reward_consumer_enabled: bool = True
 
     outbox_relay_enabled: bool = True
