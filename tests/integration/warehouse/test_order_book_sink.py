@@ -1,0 +1,155 @@
+"""The real sink worker takes the order core's outbox topic into the lake exactly once, and dbt builds on it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import orjson
+import pytest
+from kafka import KafkaProducer
+
+from shoploop.broker import embedded_broker
+from shoploop.kafka import KafkaSettings, Topics, ensure_topics
+from warehouse.lake import order_book_glob
+from warehouse.publish import build_and_publish
+from warehouse.settings import WarehouseSettings
+
+pytestmark = pytest.mark.integration
+
+
+def _outbox_messages() -> list[tuple[bytes, bytes]]:
+    messages = []
+    for number in range(1, 21):
+        order_id, at = f"o-{number}", f"2024-11-11T0{number % 10}:00:00+00:00"
+        common = {"key": order_id, "order_id": order_id, "user_id": f"u-{number % 7}", "occurred_at": at}
+        messages.append(
+            {
+                "event_id": f"{order_id}-placed",
+                "event": "OrderPlaced",
+                "total_fen": 100 * number,
+                "discount_fen": 0,
+                "coupon_id": None,
+                "lines": [["85123A", number, 100]],
+                **common,
+            }
+        )
+        messages.append(
+            {
+                "event_id": f"{order_id}-paid",
+                "event": "OrderPaid",
+                "total_fen": 100 * number,
+                "transaction_id": f"tx-{number}",
+                **common,
+            }
+        )
+        if number % 5 == 0:
+            messages.append(
+                {
+                    "event_id": f"{order_id}-refunded",
+                    "event": "RefundSucceeded",
+                    "refund_id": f"rf-{number}",
+                    "amount_fen": 100 * number,
+                    **common,
+                }
+            )
+    return [(str(m["order_id"]).encode(), orjson.dumps(m)) for m in messages]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("order-book-sink")
+
+
+@pytest.fixture(scope="module")
+def bootstrap() -> Iterator[str]:
+    with embedded_broker() as address:
+        ensure_topics(KafkaSettings(bootstrap_servers=address, default_partitions=2))
+        yield address
+
+
+def _start_sink(bootstrap: str, data_dir: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "SHOPLOOP_WAREHOUSE_DATA_DIR": str(data_dir),
+        "SHOPLOOP_STREAMS_SINK_FLUSH_S": "0.5",
+    }
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "shoploop"), "sink"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _stop(worker: subprocess.Popen[bytes]) -> None:
+    worker.terminate()
+    try:
+        worker.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
+def _lake_rows(data_dir: Path) -> tuple[int, int]:
+    glob = order_book_glob(WarehouseSettings(data_dir=data_dir).order_book_dir)
+    try:
+        with duckdb.connect() as connection:
+            row = connection.execute(
+                "select count(*), count(distinct event_id) from read_parquet(?)", [glob]
+            ).fetchone()
+    except duckdb.IOException:
+        return 0, 0
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def _send(bootstrap: str, messages: list[tuple[bytes, bytes]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    for key, value in messages:
+        producer.send(Topics.ORDERS.name, key=key, value=value)
+    producer.flush()
+    producer.close()
+
+
+def test_outbox_events_relayed_twice_and_a_restarted_sink_land_in_the_lake_once(
+    bootstrap: str, data_dir: Path
+) -> None:
+    messages = _outbox_messages()
+    sink = _start_sink(bootstrap, data_dir)
+    try:
+        # The relay crashed after Kafka's ack and sent its whole batch again.
+        _send(bootstrap, messages)
+        _send(bootstrap, messages)
+        deadline = time.monotonic() + 120
+        while _lake_rows(data_dir)[1] < len(messages):
+            assert sink.poll() is None, "the sink died"
+            assert time.monotonic() < deadline, f"the lake has {_lake_rows(data_dir)} of {len(messages)}"
+            time.sleep(0.5)
+    finally:
+        _stop(sink)
+
+    # A second sink process (new consumer group state is kept by Kafka; the lake is the record of what was
+    # written) gets the first ten events once more and writes nothing new.
+    restarted = _start_sink(bootstrap, data_dir)
+    try:
+        _send(bootstrap, messages[:10])
+        time.sleep(5)
+    finally:
+        _stop(restarted)
+    assert _lake_rows(data_dir) == (len(messages), len(messages))
+
+    warehouse = WarehouseSettings(data_dir=data_dir)
+    assert build_and_publish(warehouse) == 0
+    with duckdb.connect(str(warehouse.warehouse_path), read_only=True) as connection:
+        orders = connection.execute(
+            "select count(*) filter (where is_paid), sum(net_paid_fen) from fct_orders"
+        ).fetchone()
+    paid = sum(100 * n for n in range(1, 21))
+    refunded = sum(100 * n for n in range(1, 21) if n % 5 == 0)
+    assert orders == (20, paid - refunded)
