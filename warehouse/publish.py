@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypedDict
 
 import duckdb
 import orjson
@@ -108,7 +109,7 @@ def dbt_build_command(
     order_book_glob: str | None = None,
     live_minutes_glob: str | None = None,
     pushes_glob: str | None = None,
-    command: str = "build",
+    command: tuple[str, ...] = ("build",),
 ) -> list[str]:
     dbt_vars = {"database_path": str(database_path), "events_glob": lake_glob, "shop_timezone": shop_timezone}
     if order_book_glob is not None:
@@ -123,7 +124,7 @@ def dbt_build_command(
         str(dbt_executable()),
         "--no-send-anonymous-usage-stats",
         "--no-use-colors",
-        command,
+        *command,
         "--project-dir",
         str(DBT_PROJECT_DIR),
         "--profiles-dir",
@@ -135,7 +136,7 @@ def dbt_build_command(
         str(work_dir / "logs"),
         "--vars",
         orjson.dumps(dbt_vars).decode(),
-        *(skip_unit_tests if command == "build" else []),
+        *(skip_unit_tests if command == ("build",) else []),
     ]
 
 
@@ -157,13 +158,20 @@ def _checkpoint_if_needed(database_path: Path) -> None:
             connection.execute("checkpoint")
 
 
+class LakeGlobs(TypedDict):
+    lake_glob: str
+    order_book_glob: str
+    live_minutes_glob: str
+    pushes_glob: str
+
+
 def lake_globs(
     *,
     events_dir: Path,
     work_dir: Path,
     order_book_dir: Path | None = None,
     live_minutes_dir: Path | None = None,
-) -> dict[str, str]:
+) -> LakeGlobs:
     """The dbt vars naming each lake table's glob; the order book and live minutes sit beside the events."""
     return {
         "lake_glob": lake_glob_or_empty(
@@ -239,6 +247,39 @@ def build_warehouse(
         )
     _checkpoint_if_needed(database_path)
     return BuildResult(succeeded=True, database_path=database_path, duration_s=duration_s, return_code=0)
+
+
+def generate_docs(settings: WarehouseSettings) -> Path:
+    """`dbt docs generate` against the published warehouse; returns the folder to serve (`dbt docs serve`
+    equivalent: `python -m http.server` in it). For a `shoploop dbt docs` command."""
+    work_dir = settings.data_dir / "dbt"
+    work_dir.mkdir(parents=True, exist_ok=True)
+    catalog_db = settings.build_dir / f"docs-{os.getpid()}.duckdb"
+    catalog_db.parent.mkdir(parents=True, exist_ok=True)
+    # dbt reads the catalogue from a database it opens for writing, so a copy of the published file.
+    if settings.warehouse_path.exists():
+        shutil.copyfile(settings.warehouse_path, catalog_db)
+    command = dbt_build_command(
+        database_path=catalog_db.resolve(),
+        shop_timezone=settings.shop_timezone,
+        work_dir=work_dir.resolve(),
+        command=("docs", "generate"),
+        **lake_globs(
+            events_dir=settings.events_dir,
+            order_book_dir=settings.order_book_dir,
+            live_minutes_dir=settings.live_minutes_dir,
+            work_dir=work_dir,
+        ),
+    )
+    try:
+        completed = subprocess.run(
+            command, cwd=DBT_PROJECT_DIR, capture_output=True, text=True, timeout=DBT_TIMEOUT_S, check=False
+        )
+    finally:
+        _remove_database(catalog_db)
+    if completed.returncode != 0:
+        raise RuntimeError("dbt docs generate failed: " + " | ".join(_failure_lines(completed.stdout)))
+    return work_dir / "target"
 
 
 def publish(built_database: Path, warehouse_path: Path) -> None:
