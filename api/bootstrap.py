@@ -19,13 +19,23 @@ from fastapi.responses import JSONResponse
 
 from api.adapters.db import make_engine, make_session_factory
 from api.adapters.field_crypto import FieldCipher
+from api.adapters.flag_consumer import consume_flags
 from api.adapters.outbox_relay import run_relay
 from api.adapters.recommender import LiveRecommender
 from api.adapters.reward_consumer import consume_rewards
 from api.container import Container
 from api.domain.errors import DomainError
 from api.rate_limit import RateLimiter
-from api.routes import admin, group_buys, orders, payments, recommendations, shop
+from api.routes import (
+    account_review,
+    admin,
+    group_buys,
+    membership,
+    orders,
+    payments,
+    recommendations,
+    shop,
+)
 from api.service_layer.group_buys import settle_expired_group_buys
 from api.service_layer.notifications import send_pending
 from api.service_layer.orders import close_expired_orders
@@ -44,6 +54,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     group_buys.router,
     group_buys.admin_router,
     recommendations.router,
+    membership.router,
+    membership.admin_router,
+    account_review.router,
 )
 
 
@@ -182,6 +195,18 @@ def create_app(settings: ApiSettings | None = None, *, container: Container | No
                         container.uow,
                         settings.kafka,
                         topic=settings.reward_commands_topic,
+                        clock=container.clock,
+                        stop=stop,
+                    )
+                )
+            )
+        if settings.account_flag_consumer_enabled and settings.outbox_relay_enabled:
+            tasks.append(
+                asyncio.create_task(
+                    consume_flags(
+                        container.uow,
+                        settings.kafka,
+                        topic=settings.account_flags_topic,
                         clock=container.clock,
                         stop=stop,
                     )

@@ -365,3 +365,110 @@ class RecommendationsPublic(BaseModel):
         return cls(
             source=found.source, items=[RecommendedProductPublic(**vars(item)) for item in found.items]
         )
+
+
+# -- membership ---------------------------------------------------------------------------------------------
+class PointsEntryPublic(BaseModel):
+    entry_id: str
+    delta: int
+    reason: str
+    ref: str
+    balance_after: int
+    created_at: datetime
+
+
+class MemberDayPublic(BaseModel):
+    day_of_month: int
+    extra_discount_percent: int
+    points_multiplier: int
+    is_active: bool
+    is_today: bool = False
+
+
+class MembershipPublic(BaseModel):
+    points_balance: int
+    spend_fen: int
+    level: str
+    level_discount_percent: int
+    next_level: str | None
+    next_level_spend_fen: int | None
+    member_day: MemberDayPublic | None
+    entries: list[PointsEntryPublic]
+
+
+class MemberDayUpdate(BaseModel):
+    # 29–31 fall on the last day of shorter months.
+    day_of_month: int = Field(ge=1, le=31)
+    extra_discount_percent: int = Field(default=0, ge=0, le=30)
+    points_multiplier: int = Field(default=2, ge=1, le=10)
+    is_active: bool = True
+
+
+class PointRewardCreate(BaseModel):
+    title: str = Field(min_length=1, max_length=64)
+    kind: Literal["coupon", "gift"]
+    cost_points: int = Field(ge=1, le=10_000_000)
+    campaign_id: str | None = Field(default=None, max_length=40)
+    sku_id: str | None = Field(default=None, max_length=40)
+
+
+class PointRewardPublic(BaseModel):
+    reward_id: str
+    title: str
+    kind: str
+    cost_points: int
+    campaign_id: str | None
+    sku_id: str | None
+
+
+class RedemptionPublic(BaseModel):
+    redemption_id: str
+    reward_id: str
+    kind: str
+    cost_points: int
+    coupon_id: str | None
+    points_balance: int
+
+
+# -- abnormal-account review ------------------------------------------------------------------------------
+class AccountFlagPublic(BaseModel):
+    flag_id: str
+    user_id: str
+    reason: str
+    evidence: dict[str, object]
+    flagged_at: datetime
+    received_at: datetime
+    status: str
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+    is_frozen: bool
+
+
+class FlagReviewCreate(BaseModel):
+    decision: Literal["confirm", "dismiss"]
+    note: str = Field(default="", max_length=200)
+
+
+class FlagReviewPublic(BaseModel):
+    flag_id: str
+    user_id: str
+    status: str
+    is_frozen: bool
+
+
+class FreezeCreate(BaseModel):
+    reason: str = Field(min_length=1, max_length=120)
+
+
+class AccountStatusPublic(BaseModel):
+    user_id: str
+    is_frozen: bool
+
+
+class AuditEntryPublic(BaseModel):
+    entry_id: str
+    user_id: str
+    action: str
+    actor: str
+    note: str
+    created_at: datetime

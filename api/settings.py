@@ -82,6 +82,9 @@ class ApiSettings(BaseSettings):
     # Reward commands from the streams (referral coupons); consumed when enabled, idempotent by command_id.
     reward_commands_topic: str = Topics.REWARD_COMMANDS.name
     reward_consumer_enabled: bool = True
+    # Abnormal-account flags (防刷单) from the streams: each freezes the account until staff review it.
+    account_flags_topic: str = Topics.ACCOUNT_FLAGS.name
+    account_flag_consumer_enabled: bool = True
 
     outbox_relay_enabled: bool = True
     outbox_poll_interval_s: float = 1.0

@@ -141,6 +141,7 @@ class OrderRepository:
             refunded_fen=row["refunded_fen"],
             status_before_refund=OrderStatus(before) if before else None,
             group_buy_id=row["group_buy_id"],
+            member_discount_fen=row["member_discount_fen"],
             version=row["version"],
         )
 
@@ -164,6 +165,7 @@ def _order_row(order: Order) -> dict[str, Any]:
         "expires_at": order.expires_at,
         "paid_at": order.paid_at,
         "group_buy_id": order.group_buy_id,
+        "member_discount_fen": order.member_discount_fen,
     }
 
 

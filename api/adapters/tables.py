@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -192,6 +193,8 @@ orders = Table(
     Column("paid_at", UtcDateTime()),
     # Set when the order is a seat in a group buy (拼团); added by migration 0002.
     Column("group_buy_id", String(32)),
+    # The member-level (and member-day) share of discount_fen; added by migration 0004.
+    Column("member_discount_fen", BigInteger, nullable=False, default=0),
     # Optimistic concurrency: every save is UPDATE ... WHERE version = :loaded_version.
     Column("version", Integer, nullable=False, default=0),
     UniqueConstraint("user_id", "idempotency_key", name="uq_orders_user_id_idempotency_key"),
@@ -308,4 +311,219 @@ order_notifications = Table(
     # One message per order and kind, however often the payment or refund is confirmed.
     UniqueConstraint("order_id", "kind", name="uq_order_notifications_order_id_kind"),
     Index("ix_order_notifications_status", "status"),
+)
+
+
+# -- membership (会员体系), migration 0004 -------------------------------------------------------------------
+member_accounts = Table(
+    "member_accounts",
+    metadata,
+    Column("user_id", String(40), primary_key=True),
+    # Kept equal to the sum of the member's points_entries, in the same transaction as each entry.
+    Column("points_balance", BigInteger, nullable=False, default=0),
+    # Net spend (paid minus refunded) that decides the level.
+    Column("spend_fen", BigInteger, nullable=False, default=0),
+    Column("level", String(16), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+points_entries = Table(
+    "points_entries",
+    metadata,
+    Column("entry_id", String(32), primary_key=True),
+    Column("user_id", String(40), nullable=False),
+    Column("delta", BigInteger, nullable=False),
+    Column("reason", String(32), nullable=False),
+    # What caused the entry (order_paid:<order id>, redeem:<redemption id>, …): unique, so never applied twice.
+    Column("ref", String(96), nullable=False, unique=True),
+    Column("balance_after", BigInteger, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_points_entries_user_id_created_at", "user_id", "created_at"),
+)
+
+member_day = Table(
+    "member_day",
+    metadata,
+    # One row (config_id 'default'): the monthly member day the back office configures.
+    Column("config_id", String(16), primary_key=True),
+    Column("day_of_month", Integer, nullable=False),
+    Column("extra_discount_percent", Integer, nullable=False),
+    Column("points_multiplier", Integer, nullable=False),
+    Column("is_active", Boolean, nullable=False),
+    Column("updated_by", String(40), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+point_rewards = Table(
+    "point_rewards",
+    metadata,
+    Column("reward_id", String(32), primary_key=True),
+    Column("title", String(64), nullable=False),
+    # coupon: grants a coupon of campaign_id; gift: reserves one unit of sku_id, shipped by operators.
+    Column("kind", String(8), nullable=False),
+    Column("cost_points", Integer, nullable=False),
+    Column("campaign_id", String(40)),
+    Column("sku_id", String(40)),
+    Column("is_active", Boolean, nullable=False, default=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+point_redemptions = Table(
+    "point_redemptions",
+    metadata,
+    Column("redemption_id", String(32), primary_key=True),
+    Column("user_id", String(40), nullable=False, index=True),
+    Column("reward_id", String(32), nullable=False),
+    Column("cost_points", Integer, nullable=False),
+    Column("coupon_id", String(40)),
+    # granted (coupon) | to_ship (gift)
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# -- abnormal-account review (防刷单), migration 0005 ------------------------------------------------------
+account_flags = Table(
+    "account_flags",
+    metadata,
+    # The streams' stable flag id: a redelivered flag is recognised and changes nothing.
+    Column("flag_id", String(96), primary_key=True),
+    Column("user_id", String(40), nullable=False, index=True),
+    Column("reason", String(32), nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("flagged_at", UtcDateTime(), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
+    # open → confirmed | dismissed
+    Column("status", String(16), nullable=False),
+    Column("reviewed_by", String(40)),
+    Column("reviewed_at", UtcDateTime()),
+    Index("ix_account_flags_status", "status"),
+)
+
+account_freezes = Table(
+    "account_freezes",
+    metadata,
+    Column("user_id", String(40), primary_key=True),
+    Column("is_frozen", Boolean, nullable=False),
+    Column("reason", String(128), nullable=False),
+    Column("updated_by", String(40), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+account_audit_log = Table(
+    "account_audit_log",
+    metadata,
+    Column("entry_id", String(32), primary_key=True),
+    Column("user_id", String(40), nullable=False),
+    # flagged | frozen | unfrozen | confirmed | dismissed
+    Column("action", String(16), nullable=False),
+    # "streams" or the staff member's username.
+    Column("actor", String(64), nullable=False),
+    Column("note", String(256), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_account_audit_log_user_id_created_at", "user_id", "created_at"),
+)
+
+# -- 砍价 bargains, migration 0006 -----------------------------------------------------------------------
+bargain_deals = Table(
+    "bargain_deals",
+    metadata,
+    Column("deal_id", String(32), primary_key=True),
+    Column("sku_id", String(40), ForeignKey("skus.sku_id"), nullable=False),
+    Column("floor_price_fen", BigInteger, nullable=False),
+    # About how many friends it takes to reach the floor.
+    Column("expected_cuts", Integer, nullable=False),
+    Column("window_s", Integer, nullable=False),
+    Column("valid_until", UtcDateTime(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+bargains = Table(
+    "bargains",
+    metadata,
+    Column("bargain_id", String(32), primary_key=True),
+    Column("deal_id", String(32), ForeignKey("bargain_deals.deal_id"), nullable=False),
+    Column("user_id", String(40), nullable=False),
+    Column("sku_id", String(40), nullable=False),
+    Column("device_id", String(64), nullable=False),
+    Column("seed", String(64), nullable=False),
+    Column("start_price_fen", BigInteger, nullable=False),
+    Column("floor_price_fen", BigInteger, nullable=False),
+    Column("price_fen", BigInteger, nullable=False),
+    Column("expected_cuts", Integer, nullable=False),
+    Column("cut_count", Integer, nullable=False, default=0),
+    Column("order_id", String(32)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    # Optimistic concurrency: two friends cutting at once cannot both apply the same cut number.
+    Column("version", Integer, nullable=False, default=0),
+    Index("ix_bargains_user_id", "user_id"),
+)
+
+bargain_cuts = Table(
+    "bargain_cuts",
+    metadata,
+    Column("bargain_id", String(32), ForeignKey("bargains.bargain_id"), primary_key=True),
+    Column("cut_no", Integer, primary_key=True),
+    Column("helper_user_id", String(40), nullable=False),
+    Column("helper_openid", String(64), nullable=False),
+    Column("helper_unionid", String(64)),
+    Column("device_id", String(64), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("cut_at", UtcDateTime(), nullable=False),
+    # One cut per friend: per account, per device and per WeChat identity.
+    UniqueConstraint("bargain_id", "helper_user_id", name="uq_bargain_cuts_bargain_id_helper_user_id"),
+    UniqueConstraint("bargain_id", "device_id", name="uq_bargain_cuts_bargain_id_device_id"),
+    UniqueConstraint("bargain_id", "helper_openid", name="uq_bargain_cuts_bargain_id_helper_openid"),
+)
+
+# -- experiments, stores, favourites and footprints, migration 0007 ------------------------------------
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("experiment_id", String(64), primary_key=True),
+    Column("name", String(128), nullable=False),
+    # JSON [[variant, weight], …]; weights are shares of traffic in per-mille of the whole.
+    Column("variants", Text, nullable=False),
+    Column("target_metric", String(64), nullable=False),
+    # draft → running → stopped
+    Column("status", String(16), nullable=False),
+    Column("starts_at", UtcDateTime()),
+    Column("stops_at", UtcDateTime()),
+    Column("created_by", String(40), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+stores = Table(
+    "stores",
+    metadata,
+    Column("store_id", String(40), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("latitude", Float, nullable=False),
+    Column("longitude", Float, nullable=False),
+    Column("address", String(256), nullable=False, default=""),
+    # Local (Asia/Shanghai) opening hours, "HH:MM"; closes_at before opens_at means open past midnight.
+    Column("opens_at", String(5), nullable=False),
+    Column("closes_at", String(5), nullable=False),
+    Column("offer", String(128), nullable=False, default=""),
+    Column("is_active", Boolean, nullable=False, default=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Index("ix_stores_latitude", "latitude"),
+)
+
+favourites = Table(
+    "favourites",
+    metadata,
+    Column("user_id", String(40), primary_key=True),
+    Column("product_id", String(40), ForeignKey("products.product_id"), primary_key=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+footprints = Table(
+    "footprints",
+    metadata,
+    Column("user_id", String(40), primary_key=True),
+    Column("product_id", String(40), ForeignKey("products.product_id"), primary_key=True),
+    Column("view_count", Integer, nullable=False, default=1),
+    Column("last_viewed_at", UtcDateTime(), nullable=False),
+    Index("ix_footprints_user_id_last_viewed_at", "user_id", "last_viewed_at"),
 )

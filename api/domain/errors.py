@@ -136,3 +136,56 @@ class GroupBuyAlreadyJoined(DomainError):
 class GroupBuyIncomplete(DomainError):
     status_code = 409
     code = "group_buy_incomplete"
+
+
+class AccountFrozen(DomainError):
+    """The streams flagged the account as abnormal (防刷单) and staff have not cleared it yet."""
+
+    status_code = 403
+    code = "account_frozen"
+
+
+class NotEnoughPoints(DomainError):
+    status_code = 409
+    code = "not_enough_points"
+
+
+class RewardNotFound(NotFound):
+    code = "reward_not_found"
+
+
+class AccountNotFound(NotFound):
+    code = "account_not_found"
+
+
+class FlagNotFound(NotFound):
+    code = "flag_not_found"
+
+
+class BargainNotFound(NotFound):
+    code = "bargain_not_found"
+
+
+class BargainClosed(DomainError):
+    status_code = 409
+    code = "bargain_closed"
+
+
+class BargainAlreadyCut(DomainError):
+    """One cut per friend: the same account, the same device or the same WeChat identity cuts once."""
+
+    status_code = 409
+    code = "bargain_already_cut"
+
+
+class BargainOwnCut(DomainError):
+    status_code = 409
+    code = "bargain_own_cut"
+
+
+class ExperimentNotFound(NotFound):
+    code = "experiment_not_found"
+
+
+class StoreNotFound(NotFound):
+    code = "store_not_found"

@@ -155,3 +155,138 @@ class SubscribeMessageSent(Event):
     template_id: str
     status: str
     errcode: int
+
+
+@dataclass(frozen=True)
+class PointsChanged(Event):
+    """One points-ledger entry (keyed by user id); `balance` is the balance after it."""
+
+    name: ClassVar[str] = "PointsChanged"
+    entry_id: str
+    user_id: str
+    delta: int
+    reason: str
+    ref: str
+    balance: int
+
+
+@dataclass(frozen=True)
+class MemberLevelChanged(Event):
+    name: ClassVar[str] = "MemberLevelChanged"
+    user_id: str
+    level: str
+    previous_level: str
+    spend_fen: int
+
+
+@dataclass(frozen=True)
+class PointsRedeemed(Event):
+    name: ClassVar[str] = "PointsRedeemed"
+    redemption_id: str
+    user_id: str
+    reward_id: str
+    kind: str
+    cost_points: int
+    coupon_id: str | None
+
+
+@dataclass(frozen=True)
+class MemberDayConfigured(Event):
+    name: ClassVar[str] = "MemberDayConfigured"
+    day_of_month: int
+    extra_discount_percent: int
+    points_multiplier: int
+    is_active: bool
+    staff_id: str
+
+
+@dataclass(frozen=True)
+class AccountFlagged(Event):
+    name: ClassVar[str] = "AccountFlagged"
+    flag_id: str
+    user_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AccountFrozenEvent(Event):
+    name: ClassVar[str] = "AccountFrozen"
+    user_id: str
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class AccountUnfrozen(Event):
+    name: ClassVar[str] = "AccountUnfrozen"
+    user_id: str
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class AccountFlagReviewed(Event):
+    name: ClassVar[str] = "AccountFlagReviewed"
+    flag_id: str
+    user_id: str
+    decision: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class BargainStarted(Event):
+    name: ClassVar[str] = "BargainStarted"
+    bargain_id: str
+    deal_id: str
+    user_id: str
+    sku_id: str
+    start_price_fen: int
+    floor_price_fen: int
+
+
+@dataclass(frozen=True)
+class BargainCut(Event):
+    name: ClassVar[str] = "BargainCut"
+    bargain_id: str
+    user_id: str
+    helper_user_id: str
+    cut_no: int
+    amount_fen: int
+    price_fen: int
+
+
+@dataclass(frozen=True)
+class BargainOrdered(Event):
+    name: ClassVar[str] = "BargainOrdered"
+    bargain_id: str
+    user_id: str
+    order_id: str
+    price_fen: int
+
+
+@dataclass(frozen=True)
+class ExperimentChanged(Event):
+    """An experiment was defined, started or stopped in the back office (keyed by experiment id)."""
+
+    name: ClassVar[str] = "ExperimentChanged"
+    experiment_id: str
+    status: str
+    variants: tuple[tuple[str, int], ...]
+    target_metric: str
+
+
+@dataclass(frozen=True)
+class ProductFavourited(Event):
+    name: ClassVar[str] = "ProductFavourited"
+    user_id: str
+    product_id: str
+    is_favourite: bool
+
+
+@dataclass(frozen=True)
+class ProductViewed(Event):
+    """A footprint the mini-program recorded through the order core (keyed by user id)."""
+
+    name: ClassVar[str] = "ProductViewed"
+    user_id: str
+    product_id: str

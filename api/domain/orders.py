@@ -76,6 +76,8 @@ class Order:
     refunded_fen: int = 0
     status_before_refund: OrderStatus | None = None
     group_buy_id: str | None = None
+    # The member level's (and member day's) share of discount_fen.
+    member_discount_fen: int = 0
     version: int = 0
     events: list[events.Event] = field(default_factory=list, repr=False, compare=False)
 
@@ -94,12 +96,14 @@ class Order:
         address_id: str | None = None,
         group_buy_id: str | None = None,
         pay_before: datetime | None = None,
+        member_discount_fen: int = 0,
     ) -> Order:
         if not lines or any(line.quantity <= 0 for line in lines):
             raise EmptyOrder("an order needs at least one line with a positive quantity")
         subtotal = sum(line.amount_fen for line in lines)
         # WeChat Pay refuses amount 0, so a discount can at most leave one fen to pay.
-        discount_fen = max(0, min(discount_fen, subtotal - 1))
+        member_discount_fen = max(0, min(member_discount_fen, subtotal - 1 - max(0, discount_fen)))
+        discount_fen = max(0, min(discount_fen + member_discount_fen, subtotal - 1))
         order = cls(
             order_id=order_id,
             user_id=user_id,
@@ -112,6 +116,7 @@ class Order:
             idempotency_key=idempotency_key,
             address_id=address_id,
             group_buy_id=group_buy_id,
+            member_discount_fen=member_discount_fen,
         )
         order.events.append(
             events.OrderPlaced(

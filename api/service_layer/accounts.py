@@ -13,6 +13,7 @@ from sqlalchemy import and_, delete, insert, select, update
 
 from api.adapters import tables as t
 from api.domain.errors import DomainError, Forbidden, LoginFailed, Unauthenticated
+from api.service_layer import membership
 from api.service_layer.unit_of_work import UnitOfWork
 from api.wechat.client import WeChatClient
 
@@ -81,6 +82,7 @@ def login_shopper(
                     last_login_at=now,
                 )
             )
+            membership.on_registration(uow, user_id=user_id, now=now)
         else:
             uow.session.execute(
                 update(t.users)

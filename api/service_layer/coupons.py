@@ -13,6 +13,7 @@ from api.adapters import tables as t
 from api.domain import events
 from api.domain.coupons import Coupon, CouponOffer, CouponStatus, best_coupon
 from api.domain.errors import CouponAlreadyClaimed, CouponNotFound, CouponSoldOut
+from api.service_layer import account_review
 from api.service_layer.unit_of_work import UnitOfWork
 
 
@@ -99,10 +100,26 @@ def _grant(
     return coupon_id
 
 
+def grant_in(
+    uow: UnitOfWork, *, campaign_id: str, user_id: str, source: str, claim_ref: str, now: datetime
+) -> str:
+    """Grant a coupon of any campaign inside the caller's unit of work (points redemption)."""
+    return _grant(
+        uow,
+        campaign_id=campaign_id,
+        user_id=user_id,
+        source=source,
+        claim_ref=claim_ref,
+        now=now,
+        claimable_only=False,
+    )
+
+
 def claim_coupon(uow: UnitOfWork, *, user_id: str, campaign_id: str, now: datetime) -> str:
     """One claim per shopper per campaign, enforced by a unique claim reference."""
     claim_ref = f"claim:{campaign_id}:{user_id}"
     with uow:
+        account_review.ensure_not_frozen(uow, user_id)
         if uow.coupons.by_claim_ref(claim_ref):
             raise CouponAlreadyClaimed("you already have this coupon")
         coupon_id = _grant(

@@ -31,7 +31,7 @@ from api.domain.group_buys import GroupBuyStatus
 from api.domain.inventory import is_low_stock
 from api.domain.notifications import NotificationKind
 from api.domain.orders import Order, OrderLine, OrderStatus
-from api.service_layer import carts, notifications
+from api.service_layer import account_review, carts, membership, notifications
 from api.service_layer.addresses import owns_address
 from api.service_layer.unit_of_work import UnitOfWork
 from api.wechat.pay import WeChatPayClient, WeChatPayError
@@ -97,6 +97,7 @@ def add_order(
     low_stock_threshold: int,
 ) -> Order:
     """Reserve the stock, use the coupon and add the order inside the caller's unit of work (not committed)."""
+    account_review.ensure_not_frozen(uow, command.user_id)
     if command.address_id and not owns_address(uow, user_id=command.user_id, address_id=command.address_id):
         raise AddressNotFound("no such address")
     items = command.items if command.items is not None else carts.cart_lines(uow, command.user_id)
@@ -134,6 +135,12 @@ def add_order(
     coupon_id, discount = _choose_coupon(uow, command, subtotal_fen=subtotal, now=now)
     if coupon_id and not uow.coupons.mark_used(coupon_id, user_id=command.user_id, order_id=order_id):
         raise CouponNotUsable("this coupon was just used")
+    # Special prices (group buys, bargains) are final; everything else gets the member level's discount.
+    member_discount = (
+        membership.checkout_discount(uow, user_id=command.user_id, amount_fen=subtotal - discount, now=now)
+        if command.unit_price_fen is None
+        else 0
+    )
     order = Order.place(
         order_id=order_id,
         user_id=command.user_id,
@@ -146,6 +153,7 @@ def add_order(
         address_id=command.address_id,
         group_buy_id=command.group_buy_id,
         pay_before=command.pay_before,
+        member_discount_fen=member_discount,
     )
     uow.orders.add(order)
     if coupon_id:
@@ -312,6 +320,7 @@ def _apply_payment(
             notifications.enqueue(
                 uow, order, NotificationKind.ORDER_PAID, amount_fen=order.total_fen, now=now
             )
+            membership.on_order_paid(uow, order, now=now)
         _record_notification(
             uow, notification_id, event_type="TRANSACTION.SUCCESS", order_id=order_id, now=now
         )
@@ -547,6 +556,7 @@ def _apply_refund(
             restock = order.restocks_on_exit
             order.refund_succeeded(refund_id=refund_id, amount_fen=refunded, now=now)
             notifications.enqueue(uow, order, NotificationKind.ORDER_REFUNDED, amount_fen=refunded, now=now)
+            membership.on_order_refunded(uow, order, refund_id=refund_id, refunded_fen=refunded, now=now)
             if restock:
                 for line in order.lines:
                     uow.inventory.release(line.sku_id, line.quantity)
