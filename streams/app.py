@@ -52,6 +52,8 @@ def create_app(settings: StreamsSettings, role: Role, *, sender: SubscribeSender
         register_live_metrics(app, batch_size=settings.agent_batch_size, flush_s=settings.agent_flush_s)
         register_decisions(
             app,
+            bootstrap_servers=settings.kafka.bootstrap_servers,
+            idle_partition_s=settings.idle_partition_s,
             batch_size=settings.agent_batch_size,
             flush_s=settings.agent_flush_s,
             policy=PushPolicy(daily_cap=settings.daily_push_cap, timezone=settings.shop_timezone),

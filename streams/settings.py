@@ -21,6 +21,8 @@ class StreamsSettings(BaseSettings):
     web_port: int = 6066
     # Event time: how long to wait for out-of-order events before deciding (the watermark's lag).
     allowed_lateness_s: float = 30.0
+    # A partition that delivered nothing for this long (processing time) no longer holds the watermark back.
+    idle_partition_s: float = 5.0
     # Shop-wide cap on pushes per person per local day, across all automations.
     daily_push_cap: int = 2
     shop_timezone: str = "Asia/Shanghai"

@@ -169,24 +169,40 @@ class Engine:
         self.now: datetime | None = None
         self.suppressed: dict[str, int] = {}
         self.dirty: set[str] = set()
+        # What changed since the last checkpoint, beyond persons: new shares, and shop-wide index entries
+        # as (kind, key) with kind paid / orders / device / flag, so a checkpoint writes only those.
+        self.new_shares: set[str] = set()
+        self.changed_index: set[tuple[str, str]] = set()
         self._pending: list[tuple[tuple[datetime, str], Input]] = []
         self._pending_ids: set[str] = set()
         self._due: list[tuple[datetime, str, str, str]] = []
 
     # -- feeding ---------------------------------------------------------------------------------------
-    def publish_rule(self, rule: Rule) -> None:
-        """A new or changed rule applies from now on: every known person is scheduled for it."""
-        if self.rules.publish(rule) and rule.is_active and rule.is_push and self.now is not None:
+    def publish_rule(self, rule: Rule) -> list[Output]:
+        """A new or changed rule applies from now on: every known person is scheduled for it.
+
+        Pushes it makes due at or before the current event time fire at once (a rule published while
+        no events flow still acts); republishing the same rule changes nothing.
+        """
+        if self.rules.rules.get(rule.rule_id) == rule or not self.rules.publish(rule):
+            return []
+        outputs: list[Output] = []
+        if rule.is_active and rule.is_push and self.now is not None:
             for person in self.persons.values():
                 self._schedule_rule(person, rule, self.now)
+            self._fire_due(self.now, outputs)
+        return outputs
 
-    def offer(self, item: Input, *, partition: str | None = "0") -> list[Output]:
+    def offer(
+        self, item: Input, *, partition: str | None = "0", seen_at: float | None = None
+    ) -> list[Output]:
         """Buffer one input; an input older than what was already applied is dead-lettered as late.
 
         Inputs from a partition move the watermark; sparse inputs (order facts) pass None and just wait.
+        `seen_at` (processing time) lets the watermark leave out partitions that went quiet.
         """
         if partition is not None:
-            self.watermark.observe(partition, item.at)
+            self.watermark.observe(partition, item.at, seen_at=seen_at)
         key = _sort_key(item)
         if self.now is not None and item.at < self.now:
             return [
@@ -202,12 +218,15 @@ class Engine:
         heapq.heappush(self._pending, (key, item))
         return []
 
+    def is_pending(self, input_id: str) -> bool:
+        return input_id in self._pending_ids
+
     def pending(self) -> list[Input]:
         return [item for _, item in sorted(self._pending, key=lambda entry: entry[0])]
 
-    def advance(self) -> list[Output]:
-        """Apply everything up to the watermark."""
-        mark = self.watermark.current()
+    def advance(self, *, idle_before: float | None = None) -> list[Output]:
+        """Apply everything up to the watermark (partitions unseen since `idle_before` do not hold it)."""
+        mark = self.watermark.current(idle_before=idle_before)
         return self.advance_to(mark) if mark is not None else []
 
     def advance_to(self, until: datetime) -> list[Output]:
@@ -306,6 +325,7 @@ class Engine:
             sharer_device_id=person.device_id,
         )
         self.shares[share_id] = node
+        self.new_shares.add(share_id)
         outputs.append(
             Output(
                 "shares",
@@ -362,6 +382,7 @@ class Engine:
             times = [at for at in self.orders_by_user.get(fact.user_id, []) if at > fact.at - MEMORY]
             times.append(fact.at)
             self.orders_by_user[fact.user_id] = times
+            self.changed_index.add(("orders", fact.user_id))
             if is_order_burst(
                 times, now=fact.at, window=self.abuse.order_window, limit=self.abuse.orders_per_window
             ):
@@ -382,6 +403,7 @@ class Engine:
         if fact.order_id in self.paid_order_ids:
             return
         self.paid_order_ids.add(fact.order_id)
+        self.changed_index.add(("paid", fact.order_id))
         person.cart = apply_verified_payment(person.cart, paid_at=fact.at)
         person.paid_orders += 1
         is_first_order = person.paid_orders == 1
@@ -486,6 +508,7 @@ class Engine:
         if user_id in accounts:
             return
         accounts.add(user_id)
+        self.changed_index.add(("device", device_id))
         if is_crowded_device(accounts, limit=self.abuse.accounts_per_device):
             for account in sorted(accounts):
                 self._flag(
@@ -502,6 +525,7 @@ class Engine:
         if (user_id, reason) in self.flagged_reasons:
             return
         self.flagged_reasons.add((user_id, reason))
+        self.changed_index.add(("flag", f"{user_id}\x1f{reason}"))
         outputs.append(
             Output(
                 "flags",
