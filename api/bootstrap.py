@@ -29,6 +29,7 @@ from api.rate_limit import RateLimiter
 from api.routes import (
     account_review,
     admin,
+    bargains,
     group_buys,
     membership,
     orders,
@@ -57,6 +58,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     membership.router,
     membership.admin_router,
     account_review.router,
+    bargains.router,
+    bargains.admin_router,
 )
 
 

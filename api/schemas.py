@@ -472,3 +472,54 @@ class AuditEntryPublic(BaseModel):
     actor: str
     note: str
     created_at: datetime
+
+
+# -- 砍价 bargains ---------------------------------------------------------------------------------------
+class BargainDealCreate(BaseModel):
+    sku_id: str = Field(min_length=1, max_length=40)
+    floor_price_fen: int = Field(gt=0, le=10_000_000_00)
+    expected_cuts: int = Field(default=10, ge=1, le=1000)
+    window_s: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)
+    valid_until: datetime
+
+
+class BargainDealPublic(BaseModel):
+    deal_id: str
+    sku_id: str
+    title: str
+    price_fen: int
+    floor_price_fen: int
+    expected_cuts: int
+    window_s: int
+    valid_until: datetime
+
+
+class BargainCreate(BaseModel):
+    deal_id: str = Field(min_length=1, max_length=32)
+
+
+class BargainCutPublic(BaseModel):
+    cut_no: int
+    amount_fen: int
+    cut_at: datetime
+
+
+class BargainPublic(BaseModel):
+    bargain_id: str
+    deal_id: str
+    sku_id: str
+    start_price_fen: int
+    floor_price_fen: int
+    price_fen: int
+    status: str
+    expires_at: datetime
+    cuts: list[BargainCutPublic]
+
+
+class CutPublic(BaseModel):
+    amount_fen: int
+    bargain: BargainPublic
+
+
+class BargainOrderCreate(BaseModel):
+    address_id: str | None = Field(default=None, max_length=40)
