@@ -31,6 +31,7 @@ from api.routes import (
     admin,
     bargains,
     group_buys,
+    growth,
     membership,
     orders,
     payments,
@@ -60,6 +61,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     account_review.router,
     bargains.router,
     bargains.admin_router,
+    growth.router,
+    growth.admin_router,
 )
 
 

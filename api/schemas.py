@@ -523,3 +523,74 @@ class CutPublic(BaseModel):
 
 class BargainOrderCreate(BaseModel):
     address_id: str | None = Field(default=None, max_length=40)
+
+
+# -- experiments ------------------------------------------------------------------------------------------
+class VariantCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
+    weight: int = Field(ge=0, le=10_000, description="share of traffic, in proportion to the other weights")
+
+
+class ExperimentCreate(BaseModel):
+    experiment_id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")
+    name: str = Field(min_length=1, max_length=128)
+    variants: list[VariantCreate] = Field(min_length=2, max_length=10)
+    target_metric: Literal["conversion_rate", "orders_per_shopper", "revenue_per_shopper", "aov"] = (
+        "conversion_rate"
+    )
+    starts_at: datetime | None = None
+    stops_at: datetime | None = None
+
+
+class ExperimentPublic(BaseModel):
+    experiment_id: str
+    name: str
+    variants: list[VariantCreate]
+    target_metric: str
+    status: str
+    starts_at: datetime | None
+    stops_at: datetime | None
+
+
+class AssignmentPublic(BaseModel):
+    experiment_id: str
+    variant: str
+
+
+# -- stores -----------------------------------------------------------------------------------------------
+class StoreCreate(BaseModel):
+    store_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    name: str = Field(min_length=1, max_length=64)
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    address: str = Field(default="", max_length=256)
+    opens_at: str = Field(default="10:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    closes_at: str = Field(default="22:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    offer: str = Field(default="", max_length=128)
+
+
+class StorePublic(BaseModel):
+    store_id: str
+    name: str
+    latitude: float
+    longitude: float
+    address: str
+    opens_at: str
+    closes_at: str
+    offer: str
+    is_open: bool
+    distance_m: int | None = None
+
+
+# -- favourites and footprints ----------------------------------------------------------------------------
+class SavedProductPublic(BaseModel):
+    product_id: str
+    title: str
+    min_price_fen: int | None
+    created_at: datetime | None = None
+    last_viewed_at: datetime | None = None
+    view_count: int | None = None
+
+
+class FootprintCreate(BaseModel):
+    product_id: str = Field(min_length=1, max_length=40)
