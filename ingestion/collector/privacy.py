@@ -20,6 +20,17 @@ _CONTEXT_WECHAT_KEYS = ("openid", "unionid")
 _DOCUMENT_KEYS = ("openid", "unionid", "phone", "phone_number", "mobile", "phoneNumber", "purePhoneNumber")
 
 
+def _may_hold_identifiers(event: TrackedEvent) -> bool:
+    """Cheap pre-check on the hot path: most events carry no personal identifier at all."""
+    wechat = event.context.get("wechat")
+    return (
+        (isinstance(wechat, dict) and any(wechat.get(key) for key in _CONTEXT_WECHAT_KEYS))
+        or "traits" in event.context
+        or any(key in event.traits for key in _DOCUMENT_KEYS)
+        or any(key in event.properties for key in _DOCUMENT_KEYS)
+    )
+
+
 class Pseudonymiser:
     def __init__(self, key: bytes) -> None:
         if len(key) < 16:
@@ -41,7 +52,9 @@ class Pseudonymiser:
         }
 
     def apply(self, event: TrackedEvent) -> TrackedEvent:
-        """The event with every known personal identifier replaced by its pseudonym."""
+        """The event with every known personal identifier replaced by its pseudonym (the same event if none)."""
+        if not _may_hold_identifiers(event):
+            return event
         context = event.context
         wechat = context.get("wechat")
         if isinstance(wechat, dict) and any(wechat.get(key) for key in _CONTEXT_WECHAT_KEYS):

@@ -35,6 +35,7 @@ class TrackedEvent:
     context: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
+        # orjson writes aware datetimes as RFC 3339 natively (and fast); every time here is UTC.
         return orjson.dumps(
             {
                 "message_id": self.message_id,
@@ -43,10 +44,10 @@ class TrackedEvent:
                 "person_id": self.person_id,
                 "anonymous_id": self.anonymous_id,
                 "user_id": self.user_id,
-                "timestamp": _iso(self.timestamp),
-                "original_timestamp": _iso(self.original_timestamp),
-                "sent_at": _iso(self.sent_at) if self.sent_at else None,
-                "received_at": _iso(self.received_at),
+                "timestamp": self.timestamp,
+                "original_timestamp": self.original_timestamp,
+                "sent_at": self.sent_at,
+                "received_at": self.received_at,
                 "scene": self.scene,
                 "channel": self.channel,
                 "source": self.source,
@@ -77,10 +78,6 @@ class TrackedEvent:
             traits=data.get("traits") or {},
             context=data.get("context") or {},
         )
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def as_utc(moment: datetime) -> datetime:
