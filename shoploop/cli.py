@@ -18,6 +18,8 @@ app = typer.Typer(
 recsys_app = typer.Typer(
     help="Train, evaluate and roll back the implicit-ALS recommender.", no_args_is_help=True
 )
+load_app = typer.Typer(help="Load real data sets into the lake.", no_args_is_help=True)
+lake_app = typer.Typer(help="Maintain the Parquet lake.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Inspect and replay events that broke the tracking plan.", no_args_is_help=True)
 dbt_app = typer.Typer(
     help="Build the warehouse with dbt and publish it for the dashboards.", no_args_is_help=True
@@ -25,6 +27,8 @@ dbt_app = typer.Typer(
 app.add_typer(dbt_app, name="dbt")
 app.add_typer(recsys_app, name="recsys")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(load_app, name="load")
+app.add_typer(lake_app, name="lake")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -169,6 +173,60 @@ def dbt_build(
         run_periodically(settings, every_s=every_s)
         return
     raise typer.Exit(build_and_publish(settings, fixture=fixture))
+
+
+@dbt_app.command("docs")
+def dbt_docs(
+    port: Annotated[int, typer.Option(help="Serve the docs site on this port; 0 only generates it.")] = 8080,
+) -> None:
+    """Generate the dbt docs site for the published warehouse and serve it (Ctrl-C stops)."""
+    import functools
+    import http.server
+
+    from warehouse.publish import generate_docs
+    from warehouse.settings import WarehouseSettings
+
+    site = generate_docs(WarehouseSettings())
+    typer.echo(f"dbt docs generated in {site}")
+    if port:
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+        with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
+            typer.echo(f"serving on http://127.0.0.1:{port}")
+            server.serve_forever()
+
+
+@load_app.command("online-retail")
+def load_online_retail() -> None:
+    """Turn the bundled UCI Online Retail data (real orders, CC BY 4.0) into order-book rows and events.
+
+    Cancellations become refunds, zero prices and guest checkouts are counted and left out. Build the
+    marts afterwards with SHOPLOOP_WAREHOUSE_SHOP_TIMEZONE=Europe/London (the shop was in the UK).
+    """
+    import dataclasses
+
+    from warehouse.online_retail import load_online_retail as load
+    from warehouse.settings import WarehouseSettings
+
+    settings = WarehouseSettings()
+    report = load(events_dir=settings.events_dir, order_book_dir=settings.order_book_dir)
+    for name, value in dataclasses.asdict(report).items():
+        typer.echo(f"{name.replace('_', ' ')}: {value:,}")
+
+
+@lake_app.command("compact")
+def lake_compact(
+    min_files: Annotated[int, typer.Option(help="Compact a partition once it has this many files.")] = 8,
+) -> None:
+    """Merge each partition's small files into one (old files are removed after a grace period)."""
+    from warehouse.compaction import compact_table
+    from warehouse.settings import WarehouseSettings
+
+    settings = WarehouseSettings()
+    for table_dir, id_column in ((settings.events_dir, "message_id"), (settings.order_book_dir, "event_id")):
+        results = compact_table(
+            table_dir, id_column=id_column, order_column="received_at", min_files=min_files
+        )
+        typer.echo(f"{table_dir.name}: {len(results)} partitions compacted")
 
 
 @app.command()
