@@ -29,6 +29,7 @@ from api.rate_limit import RateLimiter
 from api.routes import (
     account_review,
     admin,
+    automation_rules,
     bargains,
     group_buys,
     growth,
@@ -63,6 +64,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     bargains.admin_router,
     growth.router,
     growth.admin_router,
+    automation_rules.router,
 )
 
 

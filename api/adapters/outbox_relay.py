@@ -20,20 +20,32 @@ from shoploop.kafka import KafkaSettings, Topics
 
 log = logging.getLogger(__name__)
 
-# Order-core domain events (OrderPlaced, OrderPaid, RefundSucceeded, CouponGranted, …), keyed by aggregate.
+# Order-core domain events (OrderPlaced, OrderPaid, RefundSucceeded, CouponGranted, …), keyed by aggregate;
+# outbox rows with a topic (automation rules → Topics.AUTOMATION_RULES) go to that topic instead.
 ORDERS_TOPIC = Topics.ORDERS
 
 
-def pending_batch(session_factory: sessionmaker[Session], limit: int) -> list[tuple[str, str, bytes]]:
+def pending_batch(
+    session_factory: sessionmaker[Session], limit: int, *, default_topic: str = ORDERS_TOPIC.name
+) -> list[tuple[str, str, str, bytes]]:
+    """(event_id, topic, key, value): domain events get their event_id; rows routed to another topic (a
+    `topic` column, e.g. automation rules) are sent exactly as written."""
     with session_factory() as session:
         found = session.execute(
-            select(t.outbox.c.event_id, t.outbox.c.key, t.outbox.c.payload)
+            select(t.outbox.c.event_id, t.outbox.c.topic, t.outbox.c.key, t.outbox.c.payload)
             .where(t.outbox.c.published_at.is_(None))
             .order_by(t.outbox.c.created_at, t.outbox.c.event_id)
             .limit(limit)
         )
         return [
-            (row.event_id, row.key, orjson.dumps({"event_id": row.event_id, **orjson.loads(row.payload)}))
+            (
+                row.event_id,
+                row.topic or default_topic,
+                row.key,
+                row.payload.encode()
+                if row.topic
+                else orjson.dumps({"event_id": row.event_id, **orjson.loads(row.payload)}),
+            )
             for row in found
         ]
 
@@ -53,12 +65,12 @@ async def relay_once(
     topic: str = ORDERS_TOPIC.name,
     limit: int = 500,
 ) -> int:
-    batch = await asyncio.to_thread(pending_batch, session_factory, limit)
+    batch = await asyncio.to_thread(pending_batch, session_factory, limit, default_topic=topic)
     if not batch:
         return 0
-    futures = [await producer.send(topic, value=value, key=key.encode()) for _, key, value in batch]
+    futures = [await producer.send(to, value=value, key=key.encode()) for _, to, key, value in batch]
     await asyncio.gather(*futures)
-    await asyncio.to_thread(mark_published, session_factory, [event_id for event_id, _, _ in batch])
+    await asyncio.to_thread(mark_published, session_factory, [event_id for event_id, _, _, _ in batch])
     return len(batch)
 
 

@@ -248,6 +248,9 @@ outbox = Table(
     Column("payload", Text, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("published_at", UtcDateTime()),
+    # The Kafka topic; NULL = shoploop.orders (domain events). Rows with a topic carry their message as is
+    # (e.g. automation rules on the compacted rules topic); added by migration 0008.
+    Column("topic", String(64)),
     Index("ix_outbox_published_at", "published_at"),
 )
 
@@ -526,4 +529,16 @@ footprints = Table(
     Column("view_count", Integer, nullable=False, default=1),
     Column("last_viewed_at", UtcDateTime(), nullable=False),
     Index("ix_footprints_user_id_last_viewed_at", "user_id", "last_viewed_at"),
+)
+
+# -- automation rules, migration 0008 --------------------------------------------------------------------
+automation_rules = Table(
+    "automation_rules",
+    metadata,
+    Column("rule_id", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+    # The rule as published (JSON of streams.automations.rules.Rule).
+    Column("body", Text, nullable=False),
+    Column("updated_by", String(40), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )

@@ -189,3 +189,12 @@ class ExperimentNotFound(NotFound):
 
 class StoreNotFound(NotFound):
     code = "store_not_found"
+
+
+class InvalidRule(DomainError):
+    status_code = 422
+    code = "invalid_rule"
+
+
+class RuleNotFound(NotFound):
+    code = "rule_not_found"

@@ -37,6 +37,7 @@ class UnitOfWork:
         self.session_factory = session_factory
         self.clock = clock or (lambda: datetime.now(UTC))
         self.events: list[Event] = []
+        self.messages: list[tuple[str, str, str, bytes]] = []
 
     def __enter__(self) -> UnitOfWork:
         self.session = self.session_factory()
@@ -45,6 +46,7 @@ class UnitOfWork:
         self.coupons = CouponRepository(self.session)
         self.group_buys = GroupBuyRepository(self.session)
         self.events = []
+        self.messages = []
         return self
 
     def __exit__(
@@ -56,6 +58,10 @@ class UnitOfWork:
     def record(self, event: Event) -> None:
         """Record an event that belongs to no order (coupon granted, stock low)."""
         self.events.append(event)
+
+    def publish(self, *, topic: str, name: str, key: str, value: bytes) -> None:
+        """Send a message as is to another topic than shoploop.orders, through the outbox (same transaction)."""
+        self.messages.append((topic, name, key, value))
 
     def commit(self) -> None:
         pending = list(self.events)
@@ -78,8 +84,25 @@ class UnitOfWork:
                     for event in pending
                 ],
             )
+        if self.messages:
+            now = self.clock()
+            self.session.execute(
+                insert(t.outbox),
+                [
+                    {
+                        "event_id": str(uuid.uuid4()),
+                        "event_name": name,
+                        "key": key,
+                        "payload": value.decode(),
+                        "created_at": now,
+                        "topic": topic,
+                    }
+                    for topic, name, key, value in self.messages
+                ],
+            )
         self.session.commit()
         self.events.clear()
+        self.messages.clear()
         for order in self.orders.seen.values():
             order.events.clear()
         for group in self.group_buys.seen.values():
