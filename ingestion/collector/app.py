@@ -7,9 +7,11 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from ingestion.collector.errors import CollectorError, RateLimited
+from ingestion.collector.identity import IdentityGraph
 from ingestion.collector.intake import as_batch, authenticate, decode_body, split_batch
 from ingestion.collector.privacy import Pseudonymiser
 from ingestion.collector.publisher import EventPublisher, KafkaEventPublisher
@@ -27,7 +29,11 @@ def create_app(settings: CollectorSettings | None = None, publisher: EventPublis
     pseudonymiser = Pseudonymiser(settings.pseudonym_key.get_secret_value().encode())
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Opened here, not when the app is built: nothing connects before the server starts.
+        app.state.identity_graph = await run_in_threadpool(
+            IdentityGraph.from_url, settings.identity_database_url
+        )
         await publisher.start()
         try:
             yield
@@ -60,8 +66,10 @@ def create_app(settings: CollectorSettings | None = None, publisher: EventPublis
             received_at=received_at,
             pseudonymise=pseudonymiser.apply,
         )
+        identity_graph: IdentityGraph = request.app.state.identity_graph
+        accepted = await run_in_threadpool(identity_graph.assign_people, intake.accepted)
         await publisher.publish(
-            Topics.EVENTS.name, [(event.person_id.encode(), event.to_json()) for event in intake.accepted]
+            Topics.EVENTS.name, [(event.person_id.encode(), event.to_json()) for event in accepted]
         )
         await publisher.publish(
             Topics.EVENTS_DEAD_LETTER.name,

@@ -25,6 +25,8 @@ class CollectorSettings(BaseSettings):
     # HMAC key for the pseudonyms of openid, unionid and phone numbers (PIPL): set a secret in production.
     pseudonym_key: SecretStr = SecretStr(DEV_PSEUDONYM_KEY)
     environment: Literal["development", "test", "production"] = "development"
+    # The identity graph (anonymousId/userId → person): SQLite embedded, PostgreSQL when workers span hosts.
+    identity_database_url: str = "sqlite:///var/collector/identity.db"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
 
     @model_validator(mode="after")

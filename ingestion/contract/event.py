@@ -128,6 +128,10 @@ def enrich(
     properties = dict(message.properties or {})
     if message.type in ("page", "screen") and message.category is not None:
         properties.setdefault("category", message.category)
+    if message.type == "alias" and message.previous_id:
+        properties.setdefault("previous_id", message.previous_id)
+    if message.type == "group" and message.group_id:
+        properties.setdefault("group_id", message.group_id)
     traits = dict(message.traits or {})
     declared_sent_at = batch_sent_at or message.sent_at
     sent_at = as_utc(declared_sent_at) if declared_sent_at else None

@@ -163,3 +163,15 @@ def test_single_calls_are_accepted_on_their_own_endpoints(
     assert client.post("/v1/page", json=page).status_code == 200
     types = [(event["type"], event["event"]) for event in publisher.events()]
     assert types == [("identify", None), ("page", "pages/index/index")]
+
+
+def test_after_login_server_side_events_are_keyed_by_the_shoppers_person(
+    client: TestClient, publisher: RecordingPublisher
+) -> None:
+    login = {"type": "identify", "anonymousId": "device-hua", "userId": "u-hua", "traits": {"city": "深圳"}}
+    paid = {"type": "track", "event": "Coupon Applied", "userId": "u-hua", "properties": {"coupon_id": "c-5"}}
+    assert client.post("/v1/batch", json={"batch": [login], "writeKey": WRITE_KEY}).status_code == 200
+    assert client.post("/v1/batch", json={"batch": [paid], "writeKey": WRITE_KEY}).status_code == 200
+    keys = [key for key, _ in publisher.records[Topics.EVENTS.name]]
+    assert keys == [b"device-hua", b"device-hua"]
+    assert [event["person_id"] for event in publisher.events()] == ["device-hua", "device-hua"]

@@ -1,0 +1,221 @@
+"""The identity graph: which person an anonymousId or userId belongs to, so Kafka keys events by person.
+
+A mapping, once made, never moves. That keeps every collector worker's cache correct without
+invalidation, and keeps a person's stream state on one partition:
+- the first time an id is seen it becomes a person of its own (a device before login);
+- `identify`/`alias` put the unmapped side into the person of the mapped side, so a shopper's events
+  before and after login, and the order core's server-side events by userId, share one key;
+- when both sides already belong to different people (the same shopper on a second phone), nothing
+  moves: the link is recorded as a merge, and the warehouse unites the two.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Column, DateTime, MetaData, String, Table, create_engine, insert, select
+from sqlalchemy.engine import Engine
+
+from ingestion.contract.event import TrackedEvent
+
+metadata = MetaData()
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("identity", String(200), primary_key=True),
+    Column("person_id", String(200), nullable=False),
+    Column("linked_at", DateTime(timezone=True), nullable=False),
+)
+
+identity_merges = Table(
+    "identity_merges",
+    metadata,
+    Column("person_id", String(200), primary_key=True),
+    Column("merged_into", String(200), primary_key=True),
+    Column("merged_at", DateTime(timezone=True), nullable=False),
+)
+
+
+def anonymous(anonymous_id: str) -> str:
+    return f"a:{anonymous_id}"
+
+
+def user(user_id: str) -> str:
+    return f"u:{user_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """The ids one message carries; `links` is true for identify and alias, which join them."""
+
+    identities: tuple[str, ...]
+    links: bool
+
+
+def sighting_of(event: TrackedEvent) -> Sighting:
+    """The ids a message carries, namespaced; an alias's previousId may be either kind of id."""
+    ids: list[str] = []
+    previous = event.properties.get("previous_id") if event.type == "alias" else None
+    if isinstance(previous, str) and previous:
+        ids += [user(previous), anonymous(previous)]
+    if event.anonymous_id:
+        ids.append(anonymous(event.anonymous_id))
+    if event.user_id:
+        ids.append(user(event.user_id))
+    return Sighting(identities=tuple(ids), links=event.type in ("identify", "alias") and len(ids) > 1)
+
+
+def person_of_new_identity(identity: str) -> str:
+    """A new id's own person id: the id without its namespace (an anonymousId stays recognisable)."""
+    return identity.split(":", 1)[1]
+
+
+def person_for(sighting: Sighting, known: dict[str, str]) -> str:
+    """The person a message belongs to, given the mappings known so far."""
+    if sighting.links:
+        # identify/alias: the userId's person wins (it is the one server-side events use).
+        for identity in sighting.identities:
+            if identity.startswith("u:") and identity in known:
+                return known[identity]
+    for identity in sighting.identities:
+        if identity in known:
+            return known[identity]
+    return person_of_new_identity(sighting.identities[0])
+
+
+def plan_mapping(
+    sighting: Sighting, known: dict[str, str]
+) -> tuple[str, dict[str, str], tuple[str, str] | None]:
+    """Decide, purely, the person of a message and the new mappings and merge it implies.
+
+    Returns (person_id, new mappings identity → person, merge (person, merged_into) or None).
+    """
+    person = person_for(sighting, known)
+    new = {identity: person for identity in sighting.identities if identity not in known}
+    if not sighting.links:
+        return person, new, None
+    others = {known[identity] for identity in sighting.identities if identity in known} - {person}
+    merge = (sorted(others)[0], person) if others else None
+    return person, new, merge
+
+
+class IdentityGraph:
+    """The graph in a SQL database (SQLite embedded, PostgreSQL in production) behind an in-memory cache."""
+
+    def __init__(self, engine: Engine, *, cache_size: int = 200_000) -> None:
+        self._engine = engine
+        self._cache: OrderedDict[str, str] = OrderedDict()
+        self._cache_size = cache_size
+        metadata.create_all(engine)
+
+    @classmethod
+    def from_url(cls, database_url: str) -> IdentityGraph:
+        if database_url.startswith("sqlite:///"):
+            Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        return cls(create_engine(database_url, pool_pre_ping=True))
+
+    def _known(self, wanted: Iterable[str]) -> dict[str, str]:
+        known: dict[str, str] = {}
+        missing = []
+        for identity in set(wanted):
+            if identity in self._cache:
+                known[identity] = self._cache[identity]
+                self._cache.move_to_end(identity)
+            else:
+                missing.append(identity)
+        if missing:
+            with self._engine.connect() as connection:
+                rows = connection.execute(
+                    select(identities.c.identity, identities.c.person_id).where(
+                        identities.c.identity.in_(missing)
+                    )
+                )
+                for row in rows:
+                    known[str(row.identity)] = str(row.person_id)
+                    self._remember(str(row.identity), str(row.person_id))
+        return known
+
+    def _remember(self, identity: str, person: str) -> None:
+        self._cache[identity] = person
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def assign_people(self, events: list[TrackedEvent]) -> list[TrackedEvent]:
+        """The events with their resolved person ids (the Kafka key)."""
+        if not events:
+            return events
+        people = self.resolve([sighting_of(event) for event in events])
+        return [
+            event if event.person_id == person else dataclasses.replace(event, person_id=person)
+            for event, person in zip(events, people, strict=True)
+        ]
+
+    def resolve(self, sightings: list[Sighting]) -> list[str]:
+        """The person of each message, in order, recording the mappings and merges they imply."""
+        known = self._known(identity for sighting in sightings for identity in sighting.identities)
+        people: list[str] = []
+        new: dict[str, str] = {}
+        merges: set[tuple[str, str]] = set()
+        for sighting in sightings:
+            person, mappings, merge = plan_mapping(sighting, known)
+            known.update(mappings)
+            new.update(mappings)
+            if merge:
+                merges.add(merge)
+            people.append(person)
+        if new or merges:
+            self._store(new, merges)
+            # Another worker may have mapped an id first: the stored mapping wins, so it is read back.
+            for identity in new:
+                self._cache.pop(identity, None)
+            known.update(self._known(new))
+            people = [person_for(sighting, known) for sighting in sightings]
+        return people
+
+    def _store(self, new: dict[str, str], merges: set[tuple[str, str]]) -> None:
+        now = datetime.now(UTC)
+        with self._engine.begin() as connection:
+            dialect = connection.dialect.name
+            if new:
+                rows = [{"identity": k, "person_id": v, "linked_at": now} for k, v in new.items()]
+                connection.execute(_insert_ignoring_duplicates(identities, dialect), rows)
+            if merges:
+                rows = [{"person_id": a, "merged_into": b, "merged_at": now} for a, b in merges]
+                connection.execute(_insert_ignoring_duplicates(identity_merges, dialect), rows)
+
+    def merges(self) -> list[tuple[str, str]]:
+        with self._engine.connect() as connection:
+            rows = connection.execute(select(identity_merges.c.person_id, identity_merges.c.merged_into))
+            return [(str(a), str(b)) for a, b in rows]
+
+    def forget(self, person_id: str) -> int:
+        """Remove a person's identities and merges (privacy erasure); returns how many ids were removed."""
+        with self._engine.begin() as connection:
+            removed = connection.execute(
+                identities.delete().where(identities.c.person_id == person_id)
+            ).rowcount
+            connection.execute(
+                identity_merges.delete().where(
+                    (identity_merges.c.person_id == person_id) | (identity_merges.c.merged_into == person_id)
+                )
+            )
+        self._cache = OrderedDict((k, v) for k, v in self._cache.items() if v != person_id)
+        return int(removed or 0)
+
+
+def _insert_ignoring_duplicates(table: Table, dialect: str):  # type: ignore[no-untyped-def]
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table).on_conflict_do_nothing()
+    return insert(table).prefix_with("IGNORE")
