@@ -19,6 +19,7 @@ recsys_app = typer.Typer(
     help="Train, evaluate and roll back the implicit-ALS recommender.", no_args_is_help=True
 )
 load_app = typer.Typer(help="Load real data sets into the lake.", no_args_is_help=True)
+privacy_app = typer.Typer(help="Personal data: erase a shopper (PIPL).", no_args_is_help=True)
 lake_app = typer.Typer(help="Maintain the Parquet lake.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Inspect and replay events that broke the tracking plan.", no_args_is_help=True)
 dbt_app = typer.Typer(
@@ -29,6 +30,7 @@ app.add_typer(recsys_app, name="recsys")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(load_app, name="load")
 app.add_typer(lake_app, name="lake")
+app.add_typer(privacy_app, name="privacy")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -211,6 +213,21 @@ def load_online_retail() -> None:
     report = load(events_dir=settings.events_dir, order_book_dir=settings.order_book_dir)
     for name, value in dataclasses.asdict(report).items():
         typer.echo(f"{name.replace('_', ' ')}: {value:,}")
+
+
+@privacy_app.command("forget")
+def privacy_forget(
+    shopper: Annotated[str, typer.Argument(help="The shopper's userId or anonymousId.")],
+    rebuild: Annotated[bool, typer.Option(help="Rebuild the published warehouse without them.")] = True,
+) -> None:
+    """Erase a shopper's events and profile from the lake, the warehouse and the identity graph."""
+    from shoploop.privacy import forget
+
+    report = forget(shopper, rebuild=rebuild)
+    typer.echo(f"person {report.person_id} (ids: {', '.join(report.ids)})")
+    for table, rows in report.rows_removed.items():
+        typer.echo(f"  {table}: {rows} rows removed")
+    typer.echo(f"  warehouse rebuilt: {'yes' if report.is_warehouse_rebuilt else 'no'}")
 
 
 @lake_app.command("compact")

@@ -194,6 +194,21 @@ class IdentityGraph:
             rows = connection.execute(select(identity_merges.c.person_id, identity_merges.c.merged_into))
             return [(str(a), str(b)) for a, b in rows]
 
+    def person_of(self, shopper_id: str) -> str | None:
+        """The person a userId or anonymousId belongs to, without recording anything."""
+        known = self._known([user(shopper_id), anonymous(shopper_id)])
+        return known.get(user(shopper_id)) or known.get(anonymous(shopper_id))
+
+    def identities_of(self, person_id: str) -> list[str]:
+        """Every namespaced id mapped to the person, and the people merged with it."""
+        with self._engine.connect() as connection:
+            mapped = connection.execute(
+                select(identities.c.identity).where(identities.c.person_id == person_id)
+            )
+            found = [str(row.identity) for row in mapped]
+        merged = [a if b == person_id else b for a, b in self.merges() if person_id in (a, b)]
+        return found + [anonymous(other) for other in merged]
+
     def forget(self, person_id: str) -> int:
         """Remove a person's identities and merges (privacy erasure); returns how many ids were removed."""
         with self._engine.begin() as connection:

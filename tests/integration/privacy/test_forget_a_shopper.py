@@ -1,0 +1,79 @@
+"""`shoploop privacy forget` leaves no trace of the shopper in the lake, the warehouse or the identity graph."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingestion.collector.identity import IdentityGraph, Sighting, anonymous, user
+from ingestion.collector.settings import CollectorSettings
+from ingestion.contract.event import TrackedEvent
+from shoploop.privacy import forget
+from warehouse.lake import events_glob, write_events
+from warehouse.publish import build_and_publish
+from warehouse.settings import WarehouseSettings
+
+pytestmark = pytest.mark.integration
+
+AT = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)
+
+
+def _viewed(message_id: str, *, person: str, device: str, user_id: str | None) -> TrackedEvent:
+    return TrackedEvent(
+        message_id=message_id,
+        type="track",
+        event="Product Viewed",
+        person_id=person,
+        anonymous_id=device,
+        user_id=user_id,
+        timestamp=AT,
+        original_timestamp=AT,
+        sent_at=None,
+        received_at=AT,
+        scene=1007,
+        channel="share_single_chat",
+        source="miniprogram",
+        properties={"product_id": "85123A", "price": 26.85},
+    )
+
+
+def _people_in(path: Path) -> set[str]:
+    with duckdb.connect(str(path), read_only=True) as connection:
+        rows = connection.execute("select distinct person_id from staging.stg_lake__events").fetchall()
+    return {row[0] for row in rows}
+
+
+def test_a_forgotten_shopper_is_gone_from_lake_warehouse_and_identity_graph(tmp_path: Path) -> None:
+    warehouse = WarehouseSettings(data_dir=tmp_path / "var")
+    collector = CollectorSettings(identity_database_url=f"sqlite:///{tmp_path / 'identity.db'}")
+    graph = IdentityGraph.from_url(collector.identity_database_url)
+    graph.resolve([Sighting(identities=(anonymous("phone-lily"), user("u-lily")), links=True)])
+    write_events(
+        warehouse.events_dir,
+        [
+            _viewed("m-1", person="phone-lily", device="phone-lily", user_id=None),
+            _viewed("m-2", person="phone-lily", device="phone-lily", user_id="u-lily"),
+            _viewed("m-3", person="phone-ming", device="phone-ming", user_id="u-ming"),
+        ],
+    )
+    assert build_and_publish(warehouse) == 0
+    assert _people_in(warehouse.warehouse_path) == {"phone-lily", "phone-ming"}
+
+    report = forget("u-lily", collector=collector, warehouse=warehouse)
+
+    assert report.person_id == "phone-lily"
+    assert report.rows_removed["events"] == 2
+    assert report.is_warehouse_rebuilt
+    with duckdb.connect() as connection:
+        left = connection.execute(
+            "select message_id from read_parquet(?) order by message_id", [events_glob(warehouse.events_dir)]
+        ).fetchall()
+    assert left == [("m-3",)]
+    assert _people_in(warehouse.warehouse_path) == {"phone-ming"}
+    fresh = IdentityGraph.from_url(collector.identity_database_url)
+    assert fresh.person_of("u-lily") is None
+    assert fresh.person_of("phone-lily") is None
+    assert fresh.person_of("u-ming") is None  # never linked in this test: nothing to remember
