@@ -81,3 +81,32 @@ def is_stale(built_at: datetime, now: datetime, *, stale_after_s: float) -> bool
 def shop_time(moment: datetime, timezone: str) -> str:
     """A UTC instant as the shop's wall-clock time, for display."""
     return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def average_fen(total_fen: int, count: int) -> int | None:
+    """An average amount in whole fen, rounded half up (integer arithmetic, no float)."""
+    return (total_fen * 2 + count) // (count * 2) if count else None
+
+
+def format_change(current: float, previous: float) -> str | None:
+    """Period-over-period change for st.metric's delta; None when there is nothing to compare with."""
+    if not previous:
+        return None
+    return f"{(current - previous) / previous:+.1%}"
+
+
+def experiment_verdict(
+    *,
+    variant: str,
+    uplift: float | None,
+    p_value: float | None,
+    is_significant: bool | None,
+    language: Language,
+) -> str:
+    """One sentence a shop owner can act on, from the variant's uplift and two-sided z-test."""
+    if uplift is None or p_value is None:
+        return text("verdict.no_data", language, variant=variant)
+    key = "verdict.inconclusive"
+    if is_significant:
+        key = "verdict.better" if uplift > 0 else "verdict.worse"
+    return text(key, language, variant=variant, uplift=f"{uplift:+.1%}", p=f"{p_value:.3f}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from warehouse.settings import WarehouseSettings
@@ -26,3 +26,11 @@ class DashboardSettings(BaseSettings):
     default_language: Literal["zh", "en"] = "zh"
     # A build older than this shows an orange freshness badge instead of a green one.
     stale_after_s: float = 300.0
+    # The order core (marketer actions go through its back-office HTTP API, never to a database).
+    api_url: str = "http://127.0.0.1:8001"
+    # A marketer account of the order core; empty means the console asks for one.
+    api_username: str = ""
+    api_password: SecretStr = SecretStr("")
+    api_timeout_s: float = 5.0
+    # How often the Live page re-reads the per-minute numbers.
+    live_refresh_s: float = 5.0

@@ -11,6 +11,19 @@ from dashboards.settings import DashboardSettings
 from dashboards.ui import current_language
 
 PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
+# (file and url path, label key prefix, icon); the Funnel stays the landing page.
+PAGES = (
+    ("funnel", "funnel", ":material/filter_alt:"),
+    ("overview", "overview", ":material/dashboard:"),
+    ("retention", "retention", ":material/event_repeat:"),
+    ("products", "products", ":material/inventory_2:"),
+    ("users", "users", ":material/groups:"),
+    ("referrals", "referrals", ":material/share:"),
+    ("experiments", "experiments", ":material/science:"),
+    ("recommender", "recommender", ":material/recommend:"),
+    ("live", "live", ":material/sensors:"),
+    ("automations", "console", ":material/campaign:"),
+)
 
 
 def main() -> None:
@@ -27,12 +40,13 @@ def main() -> None:
     language = current_language(settings)
     pages = [
         st.Page(
-            PAGES_DIR / "funnel.py",
-            title=text("funnel.page", language),
-            icon=":material/filter_alt:",
-            url_path="funnel",
-            default=True,
-        ),
+            PAGES_DIR / f"{name}.py",
+            title=text(f"{label}.page", language),
+            icon=icon,
+            url_path=name,
+            default=name == "funnel",
+        )
+        for name, label, icon in PAGES
     ]
     st.navigation(pages).run()
 
