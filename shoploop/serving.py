@@ -1,4 +1,4 @@
-"""Run an ASGI app with uvicorn: in the foreground for the CLI, or on a thread for tests and benchmarks."""
+"""Run an ASGI app with uvicorn on a background thread, for tests and benchmarks; yields its URL."""
 
 from __future__ import annotations
 

@@ -18,12 +18,12 @@ from fastapi import FastAPI
 from api.bootstrap import create_app
 from api.migrate import upgrade_database
 from api.service_layer import accounts, catalogue
-from api.serving import serving
 from api.settings import ApiSettings
 from api.wechat import signing
 from api.wechat.sandbox import Sandbox, create_sandbox_app
 from recsys.settings import RecsysSettings
 from shoploop.broker import free_port
+from shoploop.serving import serving
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 ADMIN_PASSWORD = "correct horse battery staple"
