@@ -80,3 +80,279 @@ def open_dashboard(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], AppTest]
         return AppTest.from_file(str(APP), default_timeout=30).run()
 
     return open_at
+
+
+# --- every mart, with a few memorable rows (the numbers the page tests assert are worked out from these) ---
+
+NOW = datetime(2025, 6, 18, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai, a Wednesday
+DAY = date(2025, 6, 18)
+
+_SEED_ROWS: dict[str, list[tuple[object, ...]]] = {
+    # order_id, user_id, person_id, channel, scene, coupon_id, status, units, items, shipping, discount, total,
+    # paid, refunded, net, net_yuan, is_paid, placed_at, placed_date, paid_at, paid_date, transaction_id
+    "fct_orders": [
+        (
+            oid,
+            "w",
+            pid,
+            "search",
+            1053,
+            None,
+            status,
+            1,
+            fen,
+            0,
+            0,
+            fen,
+            paid,
+            0,
+            paid,
+            paid / 100,
+            status == "paid",
+            NOW - timedelta(days=days),
+            DAY - timedelta(days=days),
+            NOW - timedelta(days=days),
+            DAY - timedelta(days=days),
+            None,
+        )
+        for oid, pid, fen, paid, status, days in (
+            ("o1", "ann", 10000, 10000, "paid", 0),
+            ("o2", "bob", 5001, 5001, "paid", 1),
+            ("o3", "ann", 2000, 0, "closed", 1),
+            ("o4", "cat", 3000, 3000, "paid", 8),  # the week before
+        )
+    ],
+    # session_id, person_id, number, started, ended, date, duration, channel, scene, events, pv, prv, adds, reported
+    "fct_sessions": [
+        (
+            f"s{i}",
+            pid,
+            1,
+            NOW - timedelta(days=days),
+            NOW,
+            DAY - timedelta(days=days),
+            60,
+            "search",
+            1053,
+            5,
+            2,
+            1,
+            0,
+            False,
+        )
+        for i, (pid, days) in enumerate(
+            [("ann", 0), ("bob", 1), ("dan", 2), ("eve", 3), ("cat", 8), ("fay", 9)]
+        )
+    ],
+    "fct_retention_cohorts": [
+        ("week", date(2025, 6, 2), 0, 100, 100, 1.0),
+        ("week", date(2025, 6, 2), 1, 100, 30, 0.3),
+        ("week", date(2025, 6, 9), 0, 50, 50, 1.0),
+        ("week", date(2025, 6, 9), 1, 50, 20, 0.4),
+        ("month", date(2025, 6, 1), 0, 150, 150, 1.0),
+    ],
+    "fct_repurchase": [
+        (date(2025, 5, 1), 40, 10, 0.25, 55, 12.0, 10.0),
+        (date(2025, 6, 1), 60, 5, 5 / 60, 66, 8.0, 7.0),
+    ],
+    "dim_products": [
+        ("p1", "云南小粒咖啡", "茶饮", 3900, NOW, 0, 0, 0, 0),
+        ("p2", "蜂蜜面膜", "美妆护肤", 8800, NOW, 0, 0, 0, 0),
+        ("p3", "婴儿湿巾", "母婴", 1500, NOW, 0, 0, 0, 0),
+    ],
+    # event_date, product_id, views, viewers, cart_adds, buyers, units, revenue_fen, revenue_yuan, rate
+    "fct_product_daily": [
+        (DAY, "p1", 100, 80, 20, 8, 10, 39000, 390, 0.1),
+        (DAY, "p2", 50, 40, 10, 4, 4, 35200, 352, 0.1),
+        (DAY, "p3", 30, 30, 0, 0, 0, 0, 0, 0.0),
+        (DAY - timedelta(days=30), "p3", 999, 999, 99, 99, 99, 148500, 1485, 0.1),
+    ],
+    # person_id ... (see MART_COLUMNS["dim_users"])
+    "dim_users": [
+        (
+            pid,
+            None,
+            NOW,
+            DAY,
+            NOW - timedelta(days=seen),
+            "search",
+            1053,
+            None,
+            None,
+            province,
+            None,
+            "中国",
+            None,
+            orders,
+            None,
+            None,
+            ltv,
+            ltv / 100,
+            0,
+            3,
+            1,
+            segment,
+            tags,
+            hours,
+            10,
+        )
+        for pid, province, orders, ltv, segment, tags, hours, seen in (
+            ("ann", "广东", 2, 12000, "loyal", ["茶饮", "美妆护肤"], [20, 21], 0),
+            ("bob", "广东", 1, 5001, "new", ["茶饮"], [21], 40),
+            ("cat", "浙江", 1, 3000, "at_risk", ["母婴"], [9], 40),
+            ("dan", None, 0, 0, "prospect", [], [21], 1),
+        )
+    ],
+    "fct_region_daily": [
+        (DAY, "广东", None, 30, 5, 6, 60000, 600),
+        (DAY, "浙江", None, 12, 2, 2, 8000, 80),
+        (DAY - timedelta(days=1), "广东", None, 10, 1, 1, 1000, 10),
+    ],
+    "fct_cart_abandonment": [
+        ("c1", "ann", NOW - timedelta(hours=3), NOW - timedelta(hours=3), DAY, 1, 1, 3900, None, False, True),
+        (
+            "c2",
+            "bob",
+            NOW - timedelta(minutes=10),
+            NOW - timedelta(minutes=10),
+            DAY,
+            1,
+            1,
+            8800,
+            None,
+            False,
+            True,
+        ),
+        ("c3", "cat", NOW - timedelta(hours=5), NOW - timedelta(hours=5), DAY, 1, 1, 1500, NOW, True, False),
+    ],
+    # share_id, parent, root, depth, sharer, product, event, via, at, date, entered, new, orders, gmv, rewards
+    "fct_referrals": [
+        ("sh1", None, "sh1", 1, "ann", "p1", "Product Shared", "single_chat", NOW, DAY, 4, 3, 1, 3900, 1),
+        ("sh2", "sh1", "sh1", 2, "bob", "p1", "Product Shared", "group_chat", NOW, DAY, 2, 1, 1, 8800, 0),
+        ("sh3", None, "sh3", 1, "ann", "p2", "Product Shared", "single_chat", NOW, DAY, 1, 0, 0, 0, 0),
+        (
+            "sh4",
+            None,
+            "sh4",
+            1,
+            "eve",
+            "p2",
+            "Product Shared",
+            "single_chat",
+            NOW,
+            DAY - timedelta(days=1),
+            2,
+            2,
+            0,
+            0,
+            1,
+        ),
+    ],
+    "fct_referrals_daily": [
+        (DAY, 3, 2, 4, 2.0, 2, 12700),
+        (DAY - timedelta(days=1), 1, 1, 2, 2.0, 0, 0),
+    ],
+    "fct_experiments": [
+        (
+            "checkout_button_color",
+            "control",
+            True,
+            1000,
+            100,
+            100,
+            880000,
+            8800,
+            8800.0,
+            0.10,
+            0.081,
+            0.119,
+            None,
+            None,
+            None,
+            None,
+        ),
+        (
+            "checkout_button_color",
+            "green",
+            False,
+            1000,
+            130,
+            130,
+            1144000,
+            11440,
+            8800.0,
+            0.13,
+            0.109,
+            0.151,
+            0.30,
+            2.10,
+            0.036,
+            True,
+        ),
+    ],
+    "fct_live_minutes": [
+        (NOW - timedelta(minutes=2), DAY, 100, 5, 40, 10, 4, 2, 17600, 176),
+        (NOW - timedelta(minutes=1), DAY, 120, 6, 50, 12, 5, 3, 26400, 264),
+        (NOW - timedelta(hours=3), DAY, 999, 99, 99, 99, 99, 99, 99900, 999),  # outside the hour shown
+    ],
+    "fct_pushes": [
+        ("cart-reminder", 2, 200, 180, 90, 36, 316800, 20, 2, 0.18, 0.10, 0.08, 0.01, 0.15),
+        ("win-back", 1, 50, 50, 10, 2, 17600, 10, 1, 0.04, 0.10, -0.06, -0.20, 0.08),
+    ],
+}
+
+
+@pytest.fixture
+def seeded_marts(tmp_path: Path) -> Path:
+    """A warehouse with every mart the pages read, built at NOW, holding the rows above."""
+    from dashboards.sample_warehouse import create_marts
+
+    path = tmp_path / "warehouse" / "marts.duckdb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(path)) as connection:
+        create_marts(connection)
+        for table, rows in _SEED_ROWS.items():
+            for row in rows:
+                marks = ", ".join("?" for _ in row)
+                connection.execute(f"insert into {table} values ({marks})", list(row))
+        connection.execute(
+            "insert into meta_build_info values (?, ?, 1000, 'Asia/Shanghai')",
+            [NOW, NOW - timedelta(seconds=5)],
+        )
+    return path
+
+
+@pytest.fixture
+def open_page(monkeypatch: pytest.MonkeyPatch) -> Callable[..., AppTest]:
+    """Run one page of the app against a warehouse; `query` becomes the URL's query string."""
+
+    def open_at(
+        warehouse_path: Path,
+        page: str,
+        *,
+        query: dict[str, str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> AppTest:
+        monkeypatch.setenv("SHOPLOOP_DASHBOARD_WAREHOUSE_PATH", str(warehouse_path))
+        monkeypatch.setenv("SHOPLOOP_DASHBOARD_API_URL", "http://127.0.0.1:9")
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        st.cache_data.clear()
+        app = AppTest.from_file(str(APP), default_timeout=30)
+        for name, value in (query or {}).items():
+            app.query_params[name] = value
+        app.run()
+        app.switch_page(f"app_pages/{page}.py").run()
+        return app
+
+    return open_at
+
+
+def metrics_of(app: AppTest) -> dict[str, str]:
+    assert not app.exception, [exception.message for exception in app.exception]
+    return {metric.label: metric.value for metric in app.metric}
+
+
+@pytest.fixture
+def page_metrics() -> Callable[[AppTest], dict[str, str]]:
+    return metrics_of
