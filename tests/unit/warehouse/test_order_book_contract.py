@@ -1,0 +1,34 @@
+"""The warehouse accepts every event the order core's outbox can emit, and only those."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from api.domain import events
+
+STAGING_YML = Path(__file__).resolve().parents[3] / "dbt/models/staging/order_book/stg_order_book__events.yml"
+
+
+def _accepted_event_names() -> set[str]:
+    model = yaml.safe_load(STAGING_YML.read_text())["models"][0]
+    column = next(column for column in model["columns"] if column["name"] == "event_name")
+    test = next(test for test in column["data_tests"] if isinstance(test, dict) and "accepted_values" in test)
+    return set(test["accepted_values"]["arguments"]["values"])
+
+
+def _emitted_event_names() -> set[str]:
+    return {
+        cls.name
+        for cls in vars(events).values()
+        if isinstance(cls, type) and issubclass(cls, events.Event) and cls is not events.Event
+    }
+
+
+def test_every_event_the_order_core_emits_is_accepted_by_the_warehouse() -> None:
+    assert _emitted_event_names() - _accepted_event_names() == set()
+
+
+def test_the_warehouse_accepts_no_event_the_order_core_does_not_emit() -> None:
+    assert _accepted_event_names() - _emitted_event_names() == set()
