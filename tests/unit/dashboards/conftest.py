@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -356,3 +356,99 @@ def metrics_of(app: AppTest) -> dict[str, str]:
 @pytest.fixture
 def page_metrics() -> Callable[[AppTest], dict[str, str]]:
     return metrics_of
+
+
+class FakeOrderCore:
+    """The order core's back office over real HTTP on a free port: staff login, automation rules, low stock.
+
+    Rules are validated with the streams' own model, as the real service does.
+    """
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from pydantic import ValidationError
+
+        from streams.automations.rules import Rule
+
+        self.rules: dict[str, dict[str, object]] = {}
+        self.requests: list[tuple[str, str, object]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _send(self, status: int, body: object) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _body(self) -> object:
+                length = int(self.headers.get("Content-Length") or 0)
+                return json.loads(self.rfile.read(length)) if length else None
+
+            def _staff(self) -> bool:
+                return self.headers.get("Authorization") == "Bearer marketer-token"
+
+            def do_POST(self) -> None:
+                body = self._body()
+                fake.requests.append(("POST", self.path, body))
+                if self.path == "/admin/v1/login" and body == {"username": "mei", "password": "s3cret"}:
+                    self._send(
+                        200, {"token": "marketer-token", "user_id": "staff-1", "expires_at": "2099-01-01"}
+                    )
+                else:
+                    self._send(401, {"code": "unauthorized", "message": "wrong username or password"})
+
+            def do_GET(self) -> None:
+                fake.requests.append(("GET", self.path, None))
+                if not self._staff():
+                    self._send(401, {"code": "unauthorized", "message": "log in first"})
+                elif self.path == "/admin/v1/automation-rules":
+                    self._send(200, [fake.rules[key] for key in sorted(fake.rules)])
+                elif self.path == "/admin/v1/skus/low-stock":
+                    self._send(
+                        200, [{"sku_id": "sku-9", "product_id": "p1", "title": "云南小粒咖啡", "stock": 3}]
+                    )
+                else:
+                    self._send(404, {"code": "not_found", "message": self.path})
+
+            def do_PUT(self) -> None:
+                body = self._body()
+                fake.requests.append(("PUT", self.path, body))
+                rule_id = self.path.rsplit("/", 1)[-1]
+                version = int(fake.rules.get(rule_id, {}).get("version", 0)) + 1  # type: ignore[call-overload]
+                try:
+                    rule = Rule.model_validate({**body, "rule_id": rule_id, "version": version})  # type: ignore[dict-item]
+                except ValidationError as error:
+                    self._send(422, {"code": "invalid_rule", "message": str(error.errors()[0]["msg"])})
+                    return
+                fake.rules[rule_id] = rule.model_dump(mode="json")
+                self._send(200, fake.rules[rule_id])
+
+            def do_DELETE(self) -> None:
+                fake.requests.append(("DELETE", self.path, None))
+                rule_id = self.path.rsplit("/", 1)[-1]
+                current = dict(fake.rules[rule_id])
+                current.update(is_active=False, version=int(current["version"]) + 1)  # type: ignore[call-overload]
+                fake.rules[rule_id] = current
+                self._send(200, current)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+
+@pytest.fixture
+def order_core() -> Iterator[FakeOrderCore]:
+    fake = FakeOrderCore()
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()

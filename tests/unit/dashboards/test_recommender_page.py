@@ -1,0 +1,65 @@
+"""Recommender: offline metrics per model version from the registry, and the live model's picks with reasons."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from streamlit.testing.v1 import AppTest
+
+from recsys.model import ALSModel, ALSParams, Recommender
+from recsys.registry import ModelRegistry
+
+
+def _two_product_model() -> Recommender:
+    """ann has bought p1, so the live model can only offer her p2."""
+    model = ALSModel.from_factors(
+        np.array([[1.0, 0.0]], dtype=np.float32),
+        np.array([[1.0, 0.0], [0.9, 0.1]], dtype=np.float32),
+        ALSParams(),
+    )
+    bought = sp.csr_matrix(np.array([[1.0, 0.0]], dtype=np.float32))
+    return Recommender(
+        model=model,
+        person_ids=np.array(["ann"]),
+        product_ids=np.array(["p1", "p2"]),
+        purchased=bought,
+        interacted=bought,
+        popularity=np.array([5.0, 3.0], dtype=np.float32),
+        complement_scores=sp.csr_matrix((2, 2), dtype=np.float32),
+        product_names=np.array(["云南小粒咖啡", "蜂蜜面膜"]),
+        product_categories=np.array(["茶饮", "美妆护肤"]),
+    )
+
+
+def test_model_versions_show_their_offline_metrics_and_a_shopper_gets_reasons(
+    seeded_marts: Path, open_page: Callable[..., AppTest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = ModelRegistry(tmp_path / "models")
+    for day, ndcg in ((1, 0.21), (2, 0.25)):
+        registry.save_run(
+            _two_product_model(),
+            validation_score=ndcg,
+            metrics={
+                "k": 10,
+                "models": {"als": {"ndcg@10": ndcg, "recall@10": ndcg / 2}, "popular": {"ndcg@10": 0.1}},
+            },
+            now=datetime(2025, 6, day, tzinfo=UTC),
+        )
+    monkeypatch.setenv("SHOPLOOP_RECSYS_REGISTRY_DIR", str(tmp_path / "models"))
+
+    app = open_page(seeded_marts, "recommender", query={"shopper": "ann"})
+
+    assert not app.exception, [e.message for e in app.exception]
+    shown = {metric.label: metric.value for metric in app.metric}
+    assert (shown["模型版本"], shown["NDCG@10"], shown["Recall@10"]) == ("2", "0.250", "0.125")
+    runs = app.dataframe[0].value
+    assert len(runs) == 4  # two runs × two models
+    assert any("Recommendation Shown / Clicked" in info.body for info in app.info)
+    picks = app.dataframe[1].value
+    assert list(picks["name"]) == ["蜂蜜面膜"]
+    assert picks["reason"][0]
