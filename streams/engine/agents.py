@@ -158,6 +158,23 @@ async def read_rules(bootstrap_servers: str, topic: str) -> list[bytes]:
         await consumer.stop()
 
 
+# A table row is one Kafka message: keep each pending chunk well under the 1 MB default request size.
+CHUNK_MAX_BYTES = 256 * 1024
+
+
+def _split(rows: list[dict[str, Any]], *, max_bytes: int) -> list[list[dict[str, Any]]]:
+    chunks: list[list[dict[str, Any]]] = []
+    size = max_bytes
+    for row in rows:
+        length = len(row["raw"]) + len(row["id"]) + 40
+        if size + length > max_bytes:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(row)
+        size += length
+    return chunks
+
+
 def _parse_input(topic: str, raw: bytes) -> Activity | OrderFact | None:
     if topic == Topics.ORDERS.name:
         return order_fact_from_json(raw)
@@ -264,10 +281,10 @@ def register_decisions(
             else:
                 index[row_key] = row
         engine.changed_index.clear()
-        if new_chunk:
-            chunk_key = stable_id("pending", new_chunk[0]["id"], new_chunk[-1]["id"], str(len(new_chunk)))
-            pending[chunk_key] = {"inputs": new_chunk}
-            chunks[chunk_key] = {row["id"] for row in new_chunk}
+        for chunk in _split(new_chunk or [], max_bytes=CHUNK_MAX_BYTES):
+            chunk_key = stable_id("pending", chunk[0]["id"], chunk[-1]["id"], str(len(chunk)))
+            pending[chunk_key] = {"inputs": chunk}
+            chunks[chunk_key] = {row["id"] for row in chunk}
         for chunk_key in [key for key, ids in chunks.items() if not any(map(engine.is_pending, ids))]:
             del chunks[chunk_key]
             pending.pop(chunk_key, None)
@@ -313,7 +330,8 @@ def register_decisions(
             if not was_pending and engine.is_pending(input_id):
                 new_chunk.append({"id": input_id, "topic": message.topic, "raw": raw.decode()})
         results += engine.advance(idle_before=seen_at - idle_partition_s)
-        await checkpoint(results, new_chunk)
+        # Only what is still waiting for the watermark needs to survive a restart.
+        await checkpoint(results, [row for row in new_chunk if engine.is_pending(row["id"])])
 
     async def rules(stream: AsyncIterable[bytes]) -> None:
         # Changes while running; the rule book as it stood at start was read by `ensure_loaded`.

@@ -82,3 +82,14 @@ def test_republishing_the_same_rule_version_changes_nothing() -> None:
 
     assert engine.publish_rule(_cart_rule()) == []
     assert engine.rules.rules["cart-1h"].version == 1
+
+
+def test_pending_inputs_are_checkpointed_in_rows_small_enough_for_one_kafka_message() -> None:
+    from streams.engine.agents import _split
+
+    rows = [{"id": f"m{n}", "topic": "shoploop.events", "raw": "x" * 1000} for n in range(600)]
+
+    chunks = _split(rows, max_bytes=256 * 1024)
+
+    assert [row for chunk in chunks for row in chunk] == rows
+    assert len(chunks) == 3 and all(sum(len(r["raw"]) + 60 for r in chunk) < 300 * 1024 for chunk in chunks)

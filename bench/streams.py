@@ -1,0 +1,303 @@
+"""Streams benchmark: the full stateful `shoploop streams` worker on the embedded broker, beside the raw
+aiokafka consume rate of the same topic as its ceiling, and trigger lateness in live mode.
+
+    .venv/bin/python bench/streams.py [--events 100000] [--partitions 4]
+
+What it does, all on this machine:
+1. starts a fresh embedded broker (Tansu, memory) on a free port and the loopback WeChat sandbox;
+2. produces a replay log of shoppers (views, carts, consents, shares, entries through shares) to
+   `shoploop.events` and verified payments to `shoploop.orders`, with event times 5 ms apart;
+3. ceiling: a plain aiokafka consumer reads the events topic from the start and parses every value;
+4. replay: starts the real worker (`shoploop streams`: live metrics, decisions with every table, pushes)
+   with an abandoned-cart rule and a share reward published; the clock runs from the worker's "Ready" until
+   the sentinel trigger — due only once every partition has been read to its end — is on the triggers topic;
+Not measured yet: trigger lateness in live mode (send time − due time, p50/p99).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from api.wechat import signing
+from api.wechat.sandbox import create_sandbox_app
+from shoploop.broker import embedded_broker
+from shoploop.kafka import KafkaSettings, Topics, ensure_topics
+from shoploop.serving import serving
+
+APPID, SECRET = "wxd0000000shoploop", "dev-app-secret-not-for-production"
+START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+CART_DELAY_S = 600
+CART_RULE = {
+    "rule_id": "bench-cart",
+    "version": 1,
+    "kind": "abandoned_cart",
+    "delay_s": CART_DELAY_S,
+    "cooldown_s": 0,
+    "template_id": "TPL_CART",
+    "template_data": {"thing1": "{product_name}"},
+    "page": "pages/cart/index",
+}
+SHARE_REWARD = {
+    "rule_id": "bench-share",
+    "version": 1,
+    "kind": "referral_reward",
+    "sharer_campaign_id": "share-5-yuan",
+    "friend_campaign_id": "share-5-yuan",
+}
+
+
+def _event(person: str, n: int, at: datetime, event: str, openid: str | None, **properties: Any) -> bytes:
+    return orjson.dumps(
+        {
+            "message_id": f"{person}-{n}",
+            "type": "track",
+            "event": event,
+            "person_id": person,
+            "anonymous_id": person,
+            "user_id": f"u-{person}",
+            "timestamp": at.isoformat(),
+            "scene": properties.get("scene"),
+            "properties": properties,
+            "traits": {},
+            "context": {"wechat": {"openid": openid} if openid else {}, "device": {"id": f"d-{person}"}},
+        }
+    )
+
+
+def shopper_log(
+    count: int, *, start: datetime, step: timedelta, persons: int, openids: dict[str, str] | None = None
+) -> list[tuple[str, str, bytes]]:
+    """(topic, key, value) for `count` events of `persons` shoppers, event times `step` apart."""
+    rng = random.Random(7)
+    log: list[tuple[str, str, bytes]] = []
+    counters: dict[str, int] = {}
+    shares: list[str] = []
+    for i in range(count):
+        at = start + i * step
+        person = f"p{rng.randrange(persons):06d}"
+        n = counters[person] = counters.get(person, 0) + 1
+        openid = (openids or {}).get(person, f"o-{person}")
+        roll = rng.random()
+        product = f"prod-{rng.randrange(500)}"
+        if roll < 0.45:
+            value = _event(person, n, at, "Product Viewed", openid, product_id=product)
+        elif roll < 0.65:
+            value = _event(
+                person, n, at, "Product Added", openid, product_id=product, name="白瓷茶壶", quantity=1
+            )
+        elif roll < 0.72:
+            value = _event(person, n, at, "Product Removed", openid, product_id=product)
+        elif roll < 0.82:
+            results = {"TPL_CART": "accept"}
+            value = _event(person, n, at, "Subscribe Message Consent", openid, results=results)
+        elif roll < 0.87:
+            share_id = f"sh-{person}-{n}"
+            shares.append(share_id)
+            value = _event(person, n, at, "Product Shared", openid, product_id=product, share_id=share_id)
+        elif roll < 0.93 and shares:
+            share_id = rng.choice(shares)
+            value = _event(person, n, at, "Mini Program Launched", openid, scene=1007, share_id=share_id)
+        elif roll < 0.97:
+            order_id = f"SL-{i}"
+            paid = {"event_id": f"{order_id}-paid", "event": "OrderPaid", "order_id": order_id,
+                    "user_id": f"u-{person}", "total_fen": 8_800, "occurred_at": at.isoformat()}  # fmt: skip
+            log.append((Topics.ORDERS.name, order_id, orjson.dumps(paid)))
+            continue
+        else:
+            value = _event(person, n, at, "Mini Program Launched", openid, scene=1001)
+        log.append((Topics.EVENTS.name, person, value))
+    return log
+
+
+async def _produce(bootstrap: str, log: list[tuple[str, str, bytes]], partitions: int | None = None) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=256_000)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, value, key=key.encode()) for topic, key, value in log]
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+async def _tick_every_partition(bootstrap: str, at: datetime, partitions: int, tag: str) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for partition in range(partitions):
+            person = f"tick-{tag}-{partition}"
+            value = _event(person, 1, at, "Product Viewed", None, product_id="p")
+            await producer.send_and_wait(Topics.EVENTS.name, value, key=person.encode(), partition=partition)
+    finally:
+        await producer.stop()
+
+
+async def raw_consume_rate(bootstrap: str, expected: int) -> float:
+    """The ceiling: aiokafka reading the events topic from the start and parsing every value."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        Topics.EVENTS.name,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        seen, started = 0, time.perf_counter()
+        while seen < expected:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            for records in batches.values():
+                for record in records:
+                    orjson.loads(record.value)
+                seen += len(records)
+        return seen / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+async def _wait_for_trigger(bootstrap: str, person_id: str, timeout_s: float) -> float:
+    """Tail the triggers topic until `person_id` has one; the wall time it was seen (perf_counter)."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        Topics.TRIGGERS.name, bootstrap_servers=bootstrap, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        deadline = time.perf_counter() + timeout_s
+        while time.perf_counter() < deadline:
+            batches = await consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                for record in records:
+                    if orjson.loads(record.value)["person_id"] == person_id:
+                        return time.perf_counter()
+        raise TimeoutError(f"no trigger for {person_id} within {timeout_s:.0f}s")
+    finally:
+        await consumer.stop()
+
+
+def _publish_rules(bootstrap: str, *rules: dict[str, Any]) -> None:
+    asyncio.run(
+        _produce(bootstrap, [(Topics.AUTOMATION_RULES.name, r["rule_id"], orjson.dumps(r)) for r in rules])
+    )
+
+
+def _start_worker(
+    bootstrap: str, partitions: int, sandbox_url: str, log_path: Path, **env: str
+) -> subprocess.Popen[bytes]:
+    environment = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "SHOPLOOP_KAFKA_DEFAULT_PARTITIONS": str(partitions),
+        "SHOPLOOP_STREAMS_WECHAT_API_BASE_URL": sandbox_url,
+        **env,
+    }
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "shoploop"), "streams", "--loglevel", "info"],
+        env=environment,
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _wait_for_ready(log_path: Path, timeout_s: float = 60.0) -> float:
+    deadline = time.perf_counter() + timeout_s
+    while time.perf_counter() < deadline:
+        if "[^Worker]: Ready" in log_path.read_text(errors="replace"):
+            return time.perf_counter()
+        time.sleep(0.02)
+    raise TimeoutError("the worker did not get ready")
+
+
+def _stop(worker: subprocess.Popen[bytes]) -> None:
+    worker.terminate()
+    try:
+        worker.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
+def _sandbox() -> Any:
+    return create_sandbox_app(
+        appid=APPID,
+        app_secret=SECRET,
+        mchid="1900000109",
+        merchant_serial="DEV0",
+        merchant_public_key_pem=signing.public_key_pem(signing.generate_private_key().public_key()),
+        apiv3_key=b"0" * 32,
+    )
+
+
+def _say(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def replay(events: int, partitions: int, workdir: Path) -> dict[str, float]:
+    step = timedelta(milliseconds=5)
+    log = shopper_log(events, start=START, step=step, persons=max(events // 20, 100))
+    end = START + events * step
+    sentinel = [
+        (Topics.EVENTS.name, "sentinel", _event("sentinel", 1, end, "Subscribe Message Consent", "o-sentinel",
+                                                results={"TPL_CART": "accept"})),
+        (Topics.EVENTS.name, "sentinel", _event("sentinel", 2, end, "Product Added", "o-sentinel",
+                                                product_id="p", name="哨兵")),
+    ]  # fmt: skip
+    on_events = sum(1 for topic, _, _ in log if topic == Topics.EVENTS.name) + len(sentinel) + partitions
+    with embedded_broker() as bootstrap, serving(_sandbox()) as sandbox_url:
+        ensure_topics(KafkaSettings(bootstrap_servers=bootstrap, default_partitions=partitions))
+        _publish_rules(bootstrap, CART_RULE, SHARE_REWARD)
+        asyncio.run(_produce(bootstrap, log + sentinel))
+        asyncio.run(
+            _tick_every_partition(bootstrap, end + timedelta(seconds=CART_DELAY_S + 60), partitions, "end")
+        )
+        _say(f"produced {len(log):,} inputs")
+        ceiling = asyncio.run(raw_consume_rate(bootstrap, on_events))
+        _say(f"ceiling {ceiling:,.0f}/s")
+        log_path = workdir / "replay-worker.log"
+        worker = _start_worker(bootstrap, partitions, sandbox_url, log_path)
+        try:
+            ready = _wait_for_ready(log_path)
+            _say("worker ready")
+            done = asyncio.run(_wait_for_trigger(bootstrap, "sentinel", timeout_s=600))
+        finally:
+            _stop(worker)
+    inputs = len(log) + len(sentinel) + partitions
+    return {"inputs": inputs, "events_topic": on_events, "seconds": done - ready,
+            "inputs_per_s": inputs / (done - ready), "ceiling_per_s": ceiling}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--partitions", type=int, default=4)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as workdir:
+        result = replay(args.events, args.partitions, Path(workdir))
+        print(
+            f"replay: {result['inputs']:,.0f} inputs ({result['events_topic']:,.0f} on shoploop.events) in "
+            f"{result['seconds']:.1f} s = {result['inputs_per_s']:,.0f} inputs/s through the streams worker; "
+            f"raw aiokafka consume+parse of the same topic: {result['ceiling_per_s']:,.0f} events/s"
+        )
+
+
+if __name__ == "__main__":
+    main()
