@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import structlog
 import uvicorn
 
 from api.settings import ApiSettings
@@ -23,6 +24,11 @@ def run_api(*, host: str = "127.0.0.1", port: int = 8000, settings: ApiSettings 
     migrate(settings)
     container = bootstrap(settings)
     seed_catalogue_if_empty(container.uow(), now=container.now())
+    if settings.environment == "development":
+        from api.demo_seed import seed_demo
+
+        for created in seed_demo(container.uow, now=container.now()):
+            structlog.get_logger(__name__).info("demo_seeded", created=created)
     uvicorn.run(create_app(settings, container=container), host=host, port=port, log_level="info")
 
 

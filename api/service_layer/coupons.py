@@ -26,8 +26,9 @@ def create_campaign(
     valid_from: datetime,
     valid_until: datetime,
     is_claimable: bool = True,
+    campaign_id: str | None = None,
 ) -> str:
-    campaign_id = "cc" + secrets.token_hex(8)
+    campaign_id = campaign_id or "cc" + secrets.token_hex(8)
     with uow:
         uow.session.execute(
             insert(t.coupon_campaigns).values(

@@ -1,0 +1,47 @@
+"""The demo's staff, coupon campaigns, automation rules and experiment are created once, through the services."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from api.adapters import tables as t
+from api.bootstrap import bootstrap
+from api.demo_seed import DEMO_CAMPAIGNS, DEMO_EXPERIMENT_ID, seed_demo
+from api.migrate import upgrade_database
+from api.settings import ApiSettings
+from shoploop.kafka import Topics
+
+NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
+
+
+def test_the_demo_seed_publishes_its_rules_through_the_outbox_and_runs_only_once(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'api.db'}"
+    upgrade_database(database_url)
+    container = bootstrap(
+        ApiSettings(
+            environment="development",
+            database_url=database_url,
+            wechat_pay_private_key_path=tmp_path / "merchant.pem",
+            outbox_relay_enabled=False,
+        )
+    )
+    try:
+        created = seed_demo(container.uow, now=NOW, cart_delay_s=60)
+        assert {f"campaign {campaign_id}" for campaign_id in DEMO_CAMPAIGNS} <= set(created)
+        assert f"experiment {DEMO_EXPERIMENT_ID}" in created
+        assert "rule demo-abandoned-cart" in created
+
+        uow = container.uow()
+        with uow:
+            published = uow.session.execute(
+                select(t.outbox.c.key).where(t.outbox.c.topic == Topics.AUTOMATION_RULES.name)
+            ).scalars()
+            rule_keys = set(published)
+        assert {"demo-abandoned-cart", "demo-win-back", "demo-birthday", "demo-share-reward"} <= rule_keys
+
+        assert seed_demo(container.uow, now=NOW) == []
+    finally:
+        container.close()
