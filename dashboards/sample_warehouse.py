@@ -132,7 +132,7 @@ _SAMPLE_SQL: Final = (
         null
     from range(1, ($shoppers * 0.6)::bigint + 1) t(i),
         lateral (select 1990 + (hash(i) % 400) * 50 as amount,
-            $now - to_days(((i * 7) % $days)::integer) - to_minutes(((i * 11) % 600)::integer) as placed)
+            $now - to_days((i % $days)::integer) - to_minutes(((i * 11) % 600)::integer) as placed)
     """,
     """
     insert into fct_funnel_daily
