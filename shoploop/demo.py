@@ -80,6 +80,17 @@ def _prepare_development_merchant_key() -> None:
     )
 
 
+def _demo_console_login() -> dict[str, str]:
+    """The marketer console signs in to the demo's order core with the seeded marketer account."""
+    from api.demo_seed import DEMO_STAFF_PASSWORD
+
+    return {
+        "SHOPLOOP_DASHBOARD_API_URL": "http://127.0.0.1:8001",
+        "SHOPLOOP_DASHBOARD_API_USERNAME": "marketer",
+        "SHOPLOOP_DASHBOARD_API_PASSWORD": DEMO_STAFF_PASSWORD,
+    }
+
+
 def run_demo(*, simulate: bool, shoppers: int) -> int:
     settings = DemoSettings()
     uses_embedded_broker = settings.kafka_bootstrap_servers is None
@@ -112,6 +123,7 @@ def run_demo(*, simulate: bool, shoppers: int) -> int:
         "PYTHONUNBUFFERED": "1",
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "SHOPLOOP_SIMULATOR_SHOPPERS": str(shoppers),
+        **_demo_console_login(),
     }
     manager = Manager(Printer(sys.stdout))
     for name, command in processes.items():
