@@ -7,12 +7,12 @@ price, converted from GBP to integer fen at a fixed, documented rate.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import polars as pl
 
@@ -313,10 +313,14 @@ class Product:
     size: str | None
     # Sold order lines in the source data; shoppers see popular products more often, as in a real shop.
     popularity: int
+    # The order core's SKU id when the catalogue comes from the order core; None: derived from the name.
+    sku_id: str | None = None
 
     @property
     def sku(self) -> str:
-        """One SKU per product: the stock code, suffixed with the colour and size the name mentions."""
+        """One SKU per product: the order core's, else the stock code suffixed with colour and size."""
+        if self.sku_id is not None:
+            return self.sku_id
         parts = [self.product_id, *(part.upper() for part in (self.colour, self.size) if part)]
         return "-".join(parts)
 
@@ -447,3 +451,38 @@ def load_catalogue(path: Path | str | None = None) -> Catalogue:
         "product_id", "name", "unit_price", "sold_lines"
     ).rows()
     return Catalogue(tuple(products_from_rows(rows)))
+
+
+def catalogue_from_order_core(
+    products: Iterable[Mapping[str, Any]], *, popularity: Mapping[str, int] | None = None
+) -> Catalogue:
+    """The order core's products (`GET /v1/products/{id}` answers) as the simulator's catalogue.
+
+    Each product is offered through its first SKU that has stock, at the order core's price, so that what
+    shoppers track and what the order core charges agree to the fen. `popularity` (stock code → sold lines,
+    e.g. from `load_catalogue`) weights what shoppers look at; the order core's SKU ids are "k" + stock code.
+    """
+    popularity = popularity or {}
+    chosen = []
+    for product in products:
+        skus = [sku for sku in product.get("skus", []) if int(sku.get("stock", 0)) > 0]
+        if not skus or not str(product.get("title", "")).strip():
+            continue
+        sku = skus[0]
+        name = " ".join(str(product["title"]).split())
+        colour, size = variant_of(name)
+        stock_code = str(sku["sku_id"]).removeprefix("k")
+        chosen.append(
+            Product(
+                product_id=str(product["product_id"]),
+                name=name,
+                price_fen=int(sku["price_fen"]),
+                category=category_for(name),
+                colour=str(sku.get("colour") or "") or colour,
+                size=str(sku.get("size") or "") or size,
+                popularity=max(1, popularity.get(stock_code, 0) + int(product.get("sales_count", 0))),
+                sku_id=str(sku["sku_id"]),
+            )
+        )
+    chosen.sort(key=lambda product: (-product.popularity, product.product_id))
+    return Catalogue(tuple(chosen))

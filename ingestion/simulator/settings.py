@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ingestion.simulator.shoppers import Pacing
+from ingestion.simulator.shoppers import Pacing, SubscribePrompts
 
 
 class SimulatorSettings(BaseSettings):
@@ -39,6 +39,47 @@ class SimulatorSettings(BaseSettings):
     # On stop, keep trying to deliver what is left for at most this long.
     shutdown_grace_s: float = Field(default=10.0, ge=0)
     progress_every_s: float = Field(default=10.0, gt=0)
+
+    # The order core and the loopback WeChat: shoppers who check out log in, pay and get refunds there.
+    # Without them (or with use_order_core false) checkout is client-side only, as before.
+    use_order_core: bool = True
+    api_url: str = "http://127.0.0.1:8001"
+    sandbox_url: str = "http://127.0.0.1:9480"
+    # In the demo every process starts at once: wait this long for the order core before going without it.
+    order_core_wait_s: float = Field(default=60.0, ge=0)
+    refund_share: float = Field(default=0.05, ge=0, le=1, description="paid orders later refunded")
+    refund_delay_min_s: float = Field(default=60.0, ge=0)
+    refund_delay_max_s: float = Field(default=180.0, ge=0)
+    # Subscribe prompts: the cart reminder is the streams' demo template (streams/automations/demo.py),
+    # the order templates are the order core's (ApiSettings.subscribe_templates).
+    cart_subscribe_templates: tuple[str, ...] = ("TPL_CART_REMINDER",)
+    order_subscribe_templates: tuple[str, ...] = ("TPL-ORDER-PAID", "TPL-ORDER-SHIPPED", "TPL-ORDER-REFUNDED")
+    consent_accept_rate: float = Field(default=0.6, ge=0, le=1)
+    # Back office: an analyst runs the demo experiment, an operator approves refunds.
+    analyst_username: str = "sl_demo_analyst"
+    operator_username: str = "sl_demo_operator"
+    staff_password: SecretStr = SecretStr("shoploop demo staff password")
+    # The order core has no HTTP route for a first staff account: create the two above in its database.
+    create_staff_in_process: bool = True
+    experiment_id: str = "demo-checkout-button"
+    experiment_name: str = "结算按钮文案: 立即支付 vs 马上抢"
+    experiment_variants: tuple[str, ...] = ("control", "treatment")
+
+    def prompts(self) -> SubscribePrompts:
+        return SubscribePrompts(
+            cart_templates=self.cart_subscribe_templates,
+            order_templates=self.order_subscribe_templates,
+            accept_rate=self.consent_accept_rate,
+        )
+
+    def experiment(self) -> dict[str, object]:
+        """The demo experiment as `POST /admin/v1/experiments` takes it: an even split, conversion rate."""
+        return {
+            "experiment_id": self.experiment_id,
+            "name": self.experiment_name,
+            "variants": [{"name": name, "weight": 1} for name in self.experiment_variants],
+            "target_metric": "conversion_rate",
+        }
 
     def pacing(self) -> Pacing:
         return Pacing(

@@ -73,6 +73,17 @@ class Pacing:
 
 
 @dataclass(frozen=True, slots=True)
+class SubscribePrompts:
+    """Which WeChat subscribe prompts (wx.requestSubscribeMessage) the mini-program shows, and how often
+    shoppers allow them: the cart-reminder template on the first add to cart of a visit, the order
+    templates when paying. Each template is answered on its own, as the WeChat dialog lets shoppers do."""
+
+    cart_templates: tuple[str, ...] = ()
+    order_templates: tuple[str, ...] = ()
+    accept_rate: float = 0.6
+
+
+@dataclass(frozen=True, slots=True)
 class Share:
     share_id: str
     depth: int
@@ -140,8 +151,11 @@ class _Visit:
         rng: random.Random,
         start: datetime,
         pacing: Pacing,
+        prompts: SubscribePrompts | None = None,
     ) -> None:
         self.plan = plan
+        self.prompts = prompts
+        self.has_prompted_cart = False
         self.shopper = shopper
         self.catalogue = catalogue
         self.rng = rng
@@ -372,6 +386,16 @@ class _Visit:
         self.track(
             "Product Added", self.product_properties(product, quantity=quantity, cart_id=self.shopper.cart_id)
         )
+        if self.prompts is not None and self.prompts.cart_templates and not self.has_prompted_cart:
+            # The add-to-cart tap is the user gesture WeChat requires before it shows a subscribe prompt.
+            self.has_prompted_cart = True
+            self.ask_consent(self.prompts.cart_templates)
+
+    def ask_consent(self, templates: tuple[str, ...]) -> None:
+        assert self.prompts is not None
+        accept_rate = self.prompts.accept_rate
+        results = {tpl: "accept" if self.rng.random() < accept_rate else "reject" for tpl in templates}
+        self.track("Subscribe Message Consent", {"results": results})
 
     def view_cart(self) -> None:
         self.open_page(CART)
@@ -448,6 +472,9 @@ class _Visit:
             # Abandoned at the payment sheet: most leave, the cart stays for a later visit.
             self.is_over = self.rng.random() < 0.7
             return
+        if self.prompts is not None and self.prompts.order_templates:
+            # Shops ask for order updates on the pay tap, before wx.requestPayment.
+            self.ask_consent(self.prompts.order_templates)
         coupon, discount_fen = self.pick_coupon(subtotal_fen)
         revenue_fen = subtotal_fen - discount_fen
         shipping_fen = 0 if revenue_fen >= FREE_SHIPPING_FROM_FEN else SHIPPING_FEN
@@ -504,6 +531,7 @@ class TrafficModel:
         start: datetime,
         pacing: Pacing | None = None,
         rounds: int | None = 1,
+        prompts: SubscribePrompts | None = None,
     ) -> None:
         if start.tzinfo is None:
             raise ValueError("start must be timezone-aware")
@@ -513,6 +541,7 @@ class TrafficModel:
         self.seed = seed
         self.pacing = pacing or Pacing()
         self.rounds = rounds
+        self.prompts = prompts
         # Counters of what the stream has yielded so far, for progress lines.
         self.visits_started = 0
         self.orders_completed = 0
@@ -596,7 +625,13 @@ class TrafficModel:
         shopper = plan.shopper or self._new_shopper(plan)
         rng = self._rng(f"visit|{plan.key}")
         visit = _Visit(
-            plan=plan, shopper=shopper, catalogue=self.catalogue, rng=rng, start=moment, pacing=self.pacing
+            plan=plan,
+            shopper=shopper,
+            catalogue=self.catalogue,
+            rng=rng,
+            start=moment,
+            pacing=self.pacing,
+            prompts=self.prompts,
         )
         visit.run()
         self.visits_started += 1
@@ -650,7 +685,11 @@ def simulate_journeys(
     seed: int,
     start: datetime,
     pacing: Pacing | None = None,
+    prompts: SubscribePrompts | None = None,
 ) -> list[dict[str, Any]]:
     """The Segment messages of `shoppers` complete first visits, with the friends they bring through
     shares and the return visits that follow, ordered by timestamp. Same seed, same messages."""
-    return list(TrafficModel(catalogue, seed=seed, shoppers=shoppers, start=start, pacing=pacing, rounds=1))
+    model = TrafficModel(
+        catalogue, seed=seed, shoppers=shoppers, start=start, pacing=pacing, rounds=1, prompts=prompts
+    )
+    return list(model)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,12 @@ def _app(collector: RecordingCollector) -> FastAPI:
 
 @pytest.fixture
 def recording_collector() -> Iterator[RecordingCollector]:
+    with serving_a_recording_collector() as collector:
+        yield collector
+
+
+@contextmanager
+def serving_a_recording_collector() -> Iterator[RecordingCollector]:
     port = free_port()
     collector = RecordingCollector(url=f"http://127.0.0.1:{port}")
     server = uvicorn.Server(uvicorn.Config(_app(collector), host="127.0.0.1", port=port, log_level="error"))

@@ -108,6 +108,7 @@ def test_the_runner_posts_valid_shopper_traffic_in_real_time_and_stops_after_its
         arrival_ramp_s=0.5,
         initial_backoff_s=0.05,
         flush_interval_s=0.2,
+        use_order_core=False,  # this test is about delivery; never reach for a real :8001
     )
     started = time.monotonic()
     run(settings)
@@ -138,6 +139,7 @@ def test_the_runner_stops_cleanly_when_asked_to_and_flushes_what_it_has(recordin
         mean_think_s=0.2,
         arrival_ramp_s=0.2,
         flush_interval_s=600,
+        use_order_core=False,
     )
     stop = threading.Event()
     worker = threading.Thread(target=run, args=(settings,), kwargs={"stop": stop})
