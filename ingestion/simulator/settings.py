@@ -55,15 +55,17 @@ class SimulatorSettings(BaseSettings):
     cart_subscribe_templates: tuple[str, ...] = ("TPL_CART_REMINDER",)
     order_subscribe_templates: tuple[str, ...] = ("TPL-ORDER-PAID", "TPL-ORDER-SHIPPED", "TPL-ORDER-REFUNDED")
     consent_accept_rate: float = Field(default=0.6, ge=0, le=1)
-    # Back office: an analyst runs the demo experiment, an operator approves refunds.
-    analyst_username: str = "sl_demo_analyst"
-    operator_username: str = "sl_demo_operator"
-    staff_password: SecretStr = SecretStr("shoploop demo staff password")
-    # The order core has no HTTP route for a first staff account: create the two above in its database.
-    create_staff_in_process: bool = True
+    # Back office: an analyst makes sure the demo experiment runs, an operator approves refunds. The
+    # defaults are the development accounts the order core seeds for the demo (api/demo_seed.py).
+    analyst_username: str = "analyst"
+    operator_username: str = "operator"
+    staff_password: SecretStr = SecretStr("shoploop-demo-password")
+    # The order core has no HTTP route for a first staff account; when the accounts above cannot log in,
+    # this creates them with the order core's own use case in its database (SHOPLOOP_API_DATABASE_URL).
+    create_staff_in_process: bool = False
     experiment_id: str = "demo-checkout-button"
-    experiment_name: str = "结算按钮文案: 立即支付 vs 马上抢"
-    experiment_variants: tuple[str, ...] = ("control", "treatment")
+    experiment_name: str = "结算按钮文案: 立即支付 vs 马上抢购"
+    experiment_variants: tuple[str, ...] = ("control", "urgent")
 
     def prompts(self) -> SubscribePrompts:
         return SubscribePrompts(
