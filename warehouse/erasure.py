@@ -14,6 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from warehouse.lake import request_full_refresh
+
 PERSON_COLUMNS = ("person_id", "anonymous_id", "user_id")
 
 
@@ -43,4 +45,7 @@ def erase_people(table_dir: Path, ids: Iterable[str]) -> int:
         pq.write_table(kept, temporary, compression="zstd")
         os.replace(temporary, path)
         removed += int(count)
+    if removed:
+        # The warehouse's incremental staging still holds the erased rows: the next build starts from scratch.
+        request_full_refresh(table_dir.parent)
     return removed

@@ -49,6 +49,9 @@ EVENTS_SCHEMA = pa.schema(
 
 PARTITION_KEY = "received_date"
 
+# In the lake folder: the next warehouse build must start from scratch, not continue incrementally.
+FULL_REFRESH_MARKER = ".full-refresh-requested"
+
 # The order core's domain events from its outbox (topic shoploop.orders), one row per event, partitioned by the
 # UTC date the event occurred: unlike a receive time, that stays the same when the relay re-sends an event, so a
 # re-delivered event always lands in the partition where the sink looks for its event_id.
@@ -227,3 +230,10 @@ def order_book_glob(order_book_dir: Path) -> str:
 
 def live_minutes_glob(live_minutes_dir: Path) -> str:
     return events_glob(live_minutes_dir)
+
+
+def request_full_refresh(lake_dir: Path) -> None:
+    """Make the next warehouse build start from an empty file: rows were removed from the lake (an erasure) or
+    written with received dates older than the incremental lookback (a backfill such as Online Retail)."""
+    lake_dir.mkdir(parents=True, exist_ok=True)
+    (lake_dir / FULL_REFRESH_MARKER).write_text(datetime.now(UTC).isoformat())

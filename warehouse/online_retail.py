@@ -25,7 +25,7 @@ import polars as pl
 
 from ingestion.contract.event import TrackedEvent
 from ingestion.simulator.catalogue import gbp_to_fen
-from warehouse.lake import OrderBookEvent, write_events, write_order_events
+from warehouse.lake import OrderBookEvent, request_full_refresh, write_events, write_order_events
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "datasets" / "online_retail" / "online_retail.parquet"
 SHOP_TIMEZONE = "Europe/London"
@@ -224,4 +224,6 @@ def load_online_retail(*, events_dir: Path, order_book_dir: Path, path: Path = D
     order_events, tracked, report = build_rows(pl.read_parquet(path))
     write_order_events(order_book_dir, order_events)
     write_events(events_dir, tracked)
+    # Years-old received dates lie outside any incremental lookback.
+    request_full_refresh(events_dir.parent)
     return report

@@ -4,10 +4,16 @@ DuckDB lets one process write a database file, while dashboards read all the tim
 file nobody else opens, and only a build whose models and tests all passed is renamed over the published file
 with `os.replace`: readers that already opened the old file keep reading it (its inode lives on until they
 close it); new readers see the new one. A failed build leaves the last good warehouse in place.
+
+Builds are incremental: a build copies the last published file as its starting point, so dbt's incremental
+staging models re-read only a lookback window of the lake. The copy is used only when it was built by the same
+dbt project (its `project_fingerprint`) and no full rebuild was requested (`request_full_refresh`, after an
+erasure or a backfill of old dates); otherwise the build starts from an empty file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -30,6 +36,7 @@ import structlog
 from ingestion.contract.event import TrackedEvent
 from warehouse.lake import (
     EVENTS_SCHEMA,
+    FULL_REFRESH_MARKER,
     LIVE_MINUTES_SCHEMA,
     ORDER_BOOK_PARTITION_KEY,
     ORDER_BOOK_SCHEMA,
@@ -48,6 +55,49 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt"
 FIXTURE_EVENTS = Path(__file__).resolve().parent / "fixtures" / "events.jsonl"
 FIXTURE_ORDER_BOOK = Path(__file__).resolve().parent / "fixtures" / "order_book.jsonl"
 DBT_TIMEOUT_S = 900.0
+
+
+def project_fingerprint(project_dir: Path = DBT_PROJECT_DIR) -> str:
+    """A hash of every file that shapes the models (SQL, YAML, seeds): a changed project rebuilds in full."""
+    digest = hashlib.sha256()
+    for folder in ("models", "macros", "seeds", "tests"):
+        for path in sorted((project_dir / folder).rglob("*")):
+            if path.is_file():
+                digest.update(path.relative_to(project_dir).as_posix().encode())
+                digest.update(path.read_bytes())
+    digest.update((project_dir / "dbt_project.yml").read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _full_refresh_stamp(lake_dir: Path) -> int | None:
+    try:
+        return (lake_dir / FULL_REFRESH_MARKER).stat().st_mtime_ns
+    except FileNotFoundError:
+        return None
+
+
+def published_fingerprint(warehouse_path: Path) -> str | None:
+    """The project fingerprint recorded in a published warehouse, or None when there is none to read."""
+    if not warehouse_path.exists():
+        return None
+    try:
+        with duckdb.connect() as connection:
+            connection.execute("attach ? as published (read_only)", [str(warehouse_path)])
+            row = connection.execute(
+                "select project_fingerprint from published.main.meta_build_info"
+            ).fetchone()
+    except duckdb.Error:
+        return None
+    return None if row is None or row[0] is None else str(row[0])
+
+
+def incremental_starting_point(settings: WarehouseSettings, *, fingerprint: str) -> Path | None:
+    """The published file when the next build may continue from it; None for a build from scratch."""
+    if _full_refresh_stamp(settings.lake_dir) is not None:
+        return None
+    if published_fingerprint(settings.warehouse_path) != fingerprint:
+        return None
+    return settings.warehouse_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +160,11 @@ def dbt_build_command(
     live_minutes_glob: str | None = None,
     pushes_glob: str | None = None,
     command: tuple[str, ...] = ("build",),
+    fingerprint: str | None = None,
 ) -> list[str]:
     dbt_vars = {"database_path": str(database_path), "events_glob": lake_glob, "shop_timezone": shop_timezone}
+    if fingerprint is not None:
+        dbt_vars["project_fingerprint"] = fingerprint
     if order_book_glob is not None:
         dbt_vars["order_book_glob"] = order_book_glob
     if live_minutes_glob is not None:
@@ -204,10 +257,14 @@ def build_warehouse(
     run_unit_tests: bool = True,
     order_book_dir: Path | None = None,
     live_minutes_dir: Path | None = None,
+    starting_point: Path | None = None,
+    fingerprint: str | None = None,
 ) -> BuildResult:
     """Run `dbt build` over the lake in `events_dir` into a new DuckDB file under `build_dir`.
 
-    The file is removed again when the build fails; an empty lake builds empty marts.
+    With `starting_point` (the last published warehouse), the build file begins as a copy of it and the
+    incremental models add only what is new. The file is removed again when the build fails; an empty lake
+    builds empty marts.
     """
     build_dir.mkdir(parents=True, exist_ok=True)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -215,11 +272,20 @@ def build_warehouse(
     # one build to the next, dbt re-uses its parse of the project (seconds saved on every rebuild).
     database_path = (build_dir / f"shoploop-build-{os.getpid()}.duckdb").resolve()
     _remove_database(database_path)
+    started = time.monotonic()
+    if starting_point is not None:
+        try:
+            # A reader or another builder may hold the published file open: a copy of its current inode is
+            # a consistent snapshot, as every published file is complete and never written in place.
+            shutil.copyfile(starting_point, database_path)
+        except FileNotFoundError:
+            _remove_database(database_path)
     command = dbt_build_command(
         database_path=database_path,
         shop_timezone=shop_timezone,
         work_dir=work_dir.resolve(),
         run_unit_tests=run_unit_tests,
+        fingerprint=fingerprint,
         **lake_globs(
             events_dir=events_dir,
             order_book_dir=order_book_dir,
@@ -227,7 +293,6 @@ def build_warehouse(
             work_dir=work_dir,
         ),
     )
-    started = time.monotonic()
     try:
         completed = subprocess.run(
             command, cwd=DBT_PROJECT_DIR, capture_output=True, text=True, timeout=DBT_TIMEOUT_S, check=False
@@ -319,15 +384,25 @@ def write_fixture_lake(settings: WarehouseSettings) -> Path:
     return settings.events_dir
 
 
-def build_and_publish(settings: WarehouseSettings, *, fixture: bool = False) -> int:
+def build_and_publish(
+    settings: WarehouseSettings, *, fixture: bool = False, full_refresh: bool = False
+) -> int:
     """Build the warehouse and, only if every model and test passed, publish it. Returns an exit code.
 
-    With `fixture`, build the bundled fixture events in `<data_dir>/fixture` instead of the live lake; the
-    live warehouse is left alone.
+    The build continues incrementally from the published warehouse unless `full_refresh`, a requested full
+    refresh (`request_full_refresh`) or a changed dbt project says otherwise. With `fixture`, build the bundled
+    fixture events in `<data_dir>/fixture` (always from scratch) instead of the live lake; the live warehouse is
+    left alone.
     """
     if fixture:
         settings = fixture_settings(settings)
         write_fixture_lake(settings)
+    fingerprint = project_fingerprint()
+    # Taken before the build: a refresh requested while this build runs is honoured by the next one.
+    refresh_stamp = _full_refresh_stamp(settings.lake_dir)
+    starting_point = (
+        None if fixture or full_refresh else incremental_starting_point(settings, fingerprint=fingerprint)
+    )
     result = build_warehouse(
         events_dir=settings.events_dir,
         build_dir=settings.build_dir,
@@ -336,6 +411,8 @@ def build_and_publish(settings: WarehouseSettings, *, fixture: bool = False) -> 
         run_unit_tests=fixture,
         order_book_dir=settings.order_book_dir,
         live_minutes_dir=settings.live_minutes_dir,
+        starting_point=starting_point,
+        fingerprint=fingerprint,
     )
     if not result.succeeded:
         log.error(
@@ -347,11 +424,18 @@ def build_and_publish(settings: WarehouseSettings, *, fixture: bool = False) -> 
         )
         return result.return_code
     publish(result.database_path, settings.warehouse_path)
+    if (
+        refresh_stamp is not None
+        and starting_point is None
+        and _full_refresh_stamp(settings.lake_dir) == refresh_stamp
+    ):
+        (settings.lake_dir / FULL_REFRESH_MARKER).unlink(missing_ok=True)
     log.info(
         "warehouse_published",
         duration_s=round(result.duration_s, 2),
         warehouse=str(settings.warehouse_path),
         fixture=fixture,
+        incremental=starting_point is not None,
     )
     return 0
 

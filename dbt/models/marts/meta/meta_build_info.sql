@@ -14,7 +14,9 @@ final as (
         current_timestamp as built_at,
         max(received_at) as last_event_received_at,
         count(*) as event_count,
-        '{{ var("shop_timezone") }}' as shop_timezone
+        '{{ var("shop_timezone") }}' as shop_timezone,
+        -- which version of the dbt project built this file: publish.py continues incrementally only from its own
+        '{{ var("project_fingerprint") }}' as project_fingerprint
     from events
 
 )

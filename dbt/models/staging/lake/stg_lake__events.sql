@@ -1,11 +1,28 @@
 -- One row per message: the lake is at-least-once (client retries, sink re-deliveries), so keep the copy
 -- received first. Money leaves here as integer fen; the event's date is the shop's calendar date.
+-- Incremental: a build that starts from the last published warehouse (warehouse/publish.py) re-reads only the
+-- partitions of the lookback window and replaces those rows by message_id; a message already kept from before
+-- the window is not taken again, so "first received wins" holds across builds.
+
+{{ config(
+    materialized='incremental',
+    unique_key='message_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail'
+) }}
+
+{%- set window_start = incremental_window_start() %}
 
 with
 
 source as (
 
     select * from {{ source('lake', 'events') }}
+    {%- if window_start is not none %}
+    -- the partition filter is a constant, so DuckDB opens only the window's folders
+    where received_date >= cast(timestamptz '{{ window_start }}' as date)
+        and received_at >= timestamptz '{{ window_start }}'
+    {%- endif %}
 
 ),
 
@@ -13,6 +30,14 @@ deduplicated as (
 
     select *
     from source
+    {%- if window_start is not none %}
+    where message_id not in (
+        -- a duplicate reaches the lake only within two days of the first copy (warehouse/dedup.py)
+        select message_id from {{ this }}
+        where received_at < timestamptz '{{ window_start }}'
+            and received_at >= timestamptz '{{ window_start }}' - interval 2 day
+    )
+    {%- endif %}
     qualify row_number() over (
         partition by message_id
         order by received_at, filename
