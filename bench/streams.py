@@ -199,7 +199,7 @@ def _publish_rules(bootstrap: str, *rules: dict[str, Any]) -> None:
 
 
 def _start_worker(
-    bootstrap: str, partitions: int, sandbox_url: str, log_path: Path, **env: str
+    bootstrap: str, partitions: int, sandbox_url: str, log_path: Path, profile: Path | None = None, **env: str
 ) -> subprocess.Popen[bytes]:
     environment = {
         **os.environ,
@@ -208,8 +208,11 @@ def _start_worker(
         "SHOPLOOP_STREAMS_WECHAT_API_BASE_URL": sandbox_url,
         **env,
     }
+    command = [str(Path(sys.executable).parent / "shoploop"), "streams", "--loglevel", "info"]
+    if profile is not None:
+        command = [sys.executable, "-m", "cProfile", "-o", str(profile), *command]
     return subprocess.Popen(
-        [str(Path(sys.executable).parent / "shoploop"), "streams", "--loglevel", "info"],
+        command,
         env=environment,
         stdout=log_path.open("wb"),
         stderr=subprocess.STDOUT,
@@ -249,7 +252,7 @@ def _say(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
-def replay(events: int, partitions: int, workdir: Path) -> dict[str, float]:
+def replay(events: int, partitions: int, workdir: Path, profile: Path | None = None) -> dict[str, float]:
     step = timedelta(milliseconds=5)
     log = shopper_log(events, start=START, step=step, persons=max(events // 20, 100))
     end = START + events * step
@@ -271,7 +274,7 @@ def replay(events: int, partitions: int, workdir: Path) -> dict[str, float]:
         ceiling = asyncio.run(raw_consume_rate(bootstrap, on_events))
         _say(f"ceiling {ceiling:,.0f}/s")
         log_path = workdir / "replay-worker.log"
-        worker = _start_worker(bootstrap, partitions, sandbox_url, log_path)
+        worker = _start_worker(bootstrap, partitions, sandbox_url, log_path, profile)
         try:
             ready = _wait_for_ready(log_path)
             _say("worker ready")
@@ -289,9 +292,10 @@ def main() -> None:
     )
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--profile", type=Path, help="write the worker's cProfile stats to this file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
-        result = replay(args.events, args.partitions, Path(workdir))
+        result = replay(args.events, args.partitions, Path(workdir), args.profile)
         print(
             f"replay: {result['inputs']:,.0f} inputs ({result['events_topic']:,.0f} on shoploop.events) in "
             f"{result['seconds']:.1f} s = {result['inputs_per_s']:,.0f} inputs/s through the streams worker; "

@@ -12,7 +12,6 @@ import faust
 
 from streams.automations.rules import PushPolicy
 from streams.engine.agents import register_decisions
-from streams.metrics.agents import register_live_metrics
 from streams.pushes.agents import register_pushes
 from streams.pushes.dispatch import SubscribeSender
 from streams.settings import StreamsSettings
@@ -49,7 +48,6 @@ def create_app(settings: StreamsSettings, role: Role, *, sender: SubscribeSender
             flush_s=settings.sink_flush_s,
         )
     elif role is Role.STREAMS:
-        register_live_metrics(app, batch_size=settings.agent_batch_size, flush_s=settings.agent_flush_s)
         register_decisions(
             app,
             bootstrap_servers=settings.kafka.bootstrap_servers,

@@ -41,7 +41,11 @@ class Cart:
             return datetime.fromisoformat(value) if value else None
 
         return cls(
-            lines=tuple(CartLine(p, q, s, n) for p, q, s, n in data.get("lines", ())),
+            # A line is a list (to_dict) or an object (orjson's form of the dataclass).
+            lines=tuple(
+                CartLine(**line) if isinstance(line, dict) else CartLine(*line)
+                for line in data.get("lines", ())
+            ),
             changed_at=moment(data.get("changed_at")),
             checkout_started_at=moment(data.get("checkout_started_at")),
             paid_at=moment(data.get("paid_at")),

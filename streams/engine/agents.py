@@ -1,11 +1,14 @@
 """The decisions agent: events, order facts and rules in; triggers, attributions, rewards, flags out.
 
-One agent drives the decision core in batches (Faust's per-message cost is paid once per batch). The state
-lives in memory and is checkpointed once per batch into Faust tables (changelogged, so a restarted worker
-recovers it): the persons and shares the batch changed, the shop-wide index entries it changed, one row
-of the inputs it buffered, and one small row of shop-wide state. The core applies inputs in event-time
-order, so the streams role runs as one worker; its tables use the key partitioner and need no
-co-partitioning. On start the rule book is read to the end of its compacted topic before any input.
+One agent drives the decision core in batches of raw bytes (Faust's per-message cost is paid once, by this
+agent only: it also tallies the live metrics of its batch). The state lives in memory and is checkpointed
+once per batch into Faust tables (changelogged, so a restarted worker recovers it) with work proportional to
+the batch: the persons the batch changed, many to a row (`PersonPages`), the shares and shop-wide index
+entries it changed, one row of the inputs it buffered, and one small row of shop-wide state that includes
+the next offset of every input partition — a message below it was already offered before a restart and is
+skipped, not dead-lettered as late. The core applies inputs in event-time order, so the streams role runs
+as one worker; its tables use the key partitioner and need no co-partitioning. On start the rule book is
+read to the end of its compacted topic before any input.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from streams.automations.rules import InvalidRule, PushPolicy, parse_rule
 from streams.engine.core import Engine, Output, PersonState
 from streams.ids import stable_id
 from streams.inputs import Activity, BadInput, OrderFact, activity_from_json, order_fact_from_json
+from streams.metrics.live import LiveTally
 from streams.referrals.models import ShareNode
 
 log = structlog.get_logger(__name__)
@@ -49,20 +53,95 @@ def _share_from_dict(data: dict[str, Any]) -> ShareNode:
     return ShareNode(**{**data, "shared_at": datetime.fromisoformat(data["shared_at"])})
 
 
-def shop_state(engine: Engine) -> dict[str, Any]:
-    """The engine's small shop-wide state (rules, clocks, parked payments …), as one JSON-able row.
+class PersonPages:
+    """Where each person's checkpoint lives: a batch writes the persons it changed into a few new rows
+    ("pages", ≤ CHUNK_MAX_BYTES each) instead of one table row per person, so Faust's per-row cost is paid per
+    256 KB. A page whose persons were all rewritten later is deleted; a page with less than a quarter of its
+    persons still current has them rewritten with the batch, so the table stays within 4x the live state.
+    Page keys sort in write order, so on restore the newest copy of a person wins.
+    """
 
-    What grows with the shop (paid orders, per-user order times, accounts per device, flags) is kept in
-    index rows instead, written only when they change.
+    def __init__(self) -> None:
+        self.page_of: dict[str, str] = {}
+        self.members: dict[str, set[str]] = {}
+        self.size: dict[str, int] = {}
+        self.next_page = 0
+
+    def restore(self, rows: list[tuple[str, bytes]]) -> tuple[list[dict[str, Any]], list[str]]:
+        """The newest copy of every person in `rows`, and the pages no person lives in any more."""
+        newest: dict[str, dict[str, Any]] = {}
+        for key, raw in sorted(rows):
+            people = orjson.loads(raw)
+            self.size[key] = len(people)
+            self.members[key] = set()
+            self.next_page = max(self.next_page, int(key.split("-")[0]) + 1)
+            for person in people:
+                old = self.page_of.get(person["person_id"])
+                if old is not None:
+                    self.members[old].discard(person["person_id"])
+                self.page_of[person["person_id"]] = key
+                self.members[key].add(person["person_id"])
+                newest[person["person_id"]] = person
+        stale = [key for key, members in self.members.items() if not members]
+        for key in stale:
+            del self.members[key], self.size[key]
+        return list(newest.values()), stale
+
+    def write(
+        self, changed: set[str], persons: dict[str, PersonState]
+    ) -> tuple[list[tuple[str, bytes]], list[str]]:
+        """(rows to write, rows to delete) for a batch that changed `changed`."""
+        moving, left = set(changed), set()
+        for person_id in changed:
+            old = self.page_of.get(person_id)
+            if old is not None:
+                self.members[old].discard(person_id)
+                left.add(old)
+        for key in left:
+            if 4 * len(self.members[key]) < self.size[key]:
+                moving |= self.members[
+                    key
+                ]  # compaction: few current persons left; rewrite them with the batch
+                self.members[key] = set()
+        deleted = [key for key in left if not self.members[key]]
+        for key in deleted:
+            del self.members[key], self.size[key]
+        rows: list[tuple[str, bytes]] = []
+        page: list[bytes] = []
+        ids: list[str] = []
+        size = 0
+
+        def close() -> None:
+            key = f"{self.next_page:012d}-{len(rows):05d}"
+            rows.append((key, b"[" + b",".join(page) + b"]"))
+            self.members[key], self.size[key] = set(ids), len(ids)
+            for person_id in ids:
+                self.page_of[person_id] = key
+
+        for person_id in sorted(moving):
+            raw = persons[person_id].to_json()
+            if page and size + len(raw) > CHUNK_MAX_BYTES:
+                close()
+                page, ids, size = [], [], 0
+            page.append(raw)
+            ids.append(person_id)
+            size += len(raw) + 1
+        if page:
+            close()
+        self.next_page += 1
+        return rows, deleted
+
+
+def shop_state(engine: Engine) -> dict[str, Any]:
+    """The engine's small shop-wide state (rules, clocks, sold-out SKUs …), as one JSON-able row.
+
+    What grows with the shop (paid orders, per-user order times, accounts per device, flags, payments parked
+    until their shopper's login event) is kept in index rows instead, written only when they change.
     """
     return {
         "now": engine.now.isoformat() if engine.now else None,
         "watermark": {p: at.isoformat() for p, at in engine.watermark.latest_by_partition.items()},
         "rules": engine.rules.as_dict(),
-        "parked_payments": {
-            user: [{**asdict(f), "at": f.at.isoformat()} for f in facts]
-            for user, facts in engine.parked_payments.items()
-        },
         "sold_out": sorted(engine.sold_out),
         "suppressed": engine.suppressed,
     }
@@ -79,6 +158,9 @@ def index_row(engine: Engine, kind: str, key: str) -> dict[str, Any] | None:
     elif kind == "device":
         users = engine.accounts_by_device.get(key)
         value = sorted(users) if users else None
+    elif kind == "parked":
+        facts = engine.parked_payments.get(key)
+        value = [{**asdict(f), "at": f.at.isoformat()} for f in facts] if facts else None
     else:
         user, reason = key.split("\x1f", 1)
         value = (user, reason) in engine.flagged_reasons or None
@@ -98,16 +180,13 @@ def restore_engine(
     from streams.automations.rules import Rule
 
     if shop:
-        for rule in shop.get("rules", {}).values():
-            engine.rules.publish(Rule.model_validate(rule))
+        engine.restore_shop(
+            rules=[Rule.model_validate(rule) for rule in shop.get("rules", {}).values()],
+            sold_out=shop.get("sold_out", ()),
+        )
         engine.now = datetime.fromisoformat(shop["now"]) if shop.get("now") else None
         for partition, at in shop.get("watermark", {}).items():
             engine.watermark.observe(partition, datetime.fromisoformat(at))
-        engine.parked_payments = {
-            user: [OrderFact(**{**f, "at": datetime.fromisoformat(f["at"])}) for f in facts]
-            for user, facts in shop.get("parked_payments", {}).items()
-        }
-        engine.sold_out = set(shop.get("sold_out", ()))
         engine.suppressed = dict(shop.get("suppressed", {}))
     for row in index:
         kind, key, value = row["kind"], row["key"], row["value"]
@@ -117,13 +196,17 @@ def restore_engine(
             engine.orders_by_user[key] = [datetime.fromisoformat(at) for at in value]
         elif kind == "device":
             engine.accounts_by_device[key] = set(value)
+        elif kind == "parked":
+            engine.parked_payments[key] = [
+                OrderFact(**{**f, "at": datetime.fromisoformat(f["at"])}) for f in value
+            ]
         elif kind == "flag":
             user, reason = key.split("\x1f", 1)
             engine.flagged_reasons.add((user, reason))
     for share in shares:
         node = _share_from_dict(share)
         engine.shares[node.share_id] = node
-    for person in sorted(persons, key=lambda p: str(p["person_id"])):
+    for person in sorted(persons, key=lambda p: str(p["person_id"])):  # a deterministic heap order
         engine.restore_person(PersonState.from_dict(person))
     for row in pending:
         item = _parse_input(row["topic"], row["raw"].encode())
@@ -205,20 +288,32 @@ def register_decisions(
         stream: app.topic(name, key_type=bytes, value_type=bytes, value_serializer="raw")
         for stream, name in OUTPUT_TOPICS.items()
     }
+    minutes_topic = app.topic(
+        Topics.LIVE_MINUTES.name, key_type=bytes, value_type=bytes, value_serializer="raw"
+    )
 
-    def table(name: str) -> faust.types.TableT[str, Any]:
-        return app.Table(name, default=None, use_partitioner=True, partitions=app.conf.topic_partitions)
+    def table(name: str, **options: Any) -> faust.types.TableT[str, Any]:
+        return app.Table(
+            name, default=None, use_partitioner=True, partitions=app.conf.topic_partitions, **options
+        )
 
     persons, shares, index, pending, shop = (
-        table("streams-persons"),
+        table("streams-person-pages", value_type=bytes),  # bytes: the raw serializer
         table("streams-shares"),
         table("streams-index"),
         table("streams-pending"),
         table("streams-shop"),
     )
     engine = Engine(policy=policy, allowed_lateness=allowed_lateness)
+    engine.applied_ids = []
+    pages = PersonPages()
+    tally = LiveTally()
+    # "topic:partition" → the next offset to offer: what is below was offered before (checkpointed with the
+    # state it made), so after a restart a re-delivered message is skipped instead of dead-lettered as late.
+    next_offsets: dict[str, int] = {}
     # Pending inputs are checkpointed one chunk (table row) per batch; chunk key → the input ids in it.
     chunks: dict[str, set[str]] = {}
+    chunk_of: dict[str, str] = {}
     loaded = False
     # The two agents share the engine: one batch is decided and checkpointed before the other starts.
     busy = asyncio.Lock()
@@ -228,16 +323,22 @@ def register_decisions(
         if loaded:
             return
         pending_rows = [(key, value) for key, value in pending.items() if value]
+        shop_row = shop.get("shop")
+        person_rows, stale_pages = pages.restore([(key, value) for key, value in persons.items() if value])
         restore_engine(
             engine,
-            shop=shop.get("shop"),
-            persons=[value for value in persons.values() if value],
+            shop=shop_row,
+            persons=person_rows,
             shares=[value for value in shares.values() if value],
             index=[value for value in index.values() if value],
             pending=[row for _, value in pending_rows for row in value["inputs"]],
         )
+        for key in stale_pages:
+            persons.pop(key, None)
+        next_offsets.update((shop_row or {}).get("next_offsets", {}))
         for key, value in pending_rows:
             chunks[key] = {str(row["id"]) for row in value["inputs"]}
+            chunk_of.update((str(row["id"]), key) for row in value["inputs"])
         engine.watermark.touch_all(time.monotonic())
         # Rules first: an input applied before its rule is known would never be scheduled for it.
         results: list[Output] = []
@@ -263,12 +364,22 @@ def register_decisions(
                 )
             ]
 
-    async def checkpoint(results: list[Output], new_chunk: list[dict[str, Any]] | None = None) -> None:
-        """Outputs first, then state: a crash in between repeats outputs (ids de-duplicate), never loses them."""
+    async def checkpoint(
+        results: list[Output],
+        new_chunk: list[dict[str, Any]] | None = None,
+        applied_ids: set[str] | None = None,
+    ) -> None:
+        """Outputs first, then state: a crash in between repeats outputs (ids de-duplicate), never loses them.
+
+        Every step is proportional to what the batch changed, never to the whole state.
+        """
         for output in results:
             await outputs[output.stream].send(key=output.key.encode(), value=orjson.dumps(output.value))
-        for person_id in engine.dirty:
-            persons[person_id] = engine.persons[person_id].to_dict()
+        rows, deleted = pages.write(engine.dirty, engine.persons)
+        for key, raw in rows:
+            persons[key] = raw
+        for key in deleted:
+            persons.pop(key, None)
         engine.dirty.clear()
         for share_id in engine.new_shares:
             shares[share_id] = _share_to_dict(engine.shares[share_id])
@@ -285,10 +396,16 @@ def register_decisions(
             chunk_key = stable_id("pending", chunk[0]["id"], chunk[-1]["id"], str(len(chunk)))
             pending[chunk_key] = {"inputs": chunk}
             chunks[chunk_key] = {row["id"] for row in chunk}
-        for chunk_key in [key for key, ids in chunks.items() if not any(map(engine.is_pending, ids))]:
-            del chunks[chunk_key]
-            pending.pop(chunk_key, None)
-        shop["shop"] = shop_state(engine)
+            chunk_of.update((row["id"], chunk_key) for row in chunk)
+        # Only the chunks holding inputs applied by this batch can have emptied.
+        for chunk_key in {chunk_of[i] for i in applied_ids or () if i in chunk_of}:
+            ids = chunks[chunk_key]
+            if not any(map(engine.is_pending, ids)):
+                del chunks[chunk_key]
+                for input_id in ids:
+                    chunk_of.pop(input_id, None)
+                pending.pop(chunk_key, None)
+        shop["shop"] = {**shop_state(engine), "next_offsets": next_offsets}
         # The changelog holds this batch before its offsets can be committed.
         await app.producer.flush()
 
@@ -301,9 +418,14 @@ def register_decisions(
         await ensure_loaded()
         results: list[Output] = []
         new_chunk: list[dict[str, Any]] = []
+        activities: list[Activity] = []
         seen_at = time.monotonic()
         for event in events:
             message = event.message
+            source = f"{message.topic}:{message.partition}"
+            if message.offset < next_offsets.get(source, 0):
+                continue  # offered before a restart: its effect is in the restored state
+            next_offsets[source] = message.offset + 1
             raw: bytes = event.value
             try:
                 item = _parse_input(message.topic, raw)
@@ -322,16 +444,23 @@ def register_decisions(
                 continue
             if item is None:
                 continue
-            input_id = _input_id(item)
-            was_pending = engine.is_pending(input_id)
             is_event = message.topic == Topics.EVENTS.name
-            partition = f"{message.topic}:{message.partition}" if is_event else None
-            results += engine.offer(item, partition=partition, seen_at=seen_at)
-            if not was_pending and engine.is_pending(input_id):
-                new_chunk.append({"id": input_id, "topic": message.topic, "raw": raw.decode()})
+            results += engine.offer(item, partition=source if is_event else None, seen_at=seen_at)
+            if isinstance(item, Activity):
+                activities.append(item)
+            new_chunk.append({"id": _input_id(item), "topic": message.topic, "raw": raw})
         results += engine.advance(idle_before=seen_at - idle_partition_s)
+        for delta in tally.tally_activities(activities):
+            await minutes_topic.send(key=delta.minute.isoformat().encode(), value=delta.to_json())
         # Only what is still waiting for the watermark needs to survive a restart.
-        await checkpoint(results, [row for row in new_chunk if engine.is_pending(row["id"])])
+        still = [
+            {**row, "raw": row["raw"].decode()}
+            for row in new_chunk
+            if engine.is_pending(row["id"]) and row["id"] not in chunk_of
+        ]
+        applied = set(engine.applied_ids or ())
+        engine.applied_ids = []
+        await checkpoint(results, still, applied)
 
     async def rules(stream: AsyncIterable[bytes]) -> None:
         # Changes while running; the rule book as it stood at start was read by `ensure_loaded`.

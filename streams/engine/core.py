@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import orjson
+
 from ingestion.contract.scenes import SHARE_SCENES
 from streams.abuse.decisions import is_crowded_device, is_order_burst
 from streams.automations.decisions import (
@@ -95,6 +97,10 @@ class PersonState:
             "location": [self.location[0].isoformat(), *self.location[1:]] if self.location else None,
         }
 
+    def to_json(self) -> bytes:
+        """The same content as `to_dict`, serialised by orjson straight from the dataclasses (~5x faster)."""
+        return orjson.dumps(self)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PersonState:
         location = data.get("location")
@@ -113,12 +119,20 @@ class PersonState:
             deferred={
                 k: (datetime.fromisoformat(u), e) for k, (u, e) in (data.get("deferred") or {}).items()
             },
-            touches=[Touch(datetime.fromisoformat(at), s, m) for at, s, m in data.get("touches", ())],
+            touches=[_touch(touch) for touch in data.get("touches", ())],
             paid_orders=int(data.get("paid_orders") or 0),
             location=(datetime.fromisoformat(location[0]), location[1], location[2], location[3])
             if location
             else None,
         )
+
+
+def _touch(data: list[str] | dict[str, str]) -> Touch:
+    # A list (to_dict) or an object (orjson's form of the dataclass).
+    if isinstance(data, dict):
+        return Touch(datetime.fromisoformat(data["at"]), data["share_id"], data["message_id"])
+    at, share_id, message_id = data
+    return Touch(datetime.fromisoformat(at), share_id, message_id)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -170,12 +184,21 @@ class Engine:
         self.suppressed: dict[str, int] = {}
         self.dirty: set[str] = set()
         # What changed since the last checkpoint, beyond persons: new shares, and shop-wide index entries
-        # as (kind, key) with kind paid / orders / device / flag, so a checkpoint writes only those.
+        # as (kind, key) with kind paid / orders / device / flag / parked, so a checkpoint writes only those.
         self.new_shares: set[str] = set()
         self.changed_index: set[tuple[str, str]] = set()
+        # When a list, `advance_to` appends the id of each input it applies (the agent drops checkpointed
+        # pending rows by it, without scanning everything still pending).
+        self.applied_ids: list[str] | None = None
         self._pending: list[tuple[tuple[datetime, str], Input]] = []
         self._pending_ids: set[str] = set()
         self._due: list[tuple[datetime, str, str, str]] = []
+        # (person, rule) → the (due, episode) last put on `_due`: an activity that leaves a person's
+        # candidate unchanged (most do) must not add a duplicate entry, or the heap grows with every event.
+        self._scheduled: dict[tuple[str, str], tuple[datetime, str]] = {}
+        # The rule book's active pushes, recomputed only when a rule is published (read on every activity).
+        self._active_pushes: list[Rule] = []
+        self._sold_out_frozen: frozenset[str] = frozenset()
 
     # -- feeding ---------------------------------------------------------------------------------------
     def publish_rule(self, rule: Rule) -> list[Output]:
@@ -186,6 +209,7 @@ class Engine:
         """
         if self.rules.rules.get(rule.rule_id) == rule or not self.rules.publish(rule):
             return []
+        self._active_pushes = self.rules.active_pushes()
         outputs: list[Output] = []
         if rule.is_active and rule.is_push and self.now is not None:
             for person in self.persons.values():
@@ -235,6 +259,8 @@ class Engine:
         while self._pending and self._pending[0][0][0] <= until:
             (at, item_id), item = heapq.heappop(self._pending)
             self._pending_ids.discard(item_id)
+            if self.applied_ids is not None:
+                self.applied_ids.append(item_id)
             self._fire_due(at, outputs)
             self.now = at if self.now is None or at > self.now else self.now
             if isinstance(item, Activity):
@@ -247,6 +273,14 @@ class Engine:
         return outputs
 
     # -- restoring -------------------------------------------------------------------------------------
+    def restore_shop(self, *, rules: Iterable[Rule], sold_out: Iterable[str]) -> None:
+        """Put back the rule book and the sold-out SKUs (before the persons, so they are scheduled)."""
+        for rule in rules:
+            self.rules.publish(rule)
+        self._active_pushes = self.rules.active_pushes()
+        self.sold_out = set(sold_out)
+        self._sold_out_frozen = frozenset(self.sold_out)
+
     def restore_person(self, person: PersonState) -> None:
         self.persons[person.person_id] = person
         if person.user_id:
@@ -296,6 +330,7 @@ class Engine:
             elif event in ENTRY_EVENTS:
                 self._record_entry(person, activity, outputs)
         if activity.user_id and activity.user_id in self.parked_payments:
+            self.changed_index.add(("parked", activity.user_id))
             for fact in self.parked_payments.pop(activity.user_id):
                 self._apply_payment(person, fact, outputs)
         self._schedule(person, activity.at)
@@ -375,6 +410,7 @@ class Engine:
                 self.sold_out.add(fact.sku_id)
             else:
                 self.sold_out.discard(fact.sku_id)
+            self._sold_out_frozen = frozenset(self.sold_out)
             return
         if fact.user_id is None or fact.order_id is None:
             return
@@ -395,6 +431,7 @@ class Engine:
             if person_id is None:
                 # The shopper's tracked events have not named this account yet: wait for them.
                 self.parked_payments.setdefault(fact.user_id, []).append(fact)
+                self.changed_index.add(("parked", fact.user_id))
                 return
             self._apply_payment(self._person(person_id), fact, outputs)
 
@@ -543,7 +580,7 @@ class Engine:
     # -- pushes ----------------------------------------------------------------------------------------
     def _candidate(self, person: PersonState, rule: Rule, now: datetime) -> Candidate | None:
         if rule.kind == "abandoned_cart":
-            due = abandoned_due_at(person.cart, delay=rule.delay, sold_out=frozenset(self.sold_out))
+            due = abandoned_due_at(person.cart, delay=rule.delay, sold_out=self._sold_out_frozen)
             if due is None or person.cart.changed_at is None:
                 return None
             first = person.cart.lines[0]
@@ -564,7 +601,7 @@ class Engine:
         return None
 
     def _schedule(self, person: PersonState, now: datetime) -> None:
-        for rule in self.rules.active_pushes():
+        for rule in self._active_pushes:
             self._schedule_rule(person, rule, now)
 
     def _schedule_rule(self, person: PersonState, rule: Rule, now: datetime) -> None:
@@ -575,11 +612,17 @@ class Engine:
             now, rule.timezone
         ):
             return  # this year's birthday has passed; next year's is scheduled when the year comes
+        key, entry = (person.person_id, rule.rule_id), (candidate.due_at, candidate.episode)
+        if self._scheduled.get(key) == entry:
+            return
+        self._scheduled[key] = entry
         heapq.heappush(self._due, (candidate.due_at, person.person_id, rule.rule_id, candidate.episode))
 
     def _fire_due(self, until: datetime, outputs: list[Output]) -> None:
         while self._due and self._due[0][0] <= until:
             at, person_id, rule_id, episode = heapq.heappop(self._due)
+            if self._scheduled.get((person_id, rule_id)) == (at, episode):
+                del self._scheduled[(person_id, rule_id)]
             self._fire(at, person_id, rule_id, episode, outputs)
 
     def _fire(self, at: datetime, person_id: str, rule_id: str, episode: str, outputs: list[Output]) -> None:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 import orjson
 
 from ingestion.contract.event import TrackedEvent
+from streams.inputs import Activity
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,7 @@ def minute_of(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
-def order_value_fen(event: TrackedEvent) -> int:
+def order_value_fen(event: TrackedEvent | Activity) -> int:
     """An order's value in fen from a Segment Order Completed event (revenue, else total, in yuan)."""
     for key in ("revenue", "total"):
         value = event.properties.get(key)
@@ -76,10 +77,17 @@ class LiveTally:
     _counted_shoppers: dict[datetime, set[str]] = field(default_factory=lambda: defaultdict(set))
 
     def tally(self, events: Iterable[TrackedEvent]) -> list[MinuteDelta]:
+        return self._tally((event.timestamp, event) for event in events)
+
+    def tally_activities(self, activities: Iterable[Activity]) -> list[MinuteDelta]:
+        """The same tally over the decision core's parsed events (the decisions agent counts its batches)."""
+        return self._tally((activity.at, activity) for activity in activities)
+
+    def _tally(self, timed: Iterable[tuple[datetime, TrackedEvent | Activity]]) -> list[MinuteDelta]:
         counts: dict[datetime, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         newest: datetime | None = None
-        for event in events:
-            minute = minute_of(event.timestamp)
+        for at, event in timed:
+            minute = minute_of(at)
             newest = minute if newest is None or minute > newest else newest
             row = counts[minute]
             row["events"] += 1
