@@ -46,6 +46,7 @@ from api.settings import ApiSettings
 from api.wechat import signing
 from api.wechat.client import WeChatApiError, WeChatClient
 from api.wechat.pay import WeChatPayClient, WeChatPayError
+from recsys.freshness import RecentInteractions, consume_interactions
 from recsys.train import load_live
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,14 @@ def bootstrap(settings: ApiSettings, *, clock: Callable[[], datetime] | None = N
         order_limiter=RateLimiter(per_minute=settings.order_rate_limit_per_minute),
         clock=clock or (lambda: datetime.now(UTC)),
         recommender=LiveRecommender(
-            lambda: load_live(settings.recsys), reload_after_s=settings.recommender_reload_s
+            lambda: load_live(settings.recsys),
+            reload_after_s=settings.recommender_reload_s,
+            fresh=RecentInteractions(
+                per_shopper=settings.recommender_fresh_per_shopper,
+                max_shoppers=settings.recommender_fresh_max_shoppers,
+            )
+            if settings.recommender_freshness_enabled
+            else None,
         ),
     )
 
@@ -217,6 +225,19 @@ def create_app(settings: ApiSettings | None = None, *, container: Container | No
                         topic=settings.account_flags_topic,
                         clock=container.clock,
                         stop=stop,
+                    )
+                )
+            )
+        fresh = container.recommender.fresh
+        if fresh is not None and settings.outbox_relay_enabled:
+            tasks.append(
+                asyncio.create_task(
+                    consume_interactions(
+                        fresh,
+                        settings.kafka.bootstrap_servers,
+                        topic=settings.events_topic,
+                        stop=stop,
+                        ready=container.recommender.fresh_reading.set,
                     )
                 )
             )

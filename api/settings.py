@@ -78,6 +78,12 @@ class ApiSettings(BaseSettings):
     # this often, so a newly trained model is served without a restart.
     recsys: RecsysSettings = Field(default_factory=RecsysSettings)
     recommender_reload_s: float = 300.0
+    # Freshness: read shoploop.events (when Kafka is in use, as for the outbox relay) and recompute a shopper's
+    # vector from their latest views and add-to-carts, without retraining. Bounded: per shopper and shoppers.
+    recommender_freshness_enabled: bool = True
+    recommender_fresh_per_shopper: int = Field(default=50, ge=1)
+    recommender_fresh_max_shoppers: int = Field(default=100_000, ge=1)
+    events_topic: str = Topics.EVENTS.name
 
     # Reward commands from the streams (referral coupons); consumed when enabled, idempotent by command_id.
     reward_commands_topic: str = Topics.REWARD_COMMANDS.name

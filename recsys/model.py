@@ -6,8 +6,8 @@ Artifacts are a single ``.npz`` of plain arrays, read with ``allow_pickle=False`
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -17,12 +17,24 @@ import polars as pl
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from recsys.dataset import InteractionMatrix
+from recsys.dataset import InteractionMatrix, InteractionWeights
+from recsys.freshness import FreshSource, RecentInteraction, ShopperSegment
 
 Weighting = Literal["bm25", "confidence"]
 Measure = Literal["cosine", "lift"]
 FORMAT_VERSION = "shoploop-recsys/1"
 COLD_START_REASON = "popular right now"
+# How a cold-start reason names an acquisition channel (ingestion/contract/scenes.py); others are spelled out.
+CHANNEL_LABELS = {
+    "share_single_chat": "shared links",
+    "share_group_chat": "shared links",
+    "qr_code": "QR codes",
+    "mini_program_code": "mini-program codes",
+    "subscribe_message": "subscribe messages",
+    "search": "WeChat search",
+    "ads": "ads",
+    "official_account_article": "official-account articles",
+}
 
 
 @dataclass(frozen=True)
@@ -191,6 +203,25 @@ class ALSModel:
         )
         return np.asarray(ids, dtype=np.int32), np.asarray(scores, dtype=np.float32)
 
+    def recalculate_user(self, user_items: sp.csr_matrix) -> NDArray[np.float32]:
+        """One shopper's factors solved against the fitted item factors (implicit's ``recalculate_user``).
+
+        Parameters
+        ----------
+        user_items : scipy.sparse.csr_matrix
+            One row, already weighted as the model's training matrix was (see :func:`weight_matrix`).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(factors,)``; ``item_factors @ vector`` scores every item for this shopper.
+        """
+        self._require_fitted()
+        n_items = self._als.item_factors.shape[0]
+        if user_items.shape != (1, n_items):
+            raise ValueError(f"user_items must have shape (1, {n_items}), got {user_items.shape}")
+        return np.asarray(self._als.recalculate_user(0, sp.csr_matrix(user_items, dtype=np.float32)))
+
     def similar_items(
         self, itemid: int, n: int = 10, *, filter_items: NDArray[np.integer[Any]] | None = None
     ) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
@@ -287,6 +318,62 @@ def _top_k_per_row(matrix: sp.csr_matrix, k: int) -> sp.csr_matrix:
     )
 
 
+def bm25_idf(user_items: sp.csr_matrix) -> NDArray[np.float32]:
+    """Per item, the BM25 weight implicit's ``bm25_weight`` gives it on ``user_items``: log(N) - log1p(df)."""
+    n_users = max(user_items.shape[0], 1)
+    document_frequency = np.bincount(sp.csr_matrix(user_items).indices, minlength=user_items.shape[1])
+    return np.asarray(np.log(float(n_users)) - np.log1p(document_frequency), dtype=np.float32)
+
+
+def weigh_row(
+    row: sp.csr_matrix, params: ALSParams, *, item_idf: NDArray[np.float32], average_length: float
+) -> sp.csr_matrix:
+    """One shopper's confidences weighted exactly as :func:`weight_matrix` weighted the training matrix.
+
+    BM25 needs the training matrix's item weights (:func:`bm25_idf`) and mean row sum; confidence
+    weighting leaves the row as it is.
+    """
+    if params.weighting != "bm25":
+        return row
+    length_norm = (1.0 - params.bm25_b) + params.bm25_b * float(row.data.sum()) / (average_length or 1.0)
+    weighted = sp.csr_matrix(row, dtype=np.float32, copy=True)
+    weighted.data = (
+        weighted.data
+        * (params.bm25_k1 + 1.0)
+        / (params.bm25_k1 * length_norm + weighted.data)
+        * item_idf[weighted.indices]
+    ).astype(np.float32)
+    return weighted
+
+
+def segments_from_frame(shoppers: pl.DataFrame) -> dict[str, ShopperSegment]:
+    """``person_id``, ``region``, ``channel`` rows (nulls allowed) → person id → segment."""
+    missing = [column for column in ("person_id", "region", "channel") if column not in shoppers.columns]
+    if missing:
+        raise ValueError(f"shoppers frame is missing columns {missing}; it has {shoppers.columns}")
+    return {
+        str(person_id): ShopperSegment(region=region or None, channel=channel or None)
+        for person_id, region, channel in shoppers.select("person_id", "region", "channel").iter_rows()
+        if person_id is not None and (region or channel)
+    }
+
+
+def segment_popularity(
+    matrix: InteractionMatrix, segment_of: Mapping[str, str | None], min_shoppers: int
+) -> dict[str, NDArray[np.float32]]:
+    """Segment → time-decayed popularity among its shoppers (those with ``min_shoppers`` or more)."""
+    rows_by_segment: dict[str, list[int]] = {}
+    for person_id, segment in segment_of.items():
+        row = matrix.person_index.get(person_id)
+        if segment and row is not None:
+            rows_by_segment.setdefault(segment, []).append(row)
+    return {
+        segment: np.asarray(matrix.user_items[sorted(rows)].sum(axis=0), dtype=np.float32).ravel()
+        for segment, rows in sorted(rows_by_segment.items())
+        if len(rows) >= min_shoppers
+    }
+
+
 @dataclass(frozen=True)
 class Recommendation:
     """One recommended product and why it is shown."""
@@ -320,7 +407,23 @@ class Recommender:
     repurchasable_categories : frozenset[str]
         Categories of consumables that may be recommended again after a purchase.
     metadata : dict
-        JSON-serialisable facts about the run (data window, metrics), kept in the artifact.
+        JSON-serialisable facts about the run (data window, metrics, interaction weights), kept in the
+        artifact.
+    interaction_weights : InteractionWeights
+        The kind weights the training matrix was built with; fresh interactions get the same.
+    confidences : scipy.sparse.csr_matrix, optional
+        The training matrix before weighting: the base a shopper's fresh interactions are added to.
+    item_idf : numpy.ndarray, optional
+        BM25 item weights of the training matrix and (``bm25_average_length``) its mean row sum, so one
+        fresh row is weighted as training rows were.
+    region_popularity, channel_popularity : dict of str → numpy.ndarray
+        Time-decayed popularity among the shoppers of one region / acquisition channel: the hot lists
+        new shoppers start from.
+    shopper_segments : dict of str → ShopperSegment
+        Region and acquisition channel of shoppers the warehouse knows, including those without
+        interactions yet.
+    fresh : FreshSource, optional
+        Recent interactions from the stream (see :mod:`recsys.freshness`); not saved.
     """
 
     model: ALSModel
@@ -334,6 +437,14 @@ class Recommender:
     product_categories: NDArray[np.str_]
     repurchasable_categories: frozenset[str] = frozenset()
     metadata: dict[str, Any] = field(default_factory=dict)
+    interaction_weights: InteractionWeights = field(default_factory=InteractionWeights)
+    confidences: sp.csr_matrix | None = None
+    bm25_average_length: float = 1.0
+    item_idf: NDArray[np.float32] | None = None
+    region_popularity: dict[str, NDArray[np.float32]] = field(default_factory=dict)
+    channel_popularity: dict[str, NDArray[np.float32]] = field(default_factory=dict)
+    shopper_segments: dict[str, ShopperSegment] = field(default_factory=dict)
+    fresh: FreshSource | None = None
 
     @classmethod
     def from_training(
@@ -345,6 +456,9 @@ class Recommender:
         products: pl.DataFrame | None = None,
         repurchasable_categories: Collection[str] = (),
         metadata: Mapping[str, Any] | None = None,
+        weights: InteractionWeights | None = None,
+        shoppers: pl.DataFrame | None = None,
+        min_segment_shoppers: int = 3,
     ) -> Recommender:
         """Assemble a recommender from a training matrix and the model fitted on it.
 
@@ -357,7 +471,16 @@ class Recommender:
             Baskets × ``matrix.product_ids`` for complements; without it there are none.
         products : polars.DataFrame, optional
             ``product_id``, ``name``, ``category``: used for reasons and category filters.
+        weights : InteractionWeights, optional
+            The kind weights the matrix was built with; fresh interactions are weighted the same way.
+        shoppers : polars.DataFrame, optional
+            ``person_id``, ``region``, ``channel`` (nulls allowed), e.g. from ``dim_users``: builds the
+            hot list per region and per acquisition channel for cold start.
+        min_segment_shoppers : int
+            A region or channel needs this many shoppers with interactions to get its own hot list.
         """
+        if min_segment_shoppers < 1:
+            raise ValueError(f"min_segment_shoppers must be >= 1, got {min_segment_shoppers}")
         if model.item_factors.shape[0] != matrix.shape[1] or model.user_factors.shape[0] != matrix.shape[0]:
             raise ValueError(
                 f"model factors ({model.user_factors.shape[0]} users, {model.item_factors.shape[0]} items) "
@@ -374,6 +497,18 @@ class Recommender:
                     categories[column] = category or ""
         interacted = sp.csr_matrix(matrix.user_items, dtype=np.float32, copy=True)
         interacted.data[:] = 1.0
+        segments: dict[str, ShopperSegment] = {}
+        regions: dict[str, NDArray[np.float32]] = {}
+        channels: dict[str, NDArray[np.float32]] = {}
+        if shoppers is not None:
+            segments = segments_from_frame(shoppers)
+            regions = segment_popularity(
+                matrix, {p: s.region for p, s in segments.items()}, min_segment_shoppers
+            )
+            channels = segment_popularity(
+                matrix, {p: s.channel for p, s in segments.items()}, min_segment_shoppers
+            )
+        confidences = sp.csr_matrix(matrix.user_items, dtype=np.float32)
         return cls(
             model=model,
             person_ids=matrix.person_ids,
@@ -388,7 +523,18 @@ class Recommender:
             product_categories=np.asarray(categories.tolist(), dtype=np.str_),
             repurchasable_categories=frozenset(repurchasable_categories),
             metadata=dict(metadata or {}),
+            interaction_weights=weights or InteractionWeights(),
+            bm25_average_length=float(confidences.sum(axis=1).mean()) if matrix.shape[0] else 1.0,
+            confidences=confidences,
+            item_idf=bm25_idf(confidences),
+            region_popularity=regions,
+            channel_popularity=channels,
+            shopper_segments=segments,
         )
+
+    def with_fresh(self, fresh: FreshSource | None) -> Recommender:
+        """This recommender reading recent interactions from ``fresh`` (the model is shared, not copied)."""
+        return replace(self, fresh=fresh)
 
     @cached_property
     def person_index(self) -> dict[str, int]:
@@ -412,12 +558,19 @@ class Recommender:
         hidden: Collection[str] = (),
         out_of_stock: Collection[str] = (),
         category: str | None = None,
+        recent: Sequence[RecentInteraction] | None = None,
+        segment: ShopperSegment | None = None,
     ) -> list[Recommendation]:
         """ "猜你喜欢": the shopper's top ``n`` products, each with a reason.
 
-        Already purchased products (except in repurchasable categories), products the shopper hid and
-        out-of-stock products are never returned; ``category`` keeps only that category. A shopper the
-        model has not seen gets the cold-start list (recent popularity) under the same rules.
+        Already purchased products (except in repurchasable categories), products already in the cart
+        (a recent add-to-cart), products the shopper hid and out-of-stock products are never returned;
+        ``category`` keeps only that category.
+
+        When the shopper has recent interactions (``recent``, else :attr:`fresh`), their vector is
+        recomputed from the item factors and their training history plus those interactions, without
+        retraining. A shopper with neither history nor recent interactions gets the hot lists of their
+        region and acquisition channel, interleaved, then overall recent popularity.
 
         Parameters
         ----------
@@ -426,29 +579,45 @@ class Recommender:
         hidden, out_of_stock : collection of str
             Product ids; ids the model does not know are ignored.
         category : str, optional
+        recent : sequence of RecentInteraction, optional
+            Overrides :attr:`fresh` for this call.
+        segment : ShopperSegment, optional
+            Region and channel of a new shopper; by default from :attr:`fresh`, then
+            :attr:`shopper_segments`.
         """
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
-        row = self.person_index.get(str(person_id))
+        person_id = str(person_id)
+        row = self.person_index.get(person_id)
+        if recent is None:
+            recent = self.fresh.recent(person_id) if self.fresh is not None else ()
+        fresh_columns = self._fresh_columns(recent)
         blocked = self._blocked(hidden, out_of_stock, category)
         if row is not None:
             blocked |= self._already_purchased(row)
+        blocked[[column for column, kind in fresh_columns.items() if kind == "add_to_cart"]] = True
         if blocked.all():
             return []
-        if row is None:
-            return self._popular(n, blocked)
-        ids, scores = self.model.recommend(
-            row,
-            self.purchased[row],
-            n,
-            filter_already_liked_items=False,
-            filter_items=np.flatnonzero(blocked).astype(np.int32),
-        )
-        result = [
-            Recommendation(str(self.product_ids[item]), float(score), self._reason_for(row, int(item)))
-            for item, score in zip(ids, scores, strict=True)
-            if np.isfinite(score) and not blocked[item]
-        ]
+        if fresh_columns:
+            scores = self.model.item_factors @ self._fresh_vector(row, recent)
+            result = self._top(scores, n, blocked, row, fresh_columns)
+        elif row is not None:
+            ids, scores = self.model.recommend(
+                row,
+                self.purchased[row],
+                n,
+                filter_already_liked_items=False,
+                filter_items=np.flatnonzero(blocked).astype(np.int32),
+            )
+            result = [
+                Recommendation(
+                    str(self.product_ids[item]), float(score), self._reason_for(row, int(item), {})
+                )
+                for item, score in zip(ids, scores, strict=True)
+                if np.isfinite(score) and not blocked[item]
+            ]
+        else:
+            return self._cold_start(n, blocked, segment or self._segment_of(person_id))
         if len(result) < n:
             blocked[[self.product_index[r.product_id] for r in result]] = True
             result += self._popular(n - len(result), blocked)
@@ -513,12 +682,34 @@ class Recommender:
             "product_categories": np.asarray(self.product_categories, dtype=np.str_),
             "popularity": np.asarray(self.popularity, dtype=np.float32),
             "repurchasable_categories": np.asarray(sorted(self.repurchasable_categories), dtype=np.str_),
+            "interaction_weights": np.asarray(json.dumps(asdict(self.interaction_weights))),
+            "bm25_average_length": np.asarray(self.bm25_average_length, dtype=np.float64),
+            "segment_person_ids": np.asarray(list(self.shopper_segments), dtype=np.str_),
+            "segment_regions": np.asarray(
+                [s.region or "" for s in self.shopper_segments.values()], dtype=np.str_
+            ),
+            "segment_channels": np.asarray(
+                [s.channel or "" for s in self.shopper_segments.values()], dtype=np.str_
+            ),
         }
-        for name, matrix in (
+        n_items = len(self.product_ids)
+        for kind, hot in (("region", self.region_popularity), ("channel", self.channel_popularity)):
+            arrays[f"{kind}_names"] = np.asarray(list(hot), dtype=np.str_)
+            arrays[f"{kind}_popularity"] = (
+                np.vstack(list(hot.values())).astype(np.float32)
+                if hot
+                else np.zeros((0, n_items), np.float32)
+            )
+        if self.item_idf is not None:
+            arrays["item_idf"] = np.asarray(self.item_idf, dtype=np.float32)
+        matrices = [
             ("purchased", self.purchased),
             ("interacted", self.interacted),
             ("complements", self.complement_scores),
-        ):
+        ]
+        if self.confidences is not None:
+            matrices.append(("confidences", self.confidences))
+        for name, matrix in matrices:
             matrix = sp.csr_matrix(matrix, dtype=np.float32)
             arrays |= {
                 f"{name}_data": matrix.data,
@@ -576,6 +767,24 @@ class Recommender:
             product_categories=arrays["product_categories"],
             repurchasable_categories=frozenset(str(c) for c in arrays["repurchasable_categories"]),
             metadata=json.loads(str(arrays["metadata"])),
+            # artifacts from before freshness and segment cold start lack these; they load without them
+            interaction_weights=InteractionWeights(
+                **(json.loads(str(arrays["interaction_weights"])) if "interaction_weights" in arrays else {})
+            ),
+            confidences=csr("confidences") if "confidences_data" in arrays else None,
+            bm25_average_length=float(arrays.get("bm25_average_length", 1.0)),
+            item_idf=arrays.get("item_idf"),
+            region_popularity=_hot_lists(arrays, "region"),
+            channel_popularity=_hot_lists(arrays, "channel"),
+            shopper_segments={
+                str(person_id): ShopperSegment(region=str(region) or None, channel=str(channel) or None)
+                for person_id, region, channel in zip(
+                    arrays.get("segment_person_ids", ()),
+                    arrays.get("segment_regions", ()),
+                    arrays.get("segment_channels", ()),
+                    strict=True,
+                )
+            },
         )
 
     def _column(self, product_id: str) -> int:
@@ -616,11 +825,116 @@ class Recommender:
             for i in allowed
         ]
 
-    def _reason_for(self, row: int, item: int) -> str:
-        history = self.interacted[row].indices
+    def _reason_for(self, row: int | None, item: int, fresh_columns: Mapping[int, str]) -> str:
+        history = self.interacted[row].indices if row is not None else np.empty(0, dtype=np.int32)
+        history = np.union1d(history, np.fromiter(fresh_columns, dtype=np.int32, count=len(fresh_columns)))
         if len(history) == 0:
             return COLD_START_REASON
         closeness = self._unit_item_factors[history] @ self._unit_item_factors[item]
         anchor = int(history[int(np.argmax(closeness))])
-        verb = "bought" if self.purchased[row, anchor] else "viewed"
-        return f"because you {verb} {self._name(anchor)}"
+        if fresh_columns.get(anchor) == "add_to_cart":
+            return f"because you added {self._name(anchor)} to your cart"
+        if row is not None and self.purchased[row, anchor]:
+            return f"because you bought {self._name(anchor)}"
+        return f"because you viewed {self._name(anchor)}"
+
+    def _fresh_columns(self, recent: Sequence[RecentInteraction]) -> dict[int, str]:
+        """Column → strongest recent kind, for the products the model knows."""
+        columns: dict[int, str] = {}
+        for interaction in recent:
+            column = self.product_index.get(interaction.product_id)
+            if column is not None and columns.get(column) != "add_to_cart":
+                columns[column] = interaction.kind
+        return columns
+
+    def _fresh_vector(self, row: int | None, recent: Sequence[RecentInteraction]) -> NDArray[np.float32]:
+        """The shopper's factors from their training row plus recent interactions, weighted as in training."""
+        n_items = len(self.product_ids)
+        weights = self.interaction_weights
+        columns, values = [], []
+        for interaction in recent:
+            column = self.product_index.get(interaction.product_id)
+            if column is not None:
+                columns.append(column)
+                values.append(getattr(weights, interaction.kind))
+        fresh = sp.csr_matrix(
+            (np.asarray(values, dtype=np.float32), (np.zeros(len(columns), dtype=np.int32), columns)),
+            shape=(1, n_items),
+        )
+        base = self.confidences if self.confidences is not None else self.interacted
+        merged = sp.csr_matrix(fresh + base[row] if row is not None else fresh, dtype=np.float32)
+        merged.sum_duplicates()
+        return self.model.recalculate_user(self._weigh_row(merged))
+
+    def _weigh_row(self, row: sp.csr_matrix) -> sp.csr_matrix:
+        if self.item_idf is None:
+            return row
+        return weigh_row(
+            row, self.model.params, item_idf=self.item_idf, average_length=self.bm25_average_length
+        )
+
+    def _top(
+        self,
+        scores: NDArray[np.float32],
+        n: int,
+        blocked: NDArray[np.bool_],
+        row: int | None,
+        fresh_columns: Mapping[int, str],
+    ) -> list[Recommendation]:
+        allowed = np.flatnonzero(~blocked)
+        if len(allowed) > n:
+            allowed = allowed[np.argpartition(-scores[allowed], n - 1)[:n]]
+        best = allowed[np.lexsort((allowed, -scores[allowed]))]
+        return [
+            Recommendation(
+                str(self.product_ids[i]), float(scores[i]), self._reason_for(row, int(i), fresh_columns)
+            )
+            for i in best
+        ]
+
+    def _segment_of(self, person_id: str) -> ShopperSegment:
+        streamed = self.fresh.segment(person_id) if self.fresh is not None else ShopperSegment()
+        known = self.shopper_segments.get(person_id, ShopperSegment())
+        return ShopperSegment(
+            region=streamed.region or known.region, channel=known.channel or streamed.channel
+        )
+
+    def _cold_start(
+        self, n: int, blocked: NDArray[np.bool_], segment: ShopperSegment
+    ) -> list[Recommendation]:
+        """Hot lists of the shopper's region and acquisition channel, interleaved; overall popularity after."""
+        hot_lists = []
+        if segment.region is not None and segment.region in self.region_popularity:
+            hot_lists.append((self.region_popularity[segment.region], f"popular in {segment.region}"))
+        if segment.channel is not None and segment.channel in self.channel_popularity:
+            label = CHANNEL_LABELS.get(segment.channel, segment.channel.replace("_", " "))
+            hot_lists.append(
+                (self.channel_popularity[segment.channel], f"popular with shoppers from {label}")
+            )
+        rankings = [
+            (order[(popularity[order] > 0) & ~blocked[order]], popularity, reason)
+            for popularity, reason in hot_lists
+            for order in [np.lexsort((np.arange(len(popularity)), -popularity))]
+        ]
+        taken = blocked.copy()
+        result: list[Recommendation] = []
+        depth = 0
+        while len(result) < n and any(depth < len(ranking) for ranking, _, _ in rankings):
+            for ranking, popularity, reason in rankings:
+                if depth < len(ranking) and not taken[ranking[depth]] and len(result) < n:
+                    item = int(ranking[depth])
+                    taken[item] = True
+                    result.append(
+                        Recommendation(str(self.product_ids[item]), float(popularity[item]), reason)
+                    )
+            depth += 1
+        return result + self._popular(n - len(result), taken) if len(result) < n else result
+
+
+def _hot_lists(arrays: Mapping[str, NDArray[Any]], kind: str) -> dict[str, NDArray[np.float32]]:
+    if f"{kind}_names" not in arrays:
+        return {}
+    return {
+        str(name): np.asarray(row, dtype=np.float32)
+        for name, row in zip(arrays[f"{kind}_names"], arrays[f"{kind}_popularity"], strict=True)
+    }

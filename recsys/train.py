@@ -164,6 +164,7 @@ def train(
         products=catalogue,
         repurchasable_categories=settings.repurchasable_categories,
         metadata={"data_window": data_window, "metrics": metrics},
+        weights=best.weights,
     )
     params: dict[str, Any] = {"als": asdict(best.params), "weights": asdict(best.weights)}
     card = ModelRegistry(settings.resolved_registry_dir()).save_run(
