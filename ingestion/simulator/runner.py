@@ -134,7 +134,9 @@ def connect_order_core(
     deadline = time.monotonic() + settings.order_core_wait_s
     has_said_waiting = False
     while not backend.is_reachable():
-        if time.monotonic() >= deadline or stop.is_set():
+        if stop.is_set():
+            return None
+        if time.monotonic() >= deadline:
             log.warning(
                 "ORDER CORE NOT REACHABLE: shoppers check out client-side only (Order Completed without a "
                 "verified payment); start `shoploop api` and `shoploop wechat-sandbox` for real orders",
