@@ -1,0 +1,444 @@
+"""Warehouse benchmark: sink rows/s, full and incremental `dbt build`, dashboard queries, raw Parquet scan ceiling.
+
+    .venv/bin/python -m bench.warehouse --events 1000000 --events 10000000
+
+For each size: synthetic shoppers' events over 28 days (views, adds, checkouts, client order reports) and a
+proportional order book (OrderPlaced + OrderPaid for every reported order, a refund for one in twenty) are
+written straight into a fresh lake with the lake's own writer (`write_partition`, one file per day as
+compaction leaves it). Then, in the same run:
+
+- the sink's lake path: enriched events as Kafka values → `decode_events` → exactly-once `write_new_events`
+  in batches of the sink's default 10,000 (what the Faust agent does per batch, without Kafka);
+- the real Faust sink (`shoploop sink` on the embedded broker) on a smaller count, end to end from the first
+  message produced until the lake holds them all;
+- a full `dbt build` (`build_and_publish(full_refresh=True)`: models and data tests, no unit tests);
+- an incremental build after a 5-minute batch is written (`build_and_publish`, starting from the published file);
+- every query of dashboards/queries.py against the published file, cold;
+- DuckDB's raw scan of the same Parquet (every column read, grouped by event and day) as the ceiling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from warehouse.dedup import LakeIds
+from warehouse.lake import (
+    EVENTS_SCHEMA,
+    ORDER_BOOK_PARTITION_KEY,
+    ORDER_BOOK_SCHEMA,
+    PARTITION_KEY,
+    events_glob,
+    write_partition,
+)
+from warehouse.publish import build_and_publish
+from warehouse.settings import WarehouseSettings
+
+DAYS = 28
+FIRST_DAY = datetime(2024, 11, 1, tzinfo=UTC)
+PRODUCTS = 500
+SCENES = {
+    1001: "discover_menu",
+    1007: "share_single_chat",
+    1008: "share_group_chat",
+    1058: "official_account_article",
+    1011: "qr_code",
+}
+EVENT_MIX = {"Product Viewed": 0.62, "Product Added": 0.2, "Checkout Started": 0.1, "Order Completed": 0.08}
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    events: pa.Table
+    order_book: pa.Table
+
+
+def _strings(prefix: str, numbers: np.ndarray) -> pa.Array:
+    return pc.binary_join_element_wise(prefix, pa.array(numbers).cast(pa.string()), "")
+
+
+def synthetic_batch(
+    *, count: int, start: datetime, span_s: float, seed: int, id_prefix: str, shoppers: int
+) -> Batch:
+    """`count` events received evenly over `span_s` seconds from `start`, and the order book of their orders."""
+    rng = np.random.default_rng(seed)
+    offsets_us = np.sort(rng.uniform(0, span_s * 1e6, count)).astype(np.int64)
+    received_us = np.int64(start.timestamp() * 1e6) + offsets_us
+    received = pa.array(received_us, type=pa.timestamp("us", tz="UTC"))
+    happened = pa.array(received_us - 1_000_000, type=pa.timestamp("us", tz="UTC"))
+    people = rng.integers(0, shoppers, count)
+    names = np.array(list(EVENT_MIX))
+    kinds = rng.choice(len(names), count, p=list(EVENT_MIX.values()))
+    products = rng.integers(0, PRODUCTS, count)
+    price_fen = 990 + (products % 50) * 200
+    scene_choice = rng.integers(0, len(SCENES), count)
+    scenes = np.array(list(SCENES))[scene_choice]
+    channels = np.array(list(SCENES.values()))[scene_choice]
+    numbers = np.arange(count)
+    message_ids = _strings(f"{id_prefix}m-", numbers)
+    order_ids = _strings(f"{id_prefix}o-", numbers)
+    person_ids = _strings("p-", people)
+    user_ids = _strings("u-", people)
+    product_ids = _strings("sku-", products)
+    price_yuan = pa.array(price_fen / 100).cast(pa.string())
+    product_json = pc.binary_join_element_wise(
+        '{"product_id":"', product_ids, '","price":', price_yuan, ',"quantity":1}', ""
+    )
+    is_order = kinds == list(EVENT_MIX).index("Order Completed")
+    order_json = pc.binary_join_element_wise(
+        '{"order_id":"',
+        order_ids,
+        '","total":',
+        price_yuan,
+        ',"revenue":',
+        price_yuan,
+        ',"products":[',
+        product_json,
+        "]}",
+        "",
+    )
+    properties = pc.if_else(pa.array(is_order), order_json, product_json)
+    context = pc.binary_join_element_wise('{"wechat":{"scene":', pa.array(scenes).cast(pa.string()), "}}", "")
+    events = pa.Table.from_arrays(
+        [
+            message_ids,
+            pa.array(np.full(count, "track")),
+            pa.array(names[kinds]),
+            person_ids,
+            person_ids,
+            user_ids,
+            happened,
+            happened,
+            happened,
+            received,
+            pa.array(scenes.astype(np.int32)),
+            pa.array(channels),
+            pa.array(np.full(count, "mini-program")),
+            properties,
+            pa.array(np.full(count, "{}")),
+            context,
+        ],
+        schema=EVENTS_SCHEMA,
+    )
+    mask = pa.array(is_order)
+    return Batch(
+        events=events,
+        order_book=_order_book(
+            events.filter(mask),
+            order_ids=order_ids.filter(mask),
+            skus=product_ids.filter(mask),
+            totals=price_fen[is_order],
+        ),
+    )
+
+
+def _order_book(orders: pa.Table, *, order_ids: pa.Array, skus: pa.Array, totals: np.ndarray) -> pa.Table:
+    """OrderPlaced and OrderPaid for each reported order, RefundSucceeded for one in twenty: fen throughout."""
+    count = orders.num_rows
+    user_ids, at = orders["user_id"], orders["timestamp"]
+    total = pa.array(totals).cast(pa.string())
+    sku = skus
+    at_iso = pc.strftime(at, format="%Y-%m-%dT%H:%M:%S+00:00")
+
+    def rows(name: str, offset_s: int, extra: pa.Array, mask: np.ndarray | None = None) -> pa.Table:
+        occurred = pa.array(
+            pc.add(at.cast(pa.int64()), offset_s * 1_000_000).to_numpy(), type=pa.timestamp("us", tz="UTC")
+        )
+        event_ids = pc.binary_join_element_wise(order_ids, f"-{name}", "")
+        payload = pc.binary_join_element_wise(
+            '{"event_id":"',
+            event_ids,
+            f'","event":"{name}","key":"',
+            order_ids,
+            '","occurred_at":"',
+            at_iso,
+            '","order_id":"',
+            order_ids,
+            '","user_id":"',
+            user_ids,
+            '",',
+            extra,
+            "}",
+            "",
+        )
+        table = pa.Table.from_arrays(
+            [
+                event_ids,
+                pa.array(np.full(count, name)),
+                order_ids,
+                occurred,
+                order_ids,
+                user_ids,
+                payload,
+                pa.array(
+                    pc.add(occurred.cast(pa.int64()), 1_000_000).to_numpy(), type=pa.timestamp("us", tz="UTC")
+                ),
+            ],
+            schema=ORDER_BOOK_SCHEMA,
+        )
+        return table if mask is None else table.filter(pa.array(mask))
+
+    placed = rows(
+        "OrderPlaced",
+        0,
+        pc.binary_join_element_wise(
+            '"total_fen":',
+            total,
+            ',"discount_fen":0,"coupon_id":null,"lines":[["',
+            sku,
+            '",1,',
+            total,
+            "]]",
+            "",
+        ),
+    )
+    paid = rows(
+        "OrderPaid",
+        30,
+        pc.binary_join_element_wise('"total_fen":', total, ',"transaction_id":"wx-', order_ids, '"', ""),
+    )
+    refunded = rows(
+        "RefundSucceeded",
+        3600,
+        pc.binary_join_element_wise('"refund_id":"rf-', order_ids, '","amount_fen":', total, ""),
+        mask=np.arange(count) % 20 == 7,
+    )
+    return pa.concat_tables([placed, paid, refunded])
+
+
+def write_lake(settings: WarehouseSettings, batch: Batch) -> float:
+    """Write a batch into the lake with the lake's writer, one file per day; returns seconds taken."""
+    started = time.perf_counter()
+    for table, table_dir, key, column in (
+        (batch.events, settings.events_dir, PARTITION_KEY, "received_at"),
+        (batch.order_book, settings.order_book_dir, ORDER_BOOK_PARTITION_KEY, "occurred_at"),
+    ):
+        days = pc.strftime(table[column], format="%Y-%m-%d")
+        for day in pc.unique(days).to_pylist():
+            write_partition(table_dir, day, table.filter(pc.equal(days, day)), partition_key=key)
+    return time.perf_counter() - started
+
+
+def kafka_values(events: pa.Table) -> list[bytes]:
+    """The events as the collector puts them on Kafka (enriched JSON, one message each)."""
+    values = []
+    for row in events.to_pylist():
+        for name in ("timestamp", "original_timestamp", "sent_at", "received_at"):
+            row[name] = row[name].isoformat()
+        for name in ("properties", "traits", "context"):
+            row[name] = orjson.loads(row[name])
+        values.append(orjson.dumps(row))
+    return values
+
+
+def sink_path_rows_per_s(values: list[bytes], lake_dir: Path, *, batch_size: int = 10_000) -> float:
+    from streams.sink.agents import decode_events, write_new_events
+
+    events_dir = lake_dir / "events"
+    seen = LakeIds(events_dir, id_column="message_id", partition_key=PARTITION_KEY)
+    started = time.perf_counter()
+    for first in range(0, len(values), batch_size):
+        events, broken = decode_events(values[first : first + batch_size])
+        assert not broken
+        write_new_events(events_dir, seen, events)
+    return len(values) / (time.perf_counter() - started)
+
+
+def lake_count(events_dir: Path) -> int:
+    if not any(events_dir.glob("*/*.parquet")):
+        return 0
+    with duckdb.connect() as connection:
+        row = connection.execute("select count(*) from read_parquet(?)", [events_glob(events_dir)]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def faust_sink_rows_per_s(values: list[bytes], data_dir: Path) -> float:
+    """The real `shoploop sink` worker on the embedded broker: first message produced → all in the lake."""
+    from kafka import KafkaProducer
+
+    from shoploop.broker import embedded_broker
+    from shoploop.kafka import KafkaSettings, Topics, ensure_topics
+
+    settings = WarehouseSettings(data_dir=data_dir)
+    with embedded_broker() as bootstrap:
+        ensure_topics(KafkaSettings(bootstrap_servers=bootstrap, default_partitions=2))
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "SHOPLOOP_WAREHOUSE_DATA_DIR": str(data_dir),
+            "SHOPLOOP_STREAMS_SINK_FLUSH_S": "0.5",
+        }
+        sink = subprocess.Popen(
+            [str(Path(sys.executable).parent / "shoploop"), "sink"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            producer = KafkaProducer(
+                bootstrap_servers=bootstrap, acks="all", linger_ms=20, batch_size=1 << 20
+            )
+            producer.send(Topics.EVENTS.name, key=b"warm-up", value=values[0])
+            producer.flush()
+            deadline = time.monotonic() + 120
+            while lake_count(settings.events_dir) < 1:  # the worker is up and consuming
+                assert sink.poll() is None and time.monotonic() < deadline, "the sink did not start"
+                time.sleep(0.2)
+            started = time.perf_counter()
+            for value in values[1:]:
+                producer.send(Topics.EVENTS.name, value=value)
+            producer.flush()
+            while lake_count(settings.events_dir) < len(values):
+                assert sink.poll() is None and time.monotonic() < deadline + 600, "the sink fell behind"
+                time.sleep(0.2)
+            producer.close()
+            return (len(values) - 1) / (time.perf_counter() - started)
+        finally:
+            sink.terminate()
+            sink.wait(timeout=30)
+
+
+def dashboard_queries(warehouse: Path) -> dict[str, Callable[[], object]]:
+    from dashboards import queries as q
+
+    with duckdb.connect() as connection:
+        connection.execute("attach ? as w (read_only)", [str(warehouse)])
+        row = connection.execute("select min(session_date), max(session_date) from w.fct_sessions").fetchone()
+    assert row is not None
+    start, end = row
+    last_week = end - timedelta(days=6)
+    return {
+        "warehouse_status": lambda: q.warehouse_status(warehouse),
+        "funnel_options": lambda: q.funnel_options(warehouse),
+        "funnel_daily": lambda: q.funnel_daily(warehouse, start=start, end=end),
+        "data_dates": lambda: q.data_dates(warehouse),
+        "period_totals": lambda: q.period_totals(warehouse, start=last_week, end=end),
+        "daily_sales": lambda: q.daily_sales(warehouse, start=start, end=end),
+        "retention_cohorts": lambda: q.retention_cohorts(warehouse, grain="week"),
+        "repurchase": lambda: q.repurchase(warehouse),
+        "product_performance": lambda: q.product_performance(warehouse, start=start, end=end),
+        "product_dates": lambda: q.product_dates(warehouse),
+        "rfm_segments": lambda: q.rfm_segments(warehouse),
+        "interest_tags": lambda: q.interest_tags(warehouse),
+        "active_hours": lambda: q.active_hours(warehouse),
+        "regions": lambda: q.regions(warehouse, start=start, end=end),
+        "referral_totals": lambda: q.referral_totals(warehouse, start=start, end=end),
+        "referrals_daily": lambda: q.referrals_daily(warehouse, start=start, end=end),
+        "top_sharers": lambda: q.top_sharers(warehouse, start=start, end=end),
+        "share_trees": lambda: q.share_trees(warehouse, start=start, end=end),
+        "experiments": lambda: q.experiments(warehouse),
+        "live_minutes": lambda: q.live_minutes(warehouse, minutes=60),
+        "pushes": lambda: q.pushes(warehouse),
+        "audience_filter_options": lambda: q.audience_filter_options(warehouse),
+        "audience_size": lambda: q.audience_size(warehouse, kind="win_back", delay_s=7 * 86_400),
+        "most_active_shoppers": lambda: q.most_active_shoppers(warehouse),
+    }
+
+
+def raw_scan_s(settings: WarehouseSettings) -> float:
+    """The ceiling: DuckDB reading every column of the same Parquet, grouped by event and received date."""
+    started = time.perf_counter()
+    with duckdb.connect() as connection:
+        connection.execute(
+            """
+            select event, received_date, count(*), count(distinct person_id), sum(length(properties)),
+                max(received_at)
+            from read_parquet(?, hive_partitioning = true) group by all
+            """,
+            [events_glob(settings.events_dir)],
+        ).fetchall()
+    return time.perf_counter() - started
+
+
+def run(count: int, *, faust_count: int, keep: Path | None) -> None:
+    root = keep or Path(tempfile.mkdtemp(prefix="bench-warehouse-"))
+    settings = WarehouseSettings(data_dir=root / f"data-{count}")
+    shutil.rmtree(settings.data_dir, ignore_errors=True)
+    shoppers = max(1_000, count // 25)
+    started = time.perf_counter()
+    batch = synthetic_batch(
+        count=count, start=FIRST_DAY, span_s=DAYS * 86_400 - 600, seed=1, id_prefix="", shoppers=shoppers
+    )
+    generated_s = time.perf_counter() - started
+    written_s = write_lake(settings, batch)
+    print(f"\n== {count:,} events, {batch.order_book.num_rows:,} order-book events, {shoppers:,} shoppers ==")
+    print(
+        f"generated in {generated_s:.1f} s; lake writer {count / written_s:,.0f} rows/s ({written_s:.1f} s)"
+    )
+
+    sample = kafka_values(batch.events.slice(0, min(count, 200_000)))
+    sink_rate = sink_path_rows_per_s(sample, root / f"sink-{count}")
+    print(
+        f"sink lake path (decode + exactly-once write, batches of 10k): {sink_rate:,.0f} rows/s "
+        f"on {len(sample):,} events"
+    )
+    if faust_count:
+        faust_rate = faust_sink_rows_per_s(sample[:faust_count], root / f"faust-{count}")
+        print(
+            f"real Faust sink (embedded broker, end to end): {faust_rate:,.0f} rows/s on {faust_count:,} events"
+        )
+
+    print(f"raw DuckDB scan of the lake (ceiling): {raw_scan_s(settings):.2f} s")
+    started = time.perf_counter()
+    assert build_and_publish(settings, full_refresh=True) == 0, "full build failed"
+    print(f"full dbt build (models + data tests): {time.perf_counter() - started:.1f} s")
+
+    # Five minutes of traffic at this lake's own average rate (at least 10,000 events), received now-ish.
+    batch_count = max(10_000, count * 300 // (DAYS * 86_400))
+    newest = FIRST_DAY + timedelta(days=DAYS) - timedelta(seconds=600)
+    five_minutes = synthetic_batch(
+        count=batch_count, start=newest, span_s=300, seed=2, id_prefix="b-", shoppers=shoppers
+    )
+    write_lake(settings, five_minutes)
+    started = time.perf_counter()
+    assert build_and_publish(settings) == 0, "incremental build failed"
+    print(
+        f"incremental dbt build after a 5-minute batch of {batch_count:,} events: "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+    print(f"raw DuckDB scan of the lake (ceiling, again): {raw_scan_s(settings):.2f} s")
+
+    slowest = 0.0
+    for name, query in dashboard_queries(settings.warehouse_path).items():
+        started = time.perf_counter()
+        query()
+        elapsed = time.perf_counter() - started
+        slowest = max(slowest, elapsed)
+        print(f"  dashboard query {name:<24} {elapsed * 1000:7.0f} ms")
+    print(f"slowest dashboard query: {slowest * 1000:.0f} ms")
+    if keep is None:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--events", type=int, action="append", help="lake sizes (repeatable); default 1M and 10M"
+    )
+    parser.add_argument("--faust-events", type=int, default=50_000, help="events through the real Faust sink")
+    parser.add_argument("--keep", type=Path, help="keep the lakes and warehouses under this folder")
+    args = parser.parse_args()
+    print(f"bench/warehouse.py on {os.cpu_count()} cores, {date.today().isoformat()}")
+    for position, count in enumerate(args.events or [1_000_000, 10_000_000]):
+        run(count, faust_count=args.faust_events if position == 0 else 0, keep=args.keep)
+
+
+if __name__ == "__main__":
+    main()
