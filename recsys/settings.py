@@ -19,6 +19,10 @@ class RecsysSettings(BaseSettings):
     # Every training run writes one folder here; relative paths are taken from the project root.
     registry_dir: Path = Path("var/recsys/models")
     online_retail_path: Path = ONLINE_RETAIL_PATH
+    # The published warehouse (warehouse.settings: <data_dir>/warehouse/shoploop.duckdb): `train_latest` reads
+    # its marts when it exists and holds at least `min_warehouse_purchases` paid order lines.
+    warehouse_path: Path = Path("var/warehouse/shoploop.duckdb")
+    min_warehouse_purchases: int = Field(default=500, ge=1)
     # implicit's own threads; BLAS is always limited to one thread, as implicit recommends.
     num_threads: int = Field(default=2, ge=1)
     random_state: int = 42
@@ -30,6 +34,12 @@ class RecsysSettings(BaseSettings):
     k: int = Field(default=10, ge=1)
     # Categories whose items may be recommended again after a purchase (consumables such as coffee).
     repurchasable_categories: frozenset[str] = frozenset()
+
+    def resolved_warehouse_path(self) -> Path:
+        """The warehouse file as an absolute path (relative settings are taken from the project root)."""
+        return (
+            self.warehouse_path if self.warehouse_path.is_absolute() else PROJECT_ROOT / self.warehouse_path
+        )
 
     def resolved_registry_dir(self) -> Path:
         """The registry folder as an absolute path (relative settings are taken from the project root)."""

@@ -104,6 +104,7 @@ def train(
     *,
     interactions: pl.DataFrame | None = None,
     products: pl.DataFrame | None = None,
+    shoppers: pl.DataFrame | None = None,
     search_trials: int | None = None,
     show_progress: bool = True,
 ) -> TrainingRun:
@@ -117,7 +118,10 @@ def train(
     ----------
     settings : RecsysSettings, optional
     interactions, products : polars.DataFrame, optional
-        Default to the bundled Online Retail purchases and product names (later: the warehouse marts).
+        Default to the bundled Online Retail purchases and product names (see :func:`train_latest` for
+        the warehouse marts).
+    shoppers : polars.DataFrame, optional
+        ``person_id``, ``region``, ``channel``: the cold-start hot lists per region and channel.
     search_trials : int, optional
         Overrides ``settings.search_trials``.
     show_progress : bool
@@ -165,6 +169,7 @@ def train(
         repurchasable_categories=settings.repurchasable_categories,
         metadata={"data_window": data_window, "metrics": metrics},
         weights=best.weights,
+        shoppers=shoppers,
     )
     params: dict[str, Any] = {"als": asdict(best.params), "weights": asdict(best.weights)}
     card = ModelRegistry(settings.resolved_registry_dir()).save_run(
@@ -178,6 +183,45 @@ def train(
     seconds["save"] = time.perf_counter() - started
     log.info("recsys_trained", run_id=card.run_id, validation_score=best.score, **seconds)
     return TrainingRun(card=card, report=report, search=result, seconds=seconds)
+
+
+def train_latest(
+    settings: RecsysSettings | None = None, *, search_trials: int | None = None, show_progress: bool = True
+) -> TrainingRun:
+    """``shoploop recsys train``: train on the warehouse marts when a published warehouse has enough
+    purchases (``settings.min_warehouse_purchases``), else on the bundled Online Retail purchases.
+
+    Parameters
+    ----------
+    settings : RecsysSettings, optional
+    search_trials : int, optional
+        Overrides ``settings.search_trials``.
+    show_progress : bool
+    """
+    from recsys.warehouse import read_warehouse
+
+    settings = settings or RecsysSettings()
+    path = settings.resolved_warehouse_path()
+    if path.exists():
+        data = read_warehouse(path)
+        if data.purchases >= settings.min_warehouse_purchases:
+            log.info("recsys_training_source", source="warehouse", path=str(path), purchases=data.purchases)
+            return train(
+                settings,
+                interactions=data.interactions,
+                products=data.products,
+                shoppers=data.shoppers,
+                search_trials=search_trials,
+                show_progress=show_progress,
+            )
+        log.info(
+            "recsys_training_source",
+            source="online_retail",
+            why=f"the warehouse has {data.purchases} purchases, fewer than {settings.min_warehouse_purchases}",
+        )
+    else:
+        log.info("recsys_training_source", source="online_retail", why=f"no published warehouse at {path}")
+    return train(settings, search_trials=search_trials, show_progress=show_progress)
 
 
 def rollback(settings: RecsysSettings | None = None) -> RunCard:
@@ -194,7 +238,7 @@ def load_live(settings: RecsysSettings | None = None) -> Recommender:
 
 def main() -> None:
     """Train with settings from the environment and print the evaluation table."""
-    run = train()
+    run = train_latest()
     structlog.get_logger(__name__).info(
         "recsys_evaluation", run_id=run.card.run_id, table="\n" + format_table(run.report)
     )
