@@ -76,7 +76,7 @@ def seed_demo(new_uow: Callable[[], UnitOfWork], *, now: datetime, cart_delay_s:
             experiment_id=DEMO_EXPERIMENT_ID,
             name="结算按钮文案: 立即支付 vs 马上抢购",
             variants=[("control", 50), ("urgent", 50)],
-            target_metric="conversion",
+            target_metric="conversion_rate",
             starts_at=now,
             stops_at=now + timedelta(days=30),
             staff_id=staff_ids.get("analyst", "demo"),

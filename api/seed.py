@@ -9,10 +9,9 @@ from typing import Any
 
 from api.service_layer import catalogue
 from api.service_layer.unit_of_work import UnitOfWork
+from shoploop.online_retail import ONLINE_RETAIL_PATH, gbp_to_fen
 
-ONLINE_RETAIL = (
-    Path(__file__).resolve().parent.parent / "datasets" / "online_retail" / "online_retail.parquet"
-)
+ONLINE_RETAIL = ONLINE_RETAIL_PATH
 COLOURS = (
     "RED",
     "BLUE",
@@ -51,7 +50,8 @@ def colour_of(description: str) -> str:
 
 
 def load_products(path: Path = ONLINE_RETAIL, *, limit: int = 200) -> list[dict[str, Any]]:
-    """The `limit` best-selling stock-code families, each with its variants as SKUs (price: median, in fen)."""
+    """The `limit` best-selling stock-code families, each with its variants as SKUs (price: the median GBP
+    price converted to fen at the same rate the simulator and the warehouse use)."""
     import polars as pl
 
     sales = (
@@ -93,7 +93,7 @@ def load_products(path: Path = ONLINE_RETAIL, *, limit: int = 200) -> list[dict[
                 "sku_id": f"k{row['StockCode']}",
                 "colour": colour_of(description),
                 "size": "",
-                "price_fen": max(1, round(float(row["price"]) * 100)),
+                "price_fen": max(1, gbp_to_fen(float(row["price"]))),
                 "stock": 50 + int(row["units"]) % 200,
             }
         )

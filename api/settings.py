@@ -46,7 +46,8 @@ class ApiSettings(BaseSettings):
     wechat_pay_platform_public_key_path: Path | None = None
     wechat_pay_platform_serial: str | None = None
     # Base URL WeChat Pay posts notifications to (https in production; the sandbox accepts loopback http).
-    notify_base_url: str = "http://127.0.0.1:8000"
+    # Where WeChat Pay posts notifications: this app's own address (`shoploop api` listens on 8001).
+    notify_base_url: str = "http://127.0.0.1:8001"
     notification_max_skew_s: int = 300
     wechat_timeout_s: float = 5.0
 

@@ -24,10 +24,10 @@ import orjson
 import polars as pl
 
 from ingestion.contract.event import TrackedEvent
-from ingestion.simulator.catalogue import gbp_to_fen
+from shoploop.online_retail import ONLINE_RETAIL_PATH, gbp_to_fen
 from warehouse.lake import OrderBookEvent, request_full_refresh, write_events, write_order_events
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "datasets" / "online_retail" / "online_retail.parquet"
+DEFAULT_PATH = ONLINE_RETAIL_PATH
 SHOP_TIMEZONE = "Europe/London"
 
 

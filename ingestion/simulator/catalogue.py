@@ -9,15 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Final
 
 import polars as pl
 
-# A fixed rate keeps prices stable across runs and machines; 9.10 is roughly the 2024 GBP/CNY mid rate.
-CNY_PER_GBP: Final = Decimal("9.10")
+from shoploop.online_retail import gbp_to_fen
 
 # Real products have a five-digit stock code (optionally with a letter suffix); the other codes are
 # postage, fees, manual adjustments and bank charges (POST, DOT, M, C2, AMAZONFEE, BANK CHARGES …).
@@ -295,12 +293,6 @@ def variant_of(name: str) -> tuple[str | None, str | None]:
     colour = next((word.lower() for word in words if word in COLOURS), None)
     size = next((word.lower() for word in words if word in SIZES), None)
     return colour, size
-
-
-def gbp_to_fen(unit_price_gbp: float) -> int:
-    """Convert a GBP unit price to integer fen at CNY_PER_GBP, rounding half up to the fen."""
-    yuan = Decimal(str(unit_price_gbp)) * CNY_PER_GBP
-    return int((yuan * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,14 +10,13 @@ import polars as pl
 import pytest
 
 from ingestion.simulator.catalogue import (
-    CNY_PER_GBP,
     Catalogue,
     category_for,
     default_catalogue_path,
-    gbp_to_fen,
     load_catalogue,
     products_from_rows,
 )
+from shoploop.online_retail import CNY_PER_GBP, gbp_to_fen
 
 
 def test_the_white_hanging_heart_t_light_holder_costs_its_typical_2_95_gbp_in_fen(
