@@ -2,7 +2,8 @@
     sink's workers and the outbox relay can write a row received a little before the newest one already built.
     The window starts var('incremental_lookback_hours') before the newest received_at the model holds. -#}
 {% macro incremental_window_start(column='received_at') -%}
-    {%- if execute and is_incremental() -%}
+    {#- unit tests render models without a relation (this is none): they test the full-build SQL -#}
+    {%- if execute and this is not none and is_incremental() -%}
         {%- set newest = run_query(
             "select coalesce(max(" ~ column ~ "), timestamptz '1970-01-01 00:00:00+00') - to_hours("
             ~ var('incremental_lookback_hours') ~ ") from " ~ this
