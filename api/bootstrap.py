@@ -33,6 +33,7 @@ from api.routes import (
     bargains,
     group_buys,
     growth,
+    internal,
     membership,
     orders,
     payments,
@@ -51,6 +52,7 @@ from recsys.train import load_live
 
 log = logging.getLogger(__name__)
 ROUTERS: tuple[APIRouter, ...] = (
+    internal.router,
     shop.router,
     orders.router,
     payments.router,

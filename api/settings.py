@@ -34,6 +34,8 @@ class ApiSettings(BaseSettings):
 
     wechat_appid: str = "wxd0000000shoploop"
     wechat_app_secret: SecretStr = SecretStr("dev-app-secret-not-for-production")
+    # Bearer token of ShopLoop's own services (the streams' push sender asks for a recipient's openid).
+    internal_token: SecretStr = SecretStr("dev-internal-token-not-for-production")
     # The production clients differ from the sandbox only by these two base URLs and the credentials.
     wechat_api_base_url: str = SANDBOX_URL
     wechat_pay_base_url: str = SANDBOX_URL
@@ -107,6 +109,7 @@ class ApiSettings(BaseSettings):
             name
             for name, value in (
                 ("wechat_app_secret", self.wechat_app_secret.get_secret_value()),
+                ("internal_token", self.internal_token.get_secret_value()),
                 ("wechat_pay_apiv3_key", self.wechat_pay_apiv3_key.get_secret_value()),
                 ("wechat_pay_merchant_serial", self.wechat_pay_merchant_serial),
                 ("address_active_key_id", self.address_active_key_id),

@@ -14,6 +14,7 @@ from streams.automations.rules import PushPolicy
 from streams.engine.agents import register_decisions
 from streams.pushes.agents import register_pushes
 from streams.pushes.dispatch import SubscribeSender
+from streams.pushes.recipients import OrderCoreRecipients
 from streams.settings import StreamsSettings
 from streams.sink.agents import register_sink
 
@@ -38,6 +39,10 @@ def create_app(settings: StreamsSettings, role: Role, *, sender: SubscribeSender
         # A worker that died is noticed within seconds, so a restarted one gets its partitions back quickly.
         broker_session_timeout=10.0,
         broker_heartbeat_interval=3.0,
+        # The stateful agents take batches of `agent_batch_size`: the stream buffer must hold a whole batch
+        # (Faust's default, 4096, is smaller than the default batch), and fetches should be large.
+        stream_buffer_maxsize=max(4096, 2 * settings.agent_batch_size),
+        broker_max_poll_records=max(500, settings.agent_batch_size),
     )
     if role is Role.SINK:
         register_sink(
@@ -62,6 +67,9 @@ def create_app(settings: StreamsSettings, role: Role, *, sender: SubscribeSender
             sender=sender or _wechat_sender(settings),
             batch_size=settings.agent_batch_size,
             flush_s=settings.agent_flush_s,
+            recipients=OrderCoreRecipients(
+                settings.order_core_url, settings.order_core_token.get_secret_value()
+            ),
         )
     return app
 

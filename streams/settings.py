@@ -31,5 +31,8 @@ class StreamsSettings(BaseSettings):
     wechat_appid: str = "wxd0000000shoploop"
     wechat_app_secret: SecretStr = SecretStr("dev-app-secret-not-for-production")
     wechat_timeout_s: float = 5.0
+    # The order core answers who a push goes to (events carry pseudonymised openids only).
+    order_core_url: str = "http://127.0.0.1:8001"
+    order_core_token: SecretStr = SecretStr("dev-internal-token-not-for-production")
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)

@@ -16,12 +16,18 @@ import structlog
 
 from shoploop.kafka import Topics
 from streams.pushes.dispatch import FAILED, SENDING, SubscribeSender, ledger_action, send_trigger
+from streams.pushes.recipients import RecipientDirectory
 
 log = structlog.get_logger(__name__)
 
 
 def register_pushes(
-    app: faust.App, *, sender: SubscribeSender, batch_size: int, flush_s: float
+    app: faust.App,
+    *,
+    sender: SubscribeSender,
+    batch_size: int,
+    flush_s: float,
+    recipients: RecipientDirectory | None = None,
 ) -> faust.types.AgentT[Any]:
     triggers = app.topic(Topics.TRIGGERS.name, key_type=bytes, value_type=bytes, value_serializer="raw")
     pushes = app.topic(Topics.PUSHES.name, key_type=bytes, value_type=bytes, value_serializer="raw")
@@ -62,7 +68,7 @@ def register_pushes(
                 ledger[trigger["trigger_id"]] = {"status": SENDING}
                 # The changelog must hold the claim before WeChat is asked, or a crash could send twice.
                 await app.producer.flush()
-                result = await asyncio.to_thread(send_trigger, sender, trigger)
+                result = await asyncio.to_thread(send_trigger, sender, trigger, recipients)
                 await record(trigger, result)
 
     return app.agent(triggers, name="pushes")(push)

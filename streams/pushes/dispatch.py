@@ -10,6 +10,8 @@ from typing import Any, Protocol
 
 from api.domain.errors import WeChatUnavailable
 from api.wechat.client import WeChatApiError
+from ingestion.collector.privacy import PSEUDONYM_PREFIX
+from streams.pushes.recipients import RecipientDirectory
 
 SENDING = "sending"
 SENT = "sent"
@@ -37,9 +39,25 @@ def ledger_action(entry: Mapping[str, Any] | None) -> str:
     return "skip"
 
 
-def send_trigger(sender: SubscribeSender, trigger: Mapping[str, Any]) -> dict[str, Any]:
-    """Send one trigger and describe the result (status, errcode) for the ledger and the pushes topic."""
+def recipient_openid(trigger: Mapping[str, Any], recipients: RecipientDirectory | None) -> str | None:
+    """The real openid to address: the order core's answer by user id, else the event's openid unless it
+    is a pseudonym (events that passed the collector carry only pseudonyms)."""
+    user_id = trigger.get("user_id")
+    if recipients is not None and user_id:
+        known = recipients.openid_for(str(user_id))
+        if known:
+            return known
     openid = trigger.get("openid")
+    if not openid or str(openid).startswith(PSEUDONYM_PREFIX):
+        return None
+    return str(openid)
+
+
+def send_trigger(
+    sender: SubscribeSender, trigger: Mapping[str, Any], recipients: RecipientDirectory | None = None
+) -> dict[str, Any]:
+    """Send one trigger and describe the result (status, errcode) for the ledger and the pushes topic."""
+    openid = recipient_openid(trigger, recipients)
     if not openid:
         return {"status": FAILED, "errcode": None, "reason": "no_openid"}
     try:
