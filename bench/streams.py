@@ -281,6 +281,9 @@ def replay(events: int, partitions: int, workdir: Path, profile: Path | None = N
             done = asyncio.run(_wait_for_trigger(bootstrap, "sentinel", timeout_s=600))
         finally:
             _stop(worker)
+            for line in log_path.read_text(errors="replace").splitlines():
+                if "decisions_throughput" in line:
+                    _say(line.strip()[-220:])
     inputs = len(log) + len(sentinel) + partitions
     return {"inputs": inputs, "events_topic": on_events, "seconds": done - ready,
             "inputs_per_s": inputs / (done - ready), "ceiling_per_s": ceiling}  # fmt: skip

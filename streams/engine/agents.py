@@ -243,6 +243,7 @@ async def read_rules(bootstrap_servers: str, topic: str) -> list[bytes]:
 
 # A table row is one Kafka message: keep each pending chunk well under the 1 MB default request size.
 CHUNK_MAX_BYTES = 256 * 1024
+STATS_EVERY_S = 10.0
 
 
 def _split(rows: list[dict[str, Any]], *, max_bytes: int) -> list[list[dict[str, Any]]]:
@@ -373,6 +374,7 @@ def register_decisions(
 
         Every step is proportional to what the batch changed, never to the whole state.
         """
+        started = time.perf_counter()
         for output in results:
             await outputs[output.stream].send(key=output.key.encode(), value=orjson.dumps(output.value))
         rows, deleted = pages.write(engine.dirty, engine.persons)
@@ -406,16 +408,36 @@ def register_decisions(
                     chunk_of.pop(input_id, None)
                 pending.pop(chunk_key, None)
         shop["shop"] = {**shop_state(engine), "next_offsets": next_offsets}
+        flushing = time.perf_counter()
         # The changelog holds this batch before its offsets can be committed.
         await app.producer.flush()
+        stats["publishing"] += flushing - started
+        stats["flushing"] += time.perf_counter() - flushing
+
+    # Where a batch's wall time goes (seconds), logged every `STATS_EVERY_S` as `decisions_throughput`.
+    stats: dict[str, float] = dict.fromkeys(
+        ("inputs", "batches", "waiting", "deciding", "publishing", "flushing"), 0.0
+    )
+    stats_since = time.monotonic()
 
     async def decisions(stream: AsyncIterable[Any]) -> None:
+        nonlocal stats_since
+        batch_done = time.perf_counter()
         async for events in stream.take_events(batch_size, within=flush_s):  # type: ignore[attr-defined]
+            stats["waiting"] += time.perf_counter() - batch_done
             async with busy:
                 await decide(events)
+            stats["inputs"] += len(events)
+            stats["batches"] += 1
+            batch_done = time.perf_counter()
+            if time.monotonic() - stats_since >= STATS_EVERY_S:
+                log.info("decisions_throughput", **{k: round(v, 3) for k, v in stats.items()})
+                stats.update(dict.fromkeys(stats, 0.0))
+                stats_since = time.monotonic()
 
     async def decide(events: list[Any]) -> None:
         await ensure_loaded()
+        started = time.perf_counter()
         results: list[Output] = []
         new_chunk: list[dict[str, Any]] = []
         activities: list[Activity] = []
@@ -450,6 +472,7 @@ def register_decisions(
                 activities.append(item)
             new_chunk.append({"id": _input_id(item), "topic": message.topic, "raw": raw})
         results += engine.advance(idle_before=seen_at - idle_partition_s)
+        stats["deciding"] += time.perf_counter() - started
         for delta in tally.tally_activities(activities):
             await minutes_topic.send(key=delta.minute.isoformat().encode(), value=delta.to_json())
         # Only what is still waiting for the watermark needs to survive a restart.

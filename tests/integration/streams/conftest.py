@@ -124,7 +124,8 @@ class StreamsStack:
         return values
 
     # -- the worker --------------------------------------------------------------------------------------
-    def start_worker(self) -> subprocess.Popen[bytes]:
+    def start_worker(self, **settings: str) -> subprocess.Popen[bytes]:
+        """Start `shoploop streams`; `settings` override its SHOPLOOP_STREAMS_* environment."""
         env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
@@ -132,6 +133,7 @@ class StreamsStack:
             "SHOPLOOP_STREAMS_WECHAT_API_BASE_URL": self.sandbox_url,
             "SHOPLOOP_STREAMS_AGENT_FLUSH_S": "0.2",
             "SHOPLOOP_STREAMS_ALLOWED_LATENESS_S": "0",
+            **{f"SHOPLOOP_STREAMS_{name.upper()}": value for name, value in settings.items()},
         }
         log = (self.log_dir / f"worker-{len(self.workers)}.log").open("wb")
         worker = subprocess.Popen(
