@@ -371,11 +371,12 @@ def recsys_train(
         int | None, typer.Option(help="Hyperparameter search trials [default: settings].")
     ] = None,
 ) -> None:
-    """Train on the data, evaluate against the baselines, and save the run in the model registry."""
+    """Train on the warehouse marts (or, until they hold enough purchases, the bundled Online Retail data),
+    evaluate against the baselines, and save the run in the model registry; serving promotes it if better."""
     from recsys.evaluate import format_table
-    from recsys.train import train
+    from recsys.train import train_latest
 
-    run = train(search_trials=trials)
+    run = train_latest(search_trials=trials)
     typer.echo(format_table(run.report))
     typer.echo(f"saved run {run.card.run_id}")
 
