@@ -370,15 +370,35 @@ def recsys_train(
     trials: Annotated[
         int | None, typer.Option(help="Hyperparameter search trials [default: settings].")
     ] = None,
+    every_s: Annotated[
+        float | None,
+        typer.Option("--every", help="Retrain every this many seconds until stopped (scheduled)."),
+    ] = None,
 ) -> None:
     """Train on the warehouse marts (or, until they hold enough purchases, the bundled Online Retail data),
     evaluate against the baselines, and save the run in the model registry; serving promotes it if better."""
+    import time
+
+    import structlog
+
     from recsys.evaluate import format_table
     from recsys.train import train_latest
 
-    run = train_latest(search_trials=trials)
-    typer.echo(format_table(run.report))
-    typer.echo(f"saved run {run.card.run_id}")
+    log = structlog.get_logger("shoploop.recsys")
+    while True:
+        started = time.monotonic()
+        try:
+            run = train_latest(search_trials=trials, show_progress=every_s is None)
+        except Exception as error:  # a scheduled retrain must outlive one bad run; the next one may succeed
+            if every_s is None:
+                raise
+            log.error("recsys_training_failed", error=repr(error))
+        else:
+            typer.echo(format_table(run.report))
+            typer.echo(f"saved run {run.card.run_id} in {time.monotonic() - started:.1f} s")
+        if every_s is None:
+            return
+        time.sleep(every_s)
 
 
 @recsys_app.command("evaluate")

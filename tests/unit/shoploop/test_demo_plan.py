@@ -9,7 +9,18 @@ PROCFILE = (Path(__file__).resolve().parents[3] / "Procfile").read_text()
 
 def test_the_demo_runs_every_part_of_the_platform_with_the_embedded_broker() -> None:
     processes = demo_processes(PROCFILE, uses_embedded_broker=True, simulate=True)
-    expected = {"broker", "collector", "sandbox", "api", "streams", "sink", "dbt", "dashboard", "simulator"}
+    expected = {
+        "broker",
+        "collector",
+        "sandbox",
+        "api",
+        "streams",
+        "sink",
+        "dbt",
+        "recsys",
+        "dashboard",
+        "simulator",
+    }
     assert set(processes) == expected
 
 
