@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,6 +50,10 @@ CART_RULE = {
     "template_data": {"thing1": "{product_name}"},
     "page": "pages/cart/index",
 }
+LIVE_DELAY_S = 3
+# Live mode: no quiet hours (the bench may run at any hour), no holdout, so every reminder is a send.
+LIVE_RULE = {**CART_RULE, "rule_id": "bench-live-cart", "delay_s": LIVE_DELAY_S, "holdout_share": 0.0,
+             "quiet_start": "00:00:00", "quiet_end": "00:00:00"}  # fmt: skip
 SHARE_REWARD = {
     "rule_id": "bench-share",
     "version": 1,
@@ -289,6 +294,103 @@ def replay(events: int, partitions: int, workdir: Path, profile: Path | None = N
             "inputs_per_s": inputs / (done - ready), "ceiling_per_s": ceiling}  # fmt: skip
 
 
+async def _live_traffic(
+    bootstrap: str, partitions: int, openids: dict[str, str], *, carts_per_s: float, tail_s: float
+) -> None:
+    """Events stamped with the wall clock: a tick on every partition every 100 ms (so event time moves as
+    it does in a running shop), and shoppers who accept the prompt and leave a cart, `carts_per_s`."""
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        waiting = list(openids.items())
+        started, n, due = time.perf_counter(), 0, 0.0
+        while waiting or time.perf_counter() - started < due + tail_s:
+            now, n = datetime.now(UTC), n + 1
+            for partition in range(partitions):
+                person = f"live-tick-{partition}"
+                tick = _event(person, n, now, "Product Viewed", None, product_id="p")
+                await producer.send(Topics.EVENTS.name, tick, key=person.encode(), partition=partition)
+            for _ in range(int(n * 0.1 * carts_per_s) - int((n - 1) * 0.1 * carts_per_s)):
+                if waiting:
+                    person, openid = waiting.pop()
+                    consent = _event(person, 1, now, "Subscribe Message Consent", openid,
+                                     results={"TPL_CART": "accept"})  # fmt: skip
+                    cart = _event(person, 2, now, "Product Added", openid, product_id="p", name="白瓷茶壶")
+                    await producer.send(Topics.EVENTS.name, consent, key=person.encode())
+                    await producer.send(Topics.EVENTS.name, cart, key=person.encode())
+                    due = time.perf_counter() - started
+            await asyncio.sleep(max(0.0, started + n * 0.1 - time.perf_counter()))
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def _send_lateness(bootstrap: str) -> list[float]:
+    """Send time (the push record's Kafka timestamp, when WeChat had answered) − due time, in seconds."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(Topics.PUSHES.name, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        lateness: list[float] = []
+        while True:
+            batches = await consumer.getmany(timeout_ms=2000)
+            if not batches:
+                return lateness
+            for records in batches.values():
+                for record in records:
+                    push = orjson.loads(record.value)
+                    if push.get("status") in ("sent", "failed") and push.get("due_at"):
+                        due = datetime.fromisoformat(push["due_at"]).timestamp()
+                        lateness.append(record.timestamp / 1000 - due)
+    finally:
+        await consumer.stop()
+
+
+def live(
+    shoppers: int, partitions: int, workdir: Path, *, lateness_s: float, flush_s: float
+) -> dict[str, Any]:
+    """Live mode: event time is the wall clock; how late after its due time each reminder is sent."""
+    import httpx
+
+    with embedded_broker() as bootstrap, serving(_sandbox()) as sandbox_url:
+        ensure_topics(KafkaSettings(bootstrap_servers=bootstrap, default_partitions=partitions))
+        openids: dict[str, str] = {}
+        with httpx.Client(base_url=sandbox_url) as wechat:
+            for n in range(shoppers):
+                person = f"live{n:04d}"
+                login = wechat.post("/sandbox/wx-login", json={"persona": person}).json()
+                params = {"appid": APPID, "secret": SECRET, "js_code": login["code"],
+                          "grant_type": "authorization_code"}  # fmt: skip
+                wechat.get("/sns/jscode2session", params=params).raise_for_status()
+                wechat.post(
+                    "/sandbox/subscribe/accept", json={"openid": login["openid"], "template_id": "TPL_CART"}
+                )
+                openids[person] = login["openid"]
+        _publish_rules(bootstrap, LIVE_RULE)
+        log_path = workdir / "live-worker.log"
+        worker = _start_worker(bootstrap, partitions, sandbox_url, log_path, None,
+                               SHOPLOOP_STREAMS_ALLOWED_LATENESS_S=str(lateness_s),
+                               SHOPLOOP_STREAMS_AGENT_FLUSH_S=str(flush_s))  # fmt: skip
+        try:
+            _wait_for_ready(log_path)
+            time.sleep(2)  # the rules and the (empty) tables are loaded on the first batch
+            _say(
+                f"live: {shoppers} carts at {shoppers / 20:.0f}/s for ~20 s, reminders due {LIVE_DELAY_S} s later"
+            )
+            asyncio.run(_live_traffic(bootstrap, partitions, openids, carts_per_s=shoppers / 20,
+                                      tail_s=LIVE_DELAY_S + lateness_s + 5))  # fmt: skip
+            lateness = sorted(asyncio.run(_send_lateness(bootstrap)))
+        finally:
+            _stop(worker)
+    if not lateness:
+        raise RuntimeError("live: no push was sent")
+    cuts = statistics.quantiles(lateness, n=100, method="inclusive")
+    return {"pushes": len(lateness), "carts": shoppers, "p50": cuts[49], "p99": cuts[98], "max": lateness[-1]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -296,14 +398,28 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--profile", type=Path, help="write the worker's cProfile stats to this file")
+    parser.add_argument(
+        "--live-carts", type=int, default=400, help="shoppers in the live-mode phase (0: skip)"
+    )
+    parser.add_argument("--live-lateness", type=float, default=0.5, help="allowed_lateness_s in live mode")
+    parser.add_argument("--live-flush", type=float, default=0.2, help="agent_flush_s in live mode")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
         result = replay(args.events, args.partitions, Path(workdir), args.profile)
         print(
             f"replay: {result['inputs']:,.0f} inputs ({result['events_topic']:,.0f} on shoploop.events) in "
             f"{result['seconds']:.1f} s = {result['inputs_per_s']:,.0f} inputs/s through the streams worker; "
-            f"raw aiokafka consume+parse of the same topic: {result['ceiling_per_s']:,.0f} events/s"
+            f"raw aiokafka consume+parse of the same topic: {result['ceiling_per_s']:,.0f} events/s "
+            f"({result['inputs_per_s'] / result['ceiling_per_s']:.1%} of it)"
         )
+        if args.live_carts:
+            found = live(args.live_carts, args.partitions, Path(workdir), lateness_s=args.live_lateness,
+                         flush_s=args.live_flush)  # fmt: skip
+            print(
+                f"live: {found['pushes']} of {found['carts']} reminders sent; send time - due time "
+                f"p50 {found['p50']:.2f} s, p99 {found['p99']:.2f} s, max {found['max']:.2f} s "
+                f"(allowed_lateness_s={args.live_lateness}, agent_flush_s={args.live_flush})"
+            )
 
 
 if __name__ == "__main__":
