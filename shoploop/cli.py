@@ -165,6 +165,10 @@ def dbt_build(
     fixture: Annotated[
         bool, typer.Option(help="Build on the bundled fixture events instead of the lake.")
     ] = False,
+    full_refresh: Annotated[
+        bool,
+        typer.Option(help="Rebuild everything from the lake instead of carrying on from the last build."),
+    ] = False,
 ) -> None:
     """Run `dbt build` against the lake and publish the result for the dashboards (atomic swap)."""
     from warehouse.publish import build_and_publish, run_periodically
@@ -174,7 +178,7 @@ def dbt_build(
     if every_s is not None:
         run_periodically(settings, every_s=every_s)
         return
-    raise typer.Exit(build_and_publish(settings, fixture=fixture))
+    raise typer.Exit(build_and_publish(settings, fixture=fixture, full_refresh=full_refresh))
 
 
 @dbt_app.command("docs")
