@@ -28,6 +28,14 @@ class Watermark:
         if seen_at is not None:
             self.seen_at_by_partition[partition] = seen_at
 
+    def expect(self, partition: str, *, seen_at: float) -> None:
+        """A partition that will deliver: until it does (or goes idle), it holds the watermark back.
+
+        Without this, a reader that gets one partition's first fetch before another's would let the first
+        alone set the watermark, and the other's events would all be late.
+        """
+        self.seen_at_by_partition.setdefault(partition, seen_at)
+
     def touch_all(self, seen_at: float) -> None:
         """Count every known partition as just seen (after a restart, before any has delivered)."""
         for partition in self.latest_by_partition:
@@ -36,6 +44,9 @@ class Watermark:
     def current(self, *, idle_before: float | None = None) -> datetime | None:
         if not self.latest_by_partition:
             return None
+        for partition, seen_at in self.seen_at_by_partition.items():
+            if partition not in self.latest_by_partition and (idle_before is None or seen_at >= idle_before):
+                return None  # expected, not idle yet, and nothing from it so far
         active = [
             at
             for partition, at in self.latest_by_partition.items()

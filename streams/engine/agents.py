@@ -1,14 +1,15 @@
-"""The decisions agent: events, order facts and rules in; triggers, attributions, rewards, flags out.
+"""The decisions task: events, order facts and rules in; triggers, attributions, rewards, flags out.
 
-One agent drives the decision core in batches of raw bytes (Faust's per-message cost is paid once, by this
-agent only: it also tallies the live metrics of its batch). The state lives in memory and is checkpointed
-once per batch into Faust tables (changelogged, so a restarted worker recovers it) with work proportional to
-the batch: the persons the batch changed, many to a row (`PersonPages`), the shares and shop-wide index
-entries it changed, one row of the inputs it buffered, and one small row of shop-wide state that includes
-the next offset of every input partition — a message below it was already offered before a restart and is
-skipped, not dead-lettered as late. The core applies inputs in event-time order, so the streams role runs
-as one worker; its tables use the key partitioner and need no co-partitioning. On start the rule book is
-read to the end of its compacted topic before any input.
+The input topics are read by a plain aiokafka consumer in batches (Faust's per-message path would cost more
+than deciding); the same batch feeds the live metrics. The state lives in memory and is checkpointed once
+per batch into Faust tables (changelogged, so a restarted worker recovers it) with work proportional to the
+batch: the persons the batch changed, many to a row (`PersonPages`), the shares and shop-wide index entries
+it changed, one row of the inputs it buffered, and one small row of shop-wide state that includes the next
+offset of every input partition — the reader starts there after a restart, so no input is offered twice and
+nothing already applied comes back as a late event. The core applies inputs in event-time order, so the
+streams role runs as one worker; its tables use the key partitioner and need no co-partitioning. On start
+the rule book is read to the end of its compacted topic before any input; rule changes come through a
+Faust agent.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import faust
 import orjson
 import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from shoploop.kafka import Topics
 from streams.automations.rules import InvalidRule, PushPolicy, parse_rule
@@ -244,6 +246,8 @@ async def read_rules(bootstrap_servers: str, topic: str) -> list[bytes]:
 # A table row is one Kafka message: keep each pending chunk well under the 1 MB default request size.
 CHUNK_MAX_BYTES = 256 * 1024
 STATS_EVERY_S = 10.0
+# How long a fetch may wait for data: bounds what reading adds to a push's lateness.
+FETCH_MAX_WAIT_MS = 50
 
 
 def _split(rows: list[dict[str, Any]], *, max_bytes: int) -> list[list[dict[str, Any]]]:
@@ -279,9 +283,6 @@ def register_decisions(
     allowed_lateness: timedelta,
     idle_partition_s: float,
 ) -> list[faust.types.AgentT[Any]]:
-    inputs = app.topic(
-        Topics.EVENTS.name, Topics.ORDERS.name, key_type=bytes, value_type=bytes, value_serializer="raw"
-    )
     rules_topic = app.topic(
         Topics.AUTOMATION_RULES.name, key_type=bytes, value_type=bytes, value_serializer="raw"
     )
@@ -420,35 +421,81 @@ def register_decisions(
     )
     stats_since = time.monotonic()
 
-    async def decisions(stream: AsyncIterable[Any]) -> None:
-        nonlocal stats_since
-        batch_done = time.perf_counter()
-        async for events in stream.take_events(batch_size, within=flush_s):  # type: ignore[attr-defined]
-            stats["waiting"] += time.perf_counter() - batch_done
-            async with busy:
-                await decide(events)
-            stats["inputs"] += len(events)
-            stats["batches"] += 1
-            batch_done = time.perf_counter()
-            if time.monotonic() - stats_since >= STATS_EVERY_S:
-                log.info("decisions_throughput", **{k: round(v, 3) for k, v in stats.items()})
-                stats.update(dict.fromkeys(stats, 0.0))
-                stats_since = time.monotonic()
+    async def consume_inputs() -> None:
+        """Read the input topics with a plain aiokafka consumer, from the offsets in the checkpoint.
 
-    async def decide(events: list[Any]) -> None:
+        Faust's per-message path (~200 µs a message on a busy machine) would cap the worker far below the
+        state machine's own rate; here a message costs what parsing and deciding it costs. The streams role
+        is one worker, so it reads every partition itself (no consumer group) and needs no committed
+        offsets: the checkpoint's offsets are where the restored state stops, so nothing is read twice.
+        """
+        nonlocal stats_since
+        await app.tables.recovery.completed.wait()  # type: ignore[attr-defined]
+        async with busy:
+            await ensure_loaded()
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            # Small per-partition fetches keep the partitions' event times close to each other as they are read.
+            max_partition_fetch_bytes=256 * 1024,
+        )
+        await consumer.start()
+        try:
+            await consumer.topics()
+            partitions = [
+                TopicPartition(topic, partition)
+                for topic in (Topics.EVENTS.name, Topics.ORDERS.name)
+                for partition in sorted(consumer.partitions_for_topic(topic) or ())
+            ]
+            consumer.assign(partitions)
+            for tp in partitions:
+                if tp.topic == Topics.EVENTS.name:
+                    engine.watermark.expect(f"{tp.topic}:{tp.partition}", seen_at=time.monotonic())
+                offset = next_offsets.get(f"{tp.topic}:{tp.partition}")
+                if offset is None:
+                    await consumer.seek_to_beginning(tp)
+                else:
+                    consumer.seek(tp, offset)
+            log.info("decisions_reading", partitions=len(partitions), from_offsets=next_offsets)
+            batch_done = time.perf_counter()
+            while True:
+                fetched = await consumer.getmany(timeout_ms=int(flush_s * 1000), max_records=batch_size)
+                records = [record for batch in fetched.values() for record in batch]
+                if not records:
+                    continue
+                stats["waiting"] += time.perf_counter() - batch_done
+                async with busy:
+                    await decide(records)
+                stats["inputs"] += len(records)
+                stats["batches"] += 1
+                batch_done = time.perf_counter()
+                if time.monotonic() - stats_since >= STATS_EVERY_S:
+                    log.info("decisions_throughput", **{k: round(v, 3) for k, v in stats.items()})
+                    stats.update(dict.fromkeys(stats, 0.0))
+                    stats_since = time.monotonic()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            log.exception("decisions_failed")
+            await app.crash(error)
+        finally:
+            await consumer.stop()
+
+    async def decide(records: list[ConsumerRecord[bytes, bytes]]) -> None:
         await ensure_loaded()
         started = time.perf_counter()
         results: list[Output] = []
         new_chunk: list[dict[str, Any]] = []
         activities: list[Activity] = []
         seen_at = time.monotonic()
-        for event in events:
-            message = event.message
+        for message in records:
             source = f"{message.topic}:{message.partition}"
             if message.offset < next_offsets.get(source, 0):
                 continue  # offered before a restart: its effect is in the restored state
             next_offsets[source] = message.offset + 1
-            raw: bytes = event.value
+            raw = message.value or b""
             try:
                 item = _parse_input(message.topic, raw)
             except BadInput as error:
@@ -495,7 +542,5 @@ def register_decisions(
                     results += apply_rule(value)
                 await checkpoint(results)
 
-    return [
-        app.agent(inputs, name="decisions")(decisions),
-        app.agent(rules_topic, name="automation-rules")(rules),
-    ]
+    app.task(consume_inputs)
+    return [app.agent(rules_topic, name="automation-rules")(rules)]

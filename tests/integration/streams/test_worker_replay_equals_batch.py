@@ -62,6 +62,11 @@ def test_the_worker_replaying_a_simulator_log_gives_the_batch_computations_trigg
     try:
         wait_for(replayed, timeout_s=60, every_s=1.0)
     except AssertionError:
+        found = replayed_triggers(stack.read(Topics.TRIGGERS.name))
+        print(
+            "missing:", sorted(expected_triggers - found)[:5], "extra:", sorted(found - expected_triggers)[:5]
+        )
+        print("dead letters:", stack.read(Topics.STREAMS_DEAD_LETTER.name)[:5])
         print(stack.worker_logs())
         raise
     triggers, attributions = stack.read(Topics.TRIGGERS.name), stack.read(Topics.ATTRIBUTIONS.name)

@@ -31,6 +31,24 @@ def test_a_partition_quiet_for_longer_than_the_idle_timeout_no_longer_holds_the_
     assert watermark.current() == MORNING - LATENESS
 
 
+def test_a_partition_that_has_delivered_nothing_yet_holds_the_watermark_until_it_goes_idle() -> None:
+    watermark = Watermark(LATENESS)
+    watermark.expect("events:1", seen_at=100.0)
+    watermark.observe("events:0", MORNING + timedelta(hours=1), seen_at=101.0)
+
+    assert watermark.current(idle_before=96.0) is None
+    watermark.observe("events:1", MORNING, seen_at=102.0)
+    assert watermark.current(idle_before=96.0) == MORNING - LATENESS
+
+
+def test_an_expected_partition_that_stays_empty_stops_holding_the_watermark_after_the_idle_timeout() -> None:
+    watermark = Watermark(LATENESS)
+    watermark.expect("events:1", seen_at=100.0)
+    watermark.observe("events:0", MORNING, seen_at=110.0)
+
+    assert watermark.current(idle_before=105.0) == MORNING - LATENESS
+
+
 def test_when_every_partition_is_quiet_the_latest_event_time_counts() -> None:
     watermark = Watermark(LATENESS)
     watermark.observe("events:0", MORNING, seen_at=100.0)
