@@ -391,6 +391,91 @@ def live(
     return {"pushes": len(lateness), "carts": shoppers, "p50": cuts[49], "p99": cuts[98], "max": lateness[-1]}
 
 
+async def _read_all(bootstrap: str, topic: str) -> list[dict[str, Any]]:
+    """Every message on `topic` right now, from the start of each partition to its end."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        values: list[dict[str, Any]] = []
+        while any([await consumer.position(tp) < ends[tp] for tp in partitions]):
+            for records in (await consumer.getmany(*partitions, timeout_ms=500)).values():
+                values += [orjson.loads(record.value) for record in records if record.value]
+        return values
+    finally:
+        await consumer.stop()
+
+
+def compare(shoppers: int, partitions: int, workdir: Path) -> dict[str, Any]:
+    """A simulator log through the real worker, against the independent polars batch computation."""
+    # This script is named like the `streams` package: find the package, not this file.
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != here]
+    from ingestion.simulator.catalogue import load_catalogue
+    from ingestion.simulator.shoppers import simulate_journeys
+    from streams.engine import batch
+
+    start = datetime(2026, 3, 2, 13, 30, tzinfo=UTC)  # 21:30 in Shanghai: quiet hours are part of it
+    log = simulate_journeys(load_catalogue(), shoppers=shoppers, seed=20260302, start=start)
+    inputs = batch.replay_inputs(log)
+    horizon = inputs[-1].at + timedelta(days=1)
+    frame = batch.log_frame(log)
+    expected_triggers, expected_attributions = (
+        batch.batch_reminders(frame, horizon),
+        batch.batch_attributions(frame),
+    )
+    _say(f"compare: {len(inputs):,} inputs; the batch computation expects {len(expected_triggers):,} reminders "
+         f"and {len(expected_attributions):,} attributions")  # fmt: skip
+    with embedded_broker() as bootstrap, serving(_sandbox()) as sandbox_url:
+        ensure_topics(KafkaSettings(bootstrap_servers=bootstrap, default_partitions=partitions))
+        rules = [orjson.loads(rule.model_dump_json()) for rule in (batch.CART_RULE, batch.SHARE_REWARD)]
+        _publish_rules(bootstrap, *rules)
+        asyncio.run(_produce(bootstrap, batch.as_messages(inputs)))
+        # Event time reaches the horizon on every partition (past the default 30 s allowed lateness).
+        asyncio.run(_tick_every_partition(bootstrap, horizon + timedelta(seconds=31), partitions, "end"))
+        log_path = workdir / "compare-worker.log"
+        worker = _start_worker(bootstrap, partitions, sandbox_url, log_path)
+        try:
+            ready = _wait_for_ready(log_path)
+            deadline = time.perf_counter() + 900
+            while True:
+                triggers = asyncio.run(_read_all(bootstrap, Topics.TRIGGERS.name))
+                attributions = asyncio.run(_read_all(bootstrap, Topics.ATTRIBUTIONS.name))
+                if len(triggers) >= len(expected_triggers) and len(attributions) >= len(
+                    expected_attributions
+                ):
+                    break
+                if time.perf_counter() > deadline:
+                    break
+                time.sleep(1)
+            done = time.perf_counter()
+            time.sleep(2)
+            triggers = asyncio.run(_read_all(bootstrap, Topics.TRIGGERS.name))
+            attributions = asyncio.run(_read_all(bootstrap, Topics.ATTRIBUTIONS.name))
+            dead_letters = asyncio.run(_read_all(bootstrap, Topics.STREAMS_DEAD_LETTER.name))
+        finally:
+            _stop(worker)
+    found_triggers = batch.replayed_triggers(triggers)
+    found_attributions = batch.replayed_attributions(attributions)
+    return {
+        "inputs": len(inputs),
+        "seconds": done - ready,
+        "triggers": len(found_triggers),
+        "attributions": len(found_attributions),
+        "triggers_equal": found_triggers == expected_triggers,
+        "attributions_equal": found_attributions == expected_attributions,
+        "missing": len(expected_triggers - found_triggers) + len(expected_attributions - found_attributions),
+        "extra": len(found_triggers - expected_triggers) + len(found_attributions - expected_attributions),
+        "dead_letters": len(dead_letters),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -401,6 +486,9 @@ def main() -> None:
     parser.add_argument(
         "--live-carts", type=int, default=400, help="shoppers in the live-mode phase (0: skip)"
     )
+    parser.add_argument("--compare", type=int, default=0, metavar="SHOPPERS",
+                        help="also replay a simulator log of this many shoppers (4000: >100k events) through the "
+                        "worker and compare with the polars batch computation")  # fmt: skip
     parser.add_argument("--live-lateness", type=float, default=0.5, help="allowed_lateness_s in live mode")
     parser.add_argument("--live-flush", type=float, default=0.2, help="agent_flush_s in live mode")
     args = parser.parse_args()
@@ -412,6 +500,15 @@ def main() -> None:
             f"raw aiokafka consume+parse of the same topic: {result['ceiling_per_s']:,.0f} events/s "
             f"({result['inputs_per_s'] / result['ceiling_per_s']:.1%} of it)"
         )
+        if args.compare:
+            found = compare(args.compare, args.partitions, Path(workdir))
+            same = found["triggers_equal"] and found["attributions_equal"]
+            print(
+                f"compare: {found['inputs']:,} simulator inputs through the worker in {found['seconds']:.1f} s: "
+                f"{found['triggers']:,} reminders, {found['attributions']:,} attributions, "
+                f"{'identical to' if same else 'DIFFERENT from'} the polars batch computation "
+                f"(missing {found['missing']}, extra {found['extra']}); dead letters {found['dead_letters']}"
+            )
         if args.live_carts:
             found = live(args.live_carts, args.partitions, Path(workdir), lateness_s=args.live_lateness,
                          flush_s=args.live_flush)  # fmt: skip
