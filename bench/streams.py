@@ -1,17 +1,24 @@
 """Streams benchmark: the full stateful `shoploop streams` worker on the embedded broker, beside the raw
-aiokafka consume rate of the same topic as its ceiling, and trigger lateness in live mode.
+aiokafka consume rate of the same topic as its ceiling; the same worker against the polars batch computation
+on a >100k-event simulator log; and trigger lateness in live mode.
 
-    .venv/bin/python bench/streams.py [--events 100000] [--partitions 4]
+    .venv/bin/python bench/streams.py [--events 100000] [--partitions 4] [--compare 4000] [--live-carts 400]
 
 What it does, all on this machine:
 1. starts a fresh embedded broker (Tansu, memory) on a free port and the loopback WeChat sandbox;
 2. produces a replay log of shoppers (views, carts, consents, shares, entries through shares) to
    `shoploop.events` and verified payments to `shoploop.orders`, with event times 5 ms apart;
 3. ceiling: a plain aiokafka consumer reads the events topic from the start and parses every value;
-4. replay: starts the real worker (`shoploop streams`: live metrics, decisions with every table, pushes)
-   with an abandoned-cart rule and a share reward published; the clock runs from the worker's "Ready" until
-   the sentinel trigger — due only once every partition has been read to its end — is on the triggers topic;
-Not measured yet: trigger lateness in live mode (send time − due time, p50/p99).
+4. replay: starts the real worker (`shoploop streams`: decisions with every table and the live metrics,
+   pushes) with an abandoned-cart rule and a share reward published; the clock runs from the worker's
+   "Ready" until the sentinel trigger — due only once every partition has been read to its end — is on the
+   triggers topic; the worker's `decisions_throughput` log lines show where the time went;
+5. `--compare N`: on a fresh broker, the simulator's log of N shoppers (4000 → ~108k inputs) through the
+   worker; its reminders and attributions against `streams.engine.batch` (polars) — they must be identical;
+6. live mode (`--live-carts N`, 0 skips it): a fresh broker and worker (allowed lateness `--live-lateness`,
+   flush `--live-flush`); events stamped with the wall clock (ticks on every partition every 100 ms), N
+   shoppers leave a cart over ~20 s, reminders due 3 s later; lateness = the push record's Kafka timestamp
+   (WeChat has answered) − the trigger's due time, p50/p99.
 """
 
 from __future__ import annotations
@@ -287,7 +294,7 @@ def replay(events: int, partitions: int, workdir: Path, profile: Path | None = N
         finally:
             _stop(worker)
             for line in log_path.read_text(errors="replace").splitlines():
-                if "decisions_throughput" in line:
+                if "decisions_" in line or "Worker]: Ready" in line:
                     _say(line.strip()[-220:])
     inputs = len(log) + len(sentinel) + partitions
     return {"inputs": inputs, "events_topic": on_events, "seconds": done - ready,
