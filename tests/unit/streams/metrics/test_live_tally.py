@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ingestion.contract.event import TrackedEvent
+from streams.inputs import Activity
 from streams.metrics.live import LiveTally, MinuteDelta
 
 NOON = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
@@ -69,3 +70,16 @@ def test_shoppers_of_minutes_older_than_the_retention_are_forgotten() -> None:
     tally.tally([_event("ming", "Product Viewed", NOON + timedelta(minutes=30))])
     late_again = tally.tally([_event("lily", "Product Viewed", NOON)])
     assert late_again[0].new_shoppers == 1
+
+
+def test_the_decisions_batch_tallies_its_parsed_events_like_the_tracked_events_they_came_from() -> None:
+    events = [
+        _event("lily", "Product Viewed", NOON),
+        _event("lily", "Order Completed", NOON + timedelta(seconds=5), revenue=128.9),
+        _event("ming", "Product Added", NOON + timedelta(minutes=1)),
+    ]
+    activities = [
+        Activity(e.message_id, e.person_id, e.timestamp, e.type, e.event, properties=dict(e.properties))
+        for e in events
+    ]
+    assert LiveTally().tally_activities(activities) == LiveTally().tally(events)
