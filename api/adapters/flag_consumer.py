@@ -8,16 +8,15 @@ written. A malformed flag is logged and skipped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from api.adapters.command_consumer import consume_commands
 from api.service_layer.account_review import AccountFlag, record_flag
 from api.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from shoploop.kafka import KafkaSettings
@@ -65,27 +64,14 @@ async def consume_flags(
     stop: asyncio.Event,
     poll_timeout_ms: int = 1000,
 ) -> None:
-    """Apply flags until `stop` is set; survives broker outages by reconnecting."""
-    while not stop.is_set():
-        consumer = AIOKafkaConsumer(
-            topic,
-            bootstrap_servers=kafka.bootstrap_servers,
-            group_id=CONSUMER_GROUP,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
-        try:
-            await consumer.start()
-            while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=poll_timeout_ms)
-                for messages in batches.values():
-                    for message in messages:
-                        await asyncio.to_thread(apply_flag, uow_factory(), message.value or b"", now=clock())
-                if batches:
-                    await consumer.commit()
-        except Exception:
-            log.exception("account-flag consumer failed; reconnecting")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=1.0)
-        finally:
-            await consumer.stop()
+    """Apply them until `stop` is set; survives broker outages by reconnecting."""
+    await consume_commands(
+        lambda uow, raw, now: apply_flag(uow, raw, now=now),
+        uow_factory,
+        kafka,
+        topic=topic,
+        group_id=CONSUMER_GROUP,
+        clock=clock,
+        stop=stop,
+        poll_timeout_ms=poll_timeout_ms,
+    )

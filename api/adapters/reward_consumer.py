@@ -8,15 +8,14 @@ A command that cannot be applied (malformed, unknown campaign, sold out) is logg
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
 
 import orjson
-from aiokafka import AIOKafkaConsumer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from api.adapters.command_consumer import consume_commands
 from api.domain.errors import DomainError
 from api.service_layer.coupons import grant_reward_coupon
 from api.service_layer.unit_of_work import UnitOfWork, UnitOfWorkFactory
@@ -67,29 +66,14 @@ async def consume_rewards(
     stop: asyncio.Event,
     poll_timeout_ms: int = 1000,
 ) -> None:
-    """Apply reward commands until `stop` is set; survives broker outages by reconnecting."""
-    while not stop.is_set():
-        consumer = AIOKafkaConsumer(
-            topic,
-            bootstrap_servers=kafka.bootstrap_servers,
-            group_id=CONSUMER_GROUP,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
-        try:
-            await consumer.start()
-            while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=poll_timeout_ms)
-                for messages in batches.values():
-                    for message in messages:
-                        await asyncio.to_thread(
-                            apply_reward_command, uow_factory(), message.value or b"", now=clock()
-                        )
-                if batches:
-                    await consumer.commit()
-        except Exception:
-            log.exception("reward consumer failed; reconnecting")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=1.0)
-        finally:
-            await consumer.stop()
+    """Apply them until `stop` is set; survives broker outages by reconnecting."""
+    await consume_commands(
+        lambda uow, raw, now: apply_reward_command(uow, raw, now=now),
+        uow_factory,
+        kafka,
+        topic=topic,
+        group_id=CONSUMER_GROUP,
+        clock=clock,
+        stop=stop,
+        poll_timeout_ms=poll_timeout_ms,
+    )
