@@ -36,16 +36,17 @@ def forget(
     warehouse = warehouse or WarehouseSettings()
     graph = IdentityGraph.from_url(collector.identity_database_url)
     person = graph.person_of(shopper_id) or shopper_id
-    ids = sorted({person, shopper_id} | {person_of_new_identity(i) for i in graph.identities_of(person)})
+    people = {person, *graph.merged_with(person)}
+    mapped = {person_of_new_identity(i) for someone in people for i in graph.identities_of(someone)}
+    ids = sorted(people | mapped | {shopper_id})
     rows_removed = {
         table_dir.name: erase_people(table_dir, ids)
         for table_dir in (warehouse.events_dir, warehouse.order_book_dir, warehouse.pushes_dir)
     }
     is_rebuilt = rebuild and warehouse.warehouse_path.exists() and build_and_publish(warehouse) == 0
-    for merged in {person_of_new_identity(i) for i in graph.identities_of(person) if i.startswith("a:")} | {
-        person
-    }:
-        graph.forget(merged)
+    # The graph goes last, so an erasure that fails half-way can be re-run and still find every id.
+    for someone in people:
+        graph.forget(someone)
     return ErasureReport(
         person_id=person, ids=ids, rows_removed=rows_removed, is_warehouse_rebuilt=is_rebuilt
     )

@@ -200,14 +200,16 @@ class IdentityGraph:
         return known.get(user(shopper_id)) or known.get(anonymous(shopper_id))
 
     def identities_of(self, person_id: str) -> list[str]:
-        """Every namespaced id mapped to the person, and the people merged with it."""
+        """Every namespaced id mapped to the person."""
         with self._engine.connect() as connection:
             mapped = connection.execute(
                 select(identities.c.identity).where(identities.c.person_id == person_id)
             )
-            found = [str(row.identity) for row in mapped]
-        merged = [a if b == person_id else b for a, b in self.merges() if person_id in (a, b)]
-        return found + [anonymous(other) for other in merged]
+            return [str(row.identity) for row in mapped]
+
+    def merged_with(self, person_id: str) -> list[str]:
+        """The people recorded as the same shopper (a second device), either side of the merge."""
+        return [a if b == person_id else b for a, b in self.merges() if person_id in (a, b)]
 
     def forget(self, person_id: str) -> int:
         """Remove a person's identities and merges (privacy erasure); returns how many ids were removed."""

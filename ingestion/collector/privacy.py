@@ -11,9 +11,7 @@ import hashlib
 import hmac
 from typing import Any
 
-from ingestion.contract.event import TrackedEvent
-
-PSEUDONYM_PREFIX = "pn_"
+from ingestion.contract.event import PSEUDONYM_PREFIX, TrackedEvent
 
 # Where clients put personal identifiers: the SDK's context.wechat, identify traits, event properties.
 _CONTEXT_WECHAT_KEYS = ("openid", "unionid")

@@ -12,6 +12,9 @@ import orjson
 from ingestion.contract.scenes import channel_for_scene
 from ingestion.contract.segment import SegmentMessage
 
+# Personal identifiers (openid, unionid, phone) reach Kafka only as this prefix + a keyed HMAC (PIPL).
+PSEUDONYM_PREFIX = "pn_"
+
 
 @dataclass(frozen=True, slots=True)
 class TrackedEvent:

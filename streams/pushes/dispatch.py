@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from api.domain.errors import WeChatUnavailable
 from api.wechat.client import WeChatApiError
-from ingestion.collector.privacy import PSEUDONYM_PREFIX
+from ingestion.contract.event import PSEUDONYM_PREFIX
 from streams.pushes.recipients import RecipientDirectory
 
 SENDING = "sending"
