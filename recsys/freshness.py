@@ -26,6 +26,8 @@ from typing import Any, Literal, Protocol
 
 import orjson
 
+from ingestion.contract.event import event_values
+
 log = logging.getLogger(__name__)
 
 FreshKind = Literal["view", "add_to_cart"]
@@ -239,11 +241,11 @@ async def consume_interactions(
                 batches = await consumer.getmany(timeout_ms=poll_timeout_ms)
                 for records in batches.values():
                     for record in records:
-                        if record.value is None:
-                            continue
-                        streamed = interaction_from_event(record.value)
-                        if streamed is not None:
-                            store.apply(streamed)
+                        # A record carries one or more events as JSON lines (the collector bundles them).
+                        for value in event_values(record.value or b""):
+                            streamed = interaction_from_event(value)
+                            if streamed is not None:
+                                store.apply(streamed)
         except (KafkaError, OSError) as error:
             log.warning("recsys freshness consumer lost the broker (%s); retrying", error)
             await _sleep_unless_stopped(stop, retry_after_s)

@@ -69,7 +69,9 @@ def create_app(settings: CollectorSettings | None = None, publisher: EventPublis
         identity_graph: IdentityGraph = request.app.state.identity_graph
         accepted = await run_in_threadpool(identity_graph.assign_people, intake.accepted)
         await publisher.publish(
-            Topics.EVENTS.name, [(event.person_id.encode(), event.to_json()) for event in accepted]
+            Topics.EVENTS.name,
+            [(event.person_id.encode(), event.to_json()) for event in accepted],
+            bundle=True,
         )
         await publisher.publish(
             Topics.EVENTS_DEAD_LETTER.name,

@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from typing import Protocol
 
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.partitioner import murmur2
 
 from ingestion.collector.errors import PublishFailed
+from ingestion.contract.event import bundle_event_values
 from shoploop.kafka import KafkaSettings
 
 log = structlog.get_logger(__name__)
+
+# A bundle stays well under Apache Kafka's default message.max.bytes (1 MB).
+MAX_BUNDLE_BYTES = 512 * 1024
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def partition_for(key: bytes, partition_count: int) -> int:
+    """Kafka's default partitioner (murmur2 of the key), cached: aiokafka's pure-Python murmur2 costs
+    microseconds a call and the same people come back request after request."""
+    hashed: int = murmur2(key)
+    return (hashed & 0x7FFFFFFF) % partition_count
 
 
 class EventPublisher(Protocol):
@@ -22,8 +35,14 @@ class EventPublisher(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def publish(self, topic: str, records: Sequence[tuple[bytes, bytes]]) -> None:
-        """Hand (key, value) records to the broker; return only once it acknowledged all of them."""
+    async def publish(
+        self, topic: str, records: Sequence[tuple[bytes, bytes]], *, bundle: bool = False
+    ) -> None:
+        """Hand (key, value) records to the broker; return only once it acknowledged all of them.
+
+        With `bundle`, the values whose keys share a partition travel as one record of JSON lines
+        (see `ingestion.contract.event.event_values`).
+        """
 
 
 class KafkaEventPublisher:
@@ -34,7 +53,6 @@ class KafkaEventPublisher:
         self._timeout_s = timeout_s
         self._producer: AIOKafkaProducer | None = None
         self._starting = asyncio.Lock()
-        self._partitioner = DefaultPartitioner()
 
     async def start(self) -> None:
         try:
@@ -67,26 +85,35 @@ class KafkaEventPublisher:
             self._producer = producer
             return producer
 
-    async def publish(self, topic: str, records: Sequence[tuple[bytes, bytes]]) -> None:
+    async def publish(
+        self, topic: str, records: Sequence[tuple[bytes, bytes]], *, bundle: bool = False
+    ) -> None:
         if not records:
             return
         producer = await self._connected_producer()
         try:
-            futures = await self._send_batched(producer, topic, records)
+            partition_count = len(await producer.partitions_for(topic))
+            by_partition: dict[int, list[tuple[bytes, bytes]]] = {}
+            for key, value in records:
+                by_partition.setdefault(partition_for(key, partition_count), []).append((key, value))
+            to_send: dict[int, list[tuple[bytes | None, bytes]]] = {
+                partition: _bundled(partition_records) if bundle else list(partition_records)
+                for partition, partition_records in by_partition.items()
+            }
+            futures = await self._send_batched(producer, topic, to_send)
             await asyncio.wait_for(asyncio.gather(*futures), timeout=self._timeout_s)
         except (KafkaError, OSError, TimeoutError) as error:
             log.warning("kafka_publish_failed", topic=topic, error=repr(error))
             raise PublishFailed("the events could not be handed to Kafka; retry later") from error
 
     async def _send_batched(
-        self, producer: AIOKafkaProducer, topic: str, records: Sequence[tuple[bytes, bytes]]
+        self,
+        producer: AIOKafkaProducer,
+        topic: str,
+        by_partition: dict[int, list[tuple[bytes | None, bytes]]],
     ) -> list[asyncio.Future[object]]:
-        """One record batch per partition instead of one send per event: Kafka's own partitioner picks
-        the partition from the key, as a plain send would, so a person's events stay together."""
-        partitions = sorted(await producer.partitions_for(topic))
-        by_partition: dict[int, list[tuple[bytes, bytes]]] = {}
-        for key, value in records:
-            by_partition.setdefault(self._partitioner(key, partitions, partitions), []).append((key, value))
+        """One record batch per partition instead of one send per record; the partition is the one Kafka's
+        own partitioner gives the key, as a plain send would, so a person's events stay together."""
         futures: list[asyncio.Future[object]] = []
         for partition, partition_records in by_partition.items():
             batch = producer.create_batch()
@@ -98,3 +125,22 @@ class KafkaEventPublisher:
                     batch.append(key=key, value=value, timestamp=None)
             futures.append(await producer.send_batch(batch, topic, partition=partition))
         return futures
+
+
+def _bundled(records: list[tuple[bytes, bytes]]) -> list[tuple[bytes | None, bytes]]:
+    """The records of one partition as few JSON-lines records as the size cap allows; a record keeps its
+    person's key when it carries one person's events only."""
+    bundles: list[tuple[bytes | None, bytes]] = []
+    start, size = 0, 0
+    for index, (_, value) in enumerate(records):
+        if index > start and size + len(value) + 1 > MAX_BUNDLE_BYTES:
+            bundles.append(_one_bundle(records[start:index]))
+            start, size = index, 0
+        size += len(value) + 1
+    bundles.append(_one_bundle(records[start:]))
+    return bundles
+
+
+def _one_bundle(records: list[tuple[bytes, bytes]]) -> tuple[bytes | None, bytes]:
+    keys = {key for key, _ in records}
+    return (keys.pop() if len(keys) == 1 else None), bundle_event_values([value for _, value in records])

@@ -15,6 +15,21 @@ from ingestion.contract.segment import SegmentMessage
 # Personal identifiers (openid, unionid, phone) reach Kafka only as this prefix + a keyed HMAC (PIPL).
 PSEUDONYM_PREFIX = "pn_"
 
+# A `shoploop.events` record carries one or more events as JSON lines: the collector bundles the events of one
+# request that go to the same partition (their persons hash there), so that Kafka's per-record cost is paid once
+# per partition and request instead of once per event. A record of one event is one line, as before.
+EVENT_SEPARATOR = b"\n"
+
+
+def bundle_event_values(values: list[bytes]) -> bytes:
+    """One record value carrying these events (each a JSON object without a newline, as orjson writes it)."""
+    return EVENT_SEPARATOR.join(values)
+
+
+def event_values(record_value: bytes) -> list[bytes]:
+    """The events a `shoploop.events` record carries, one JSON object each, in the order they were accepted."""
+    return [line for line in record_value.split(EVENT_SEPARATOR) if line.strip()]
+
 
 @dataclass(frozen=True, slots=True)
 class TrackedEvent:

@@ -26,6 +26,7 @@ import orjson
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from ingestion.contract.event import event_values
 from shoploop.kafka import Topics
 from streams.automations.rules import InvalidRule, PushPolicy, parse_rule
 from streams.engine.core import Engine, Output, PersonState
@@ -493,29 +494,31 @@ def register_decisions(
             if message.offset < next_offsets.get(source, 0):
                 continue  # offered before a restart: its effect is in the restored state
             next_offsets[source] = message.offset + 1
-            raw = message.value or b""
-            try:
-                item = _parse_input(message.topic, raw)
-            except BadInput as error:
-                results.append(
-                    Output(
-                        "dead_letters",
-                        message.topic,
-                        {
-                            "reason_code": "bad_input",
-                            "reason": str(error),
-                            "payload": raw.decode(errors="replace"),
-                        },
-                    )
-                )
-                continue
-            if item is None:
-                continue
             is_event = message.topic == Topics.EVENTS.name
-            results += engine.offer(item, partition=source if is_event else None, seen_at=seen_at)
-            if isinstance(item, Activity):
-                activities.append(item)
-            new_chunk.append({"id": _input_id(item), "topic": message.topic, "raw": raw})
+            # An events record carries one or more events as JSON lines; an order-core record, one event.
+            raws = event_values(message.value or b"") if is_event else [message.value or b""]
+            for raw in raws:
+                try:
+                    item = _parse_input(message.topic, raw)
+                except BadInput as error:
+                    results.append(
+                        Output(
+                            "dead_letters",
+                            message.topic,
+                            {
+                                "reason_code": "bad_input",
+                                "reason": str(error),
+                                "payload": raw.decode(errors="replace"),
+                            },
+                        )
+                    )
+                    continue
+                if item is None:
+                    continue
+                results += engine.offer(item, partition=source if is_event else None, seen_at=seen_at)
+                if isinstance(item, Activity):
+                    activities.append(item)
+                new_chunk.append({"id": _input_id(item), "topic": message.topic, "raw": raw})
         results += engine.advance(idle_before=seen_at - idle_partition_s)
         stats["deciding"] += time.perf_counter() - started
         for delta in tally.tally_activities(activities):

@@ -16,7 +16,7 @@ import faust
 import orjson
 import structlog
 
-from ingestion.contract.event import TrackedEvent
+from ingestion.contract.event import TrackedEvent, event_values
 from shoploop.kafka import Topics
 from streams.metrics.live import MinuteDelta
 from warehouse.dedup import LakeIds
@@ -34,10 +34,11 @@ log = structlog.get_logger(__name__)
 
 
 def decode_events(values: list[bytes]) -> tuple[list[TrackedEvent], list[tuple[bytes, str]]]:
-    """Split raw Kafka values into events and undecodable values with the reason each failed."""
+    """Split raw Kafka values (each one or more events as JSON lines) into events and undecodable values
+    with the reason each failed."""
     events: list[TrackedEvent] = []
     broken: list[tuple[bytes, str]] = []
-    for value in values:
+    for value in (line for record_value in values for line in event_values(record_value)):
         try:
             events.append(TrackedEvent.from_json(value))
         except (ValueError, KeyError, TypeError) as error:

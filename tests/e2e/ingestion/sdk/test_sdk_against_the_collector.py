@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer
 
 from ingestion.collector.app import create_app
 from ingestion.collector.settings import CollectorSettings
-from ingestion.contract.event import TrackedEvent
+from ingestion.contract.event import TrackedEvent, event_values
 from shoploop.kafka import KafkaSettings, Topics, ensure_topics
 from shoploop.serving import serving
 
@@ -75,9 +75,10 @@ async def events_of(kafka_settings: KafkaSettings, anonymous_id: str, expected: 
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
                 for record in records:
-                    event = TrackedEvent.from_json(record.value)
-                    if event.anonymous_id == anonymous_id:
-                        found.append(event)
+                    for value in event_values(record.value):
+                        event = TrackedEvent.from_json(value)
+                        if event.anonymous_id == anonymous_id:
+                            found.append(event)
             if len(found) >= expected and settle_until is None:
                 settle_until = time.monotonic() + 2
     finally:

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from ingestion.collector.app import create_app
 from ingestion.collector.settings import CollectorSettings
+from ingestion.contract.event import event_values
 from shoploop.broker import broker_command, free_port, wait_until_listening
 from shoploop.kafka import KafkaSettings, Topics, ensure_topics
 
@@ -58,7 +59,12 @@ async def _message_ids(settings: KafkaSettings, expected: int) -> set[str]:
     try:
         for _ in range(30):
             batches = await consumer.getmany(timeout_ms=500)
-            seen |= {orjson.loads(r.value)["message_id"] for rs in batches.values() for r in rs if r.value}
+            seen |= {
+                orjson.loads(value)["message_id"]
+                for rs in batches.values()
+                for r in rs
+                for value in event_values(r.value or b"")
+            }
             if len(seen) >= expected:
                 break
     finally:

@@ -31,7 +31,10 @@ class RecordingPublisher:
     async def stop(self) -> None:
         return None
 
-    async def publish(self, topic: str, records: Sequence[tuple[bytes, bytes]]) -> None:
+    async def publish(
+        self, topic: str, records: Sequence[tuple[bytes, bytes]], *, bundle: bool = False
+    ) -> None:
+        # Bundling is how the Kafka adapter packs records; the events kept are the same either way.
         if self.is_down and records:
             raise PublishFailed("the events could not be handed to Kafka; retry later")
         self.records.setdefault(topic, []).extend(records)

@@ -5,7 +5,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from ingestion.contract.event import TrackedEvent, corrected_timestamp, enrich
+from ingestion.contract.event import (
+    TrackedEvent,
+    bundle_event_values,
+    corrected_timestamp,
+    enrich,
+    event_values,
+)
 from ingestion.contract.scenes import channel_for_scene
 from ingestion.contract.segment import SegmentMessage
 
@@ -107,3 +113,24 @@ def test_an_event_survives_the_trip_through_json_unchanged() -> None:
 )
 def test_each_wechat_scene_maps_to_its_acquisition_channel(scene: int | None, channel: str) -> None:
     assert channel_for_scene(scene) == channel
+
+
+def test_a_bundled_record_gives_back_each_event_in_order() -> None:
+    lily = enrich(_viewed(), received_at=RECEIVED, batch_sent_at=None, batch_context=None, source="mp")
+    lucy = enrich(
+        _viewed(anonymousId="device-lucy", messageId="m-2"),
+        received_at=RECEIVED,
+        batch_sent_at=None,
+        batch_context=None,
+        source="mp",
+    )
+
+    record = bundle_event_values([lily.to_json(), lucy.to_json()])
+
+    assert [TrackedEvent.from_json(value) for value in event_values(record)] == [lily, lucy]
+
+
+def test_a_record_of_one_event_is_read_as_that_event() -> None:
+    lily = enrich(_viewed(), received_at=RECEIVED, batch_sent_at=None, batch_context=None, source="mp")
+
+    assert event_values(lily.to_json()) == [lily.to_json()]
