@@ -314,6 +314,82 @@ _CHANNELS: Final[dict[str, dict[Language, str]]] = {
     "direct": {"zh": "直接访问", "en": "Direct"},
 }
 
+# Display names of the columns the pages' tables show; CSV downloads keep the column names themselves.
+_COLUMNS: Final[dict[str, dict[Language, str]]] = {
+    "active_shoppers": {"zh": "活跃用户", "en": "Active shoppers"},
+    "attributed_gmv_fen": {"zh": "归因成交额 (¥)", "en": "Attributed GMV (¥)"},
+    "attributed_orders": {"zh": "归因订单", "en": "Attributed orders"},
+    "attributed_revenue_fen": {"zh": "归因收入 (¥)", "en": "Attributed revenue (¥)"},
+    "avg_days_between_orders": {"zh": "平均复购间隔 (天)", "en": "Avg days between orders"},
+    "buyers": {"zh": "购买用户", "en": "Buyers"},
+    "cart_adds": {"zh": "加购次数", "en": "Add-to-carts"},
+    "category": {"zh": "品类", "en": "Category"},
+    "checkouts": {"zh": "发起结算", "en": "Checkouts"},
+    "cohort_month": {"zh": "同期群 (月)", "en": "Cohort month"},
+    "cohort_shoppers": {"zh": "同期群人数", "en": "Cohort shoppers"},
+    "cohort_start": {"zh": "同期群起始", "en": "Cohort start"},
+    "conversion": {"zh": "转化率", "en": "Conversion"},
+    "conversion_ci_high": {"zh": "转化率 95% 上限", "en": "Conversion 95% CI high"},
+    "conversion_ci_low": {"zh": "转化率 95% 下限", "en": "Conversion 95% CI low"},
+    "conversion_rate": {"zh": "转化率", "en": "Conversion rate"},
+    "converted": {"zh": "已转化", "en": "Converted"},
+    "converted_shoppers": {"zh": "转化用户", "en": "Converted shoppers"},
+    "day": {"zh": "日期", "en": "Day"},
+    "depth": {"zh": "分享层级", "en": "Depth"},
+    "entered_shoppers": {"zh": "进入用户", "en": "Shoppers who entered"},
+    "events": {"zh": "事件数", "en": "Events"},
+    "experiment_id": {"zh": "实验", "en": "Experiment"},
+    "exposed_shoppers": {"zh": "曝光用户", "en": "Exposed shoppers"},
+    "field": {"zh": "字段", "en": "Field"},
+    "gmv_fen": {"zh": "成交额 (¥)", "en": "GMV (¥)"},
+    "holdout_conversion_rate": {"zh": "对照组转化率", "en": "Holdout conversion rate"},
+    "holdout_converted": {"zh": "对照组已转化", "en": "Holdout converted"},
+    "holdout_shoppers": {"zh": "对照组人数", "en": "Holdout shoppers"},
+    "hour": {"zh": "时段 (北京时间)", "en": "Hour (shop time)"},
+    "is_control": {"zh": "对照组", "en": "Control"},
+    "is_significant": {"zh": "显著", "en": "Significant"},
+    "lifetime_value_fen": {"zh": "累计消费 (¥)", "en": "Lifetime value (¥)"},
+    "lift": {"zh": "提升", "en": "Lift"},
+    "lift_ci_high": {"zh": "提升 95% 上限", "en": "Lift 95% CI high"},
+    "lift_ci_low": {"zh": "提升 95% 下限", "en": "Lift 95% CI low"},
+    "median_days_between_orders": {"zh": "复购间隔中位数 (天)", "en": "Median days between orders"},
+    "minute_at": {"zh": "分钟", "en": "Minute"},
+    "name": {"zh": "商品名称", "en": "Name"},
+    "new_shoppers": {"zh": "新用户", "en": "New shoppers"},
+    "opened": {"zh": "已打开", "en": "Opened"},
+    "orders": {"zh": "订单数", "en": "Orders"},
+    "p_value": {"zh": "p 值", "en": "p-value"},
+    "parent_share_id": {"zh": "上级分享", "en": "Parent share"},
+    "periods_since": {"zh": "间隔期数", "en": "Periods since"},
+    "product_id": {"zh": "商品编号", "en": "Product"},
+    "product_views": {"zh": "商品浏览", "en": "Product views"},
+    "products": {"zh": "商品数", "en": "Products"},
+    "province": {"zh": "省份", "en": "Province"},
+    "repeat_buyers": {"zh": "复购用户", "en": "Repeat buyers"},
+    "repeat_rate": {"zh": "复购率", "en": "Repeat rate"},
+    "retention_rate": {"zh": "留存率", "en": "Retention rate"},
+    "revenue_fen": {"zh": "收入 (¥)", "en": "Revenue (¥)"},
+    "rewards": {"zh": "奖励", "en": "Rewards"},
+    "rfm_segment": {"zh": "RFM 分层", "en": "RFM segment"},
+    "rule_id": {"zh": "规则", "en": "Rule"},
+    "rule_version": {"zh": "规则版本", "en": "Rule version"},
+    "sent": {"zh": "已发送", "en": "Sent"},
+    "share_id": {"zh": "分享编号", "en": "Share"},
+    "share_via": {"zh": "分享方式", "en": "Shared via"},
+    "shared_at": {"zh": "分享时间", "en": "Shared at"},
+    "sharer_person_id": {"zh": "分享人", "en": "Sharer"},
+    "shares": {"zh": "分享次数", "en": "Shares"},
+    "shoppers": {"zh": "用户数", "en": "Shoppers"},
+    "treated_shoppers": {"zh": "触达组人数", "en": "Treated shoppers"},
+    "units": {"zh": "件数", "en": "Units"},
+    "uplift": {"zh": "相对提升", "en": "Uplift"},
+    "value": {"zh": "值", "en": "Value"},
+    "variant": {"zh": "分组", "en": "Variant"},
+    "viewers": {"zh": "浏览用户", "en": "Viewers"},
+    "views": {"zh": "浏览次数", "en": "Views"},
+    "z_score": {"zh": "z 值", "en": "z-score"},
+}
+
 
 def text(key: str, language: Language, **values: object) -> str:
     """The label for `key` in `language`, with `{placeholders}` filled from `values`."""
@@ -334,3 +410,8 @@ def scene_label(scene: int, language: Language) -> str:
 def segment_label(segment: str, language: Language) -> str:
     """An RFM segment's display name; unknown segments show their code."""
     return _SEGMENTS.get(segment, {}).get(language, segment)
+
+
+def column_label(column: str, language: Language) -> str:
+    """A table column's display name; columns without one show their name."""
+    return _COLUMNS.get(column, {}).get(language, column)

@@ -10,7 +10,7 @@ import polars as pl
 import streamlit as st
 
 from dashboards import queries
-from dashboards.i18n import Language, text
+from dashboards.i18n import Language, column_label, text
 from dashboards.metrics import format_ago, format_yuan, is_stale, shop_time
 from dashboards.queries import WarehouseStatus
 from dashboards.settings import DashboardSettings
@@ -104,8 +104,15 @@ def date_range_filter(
 
 
 def table_with_download(frame: pl.DataFrame, language: Language, *, key: str, file_name: str) -> None:
-    """Every table is shown with a CSV download of exactly its rows."""
-    st.dataframe(frame, hide_index=True, key=f"{key}_table")
+    """Every table is shown with its columns' names in the page's language, and a CSV download of exactly its
+    rows (with the column names themselves, which tools downstream rely on)."""
+    labels = {column: column_label(column, language) for column in frame.columns}
+    st.dataframe(
+        frame,
+        hide_index=True,
+        key=f"{key}_table",
+        column_config={column: label for column, label in labels.items() if label != column},
+    )
     st.download_button(
         text("funnel.download", language),
         data=frame.write_csv(),
