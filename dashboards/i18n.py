@@ -166,16 +166,18 @@ _TEXT: Final[dict[str, dict[Language, str]]] = {
         "en": "{variant}: not enough data to judge yet.",
     },
     "verdict.better": {
-        "zh": "{variant} 胜出：转化率比对照组高 {uplift}（p = {p}），差异显著，可以全量上线。",
-        "en": "{variant} wins: conversion {uplift} against control (p = {p}), a real difference — roll it out.",
+        "zh": "{variant} 胜出：转化率比对照组 {uplift}（相对 {relative}，p = {p}），差异显著，可以全量上线。",
+        "en": "{variant} wins: conversion {uplift} against control ({relative} relative, p = {p}), a real "
+        "difference — roll it out.",
     },
     "verdict.worse": {
-        "zh": "{variant} 更差：转化率比对照组低 {uplift}（p = {p}），建议停止。",
-        "en": "{variant} is worse: conversion {uplift} against control (p = {p}) — stop it.",
+        "zh": "{variant} 更差：转化率比对照组 {uplift}（相对 {relative}，p = {p}），建议停止。",
+        "en": "{variant} is worse: conversion {uplift} against control ({relative} relative, p = {p}) — stop it.",
     },
     "verdict.inconclusive": {
-        "zh": "{variant}：与对照组相比 {uplift}（p = {p}），差异还不显著，继续观察。",
-        "en": "{variant}: {uplift} against control (p = {p}), not a clear difference yet — keep it running.",
+        "zh": "{variant}：转化率比对照组 {uplift}（相对 {relative}，p = {p}），差异还不显著，继续观察。",
+        "en": "{variant}: conversion {uplift} against control ({relative} relative, p = {p}), not a clear "
+        "difference yet — keep it running.",
     },
     "recommender.page": {"zh": "推荐系统", "en": "Recommender"},
     "recommender.title": {"zh": "推荐系统", "en": "Recommender"},
@@ -382,7 +384,7 @@ _COLUMNS: Final[dict[str, dict[Language, str]]] = {
     "shoppers": {"zh": "用户数", "en": "Shoppers"},
     "treated_shoppers": {"zh": "触达组人数", "en": "Treated shoppers"},
     "units": {"zh": "件数", "en": "Units"},
-    "uplift": {"zh": "相对提升", "en": "Uplift"},
+    "uplift": {"zh": "绝对提升", "en": "Uplift (absolute)"},
     "value": {"zh": "值", "en": "Value"},
     "variant": {"zh": "分组", "en": "Variant"},
     "viewers": {"zh": "浏览用户", "en": "Viewers"},

@@ -101,12 +101,35 @@ def experiment_verdict(
     uplift: float | None,
     p_value: float | None,
     is_significant: bool | None,
+    control_rate: float | None,
     language: Language,
 ) -> str:
-    """One sentence a shop owner can act on, from the variant's uplift and two-sided z-test."""
+    """One sentence a shop owner can act on, from the variant's uplift and two-sided z-test.
+
+    `uplift` is the variant's conversion rate minus the control's (as `fct_experiments` has it);
+    `control_rate` gives the relative change beside it.
+    """
     if uplift is None or p_value is None:
         return text("verdict.no_data", language, variant=variant)
     key = "verdict.inconclusive"
     if is_significant:
         key = "verdict.better" if uplift > 0 else "verdict.worse"
-    return text(key, language, variant=variant, uplift=f"{uplift:+.1%}", p=f"{p_value:.3f}")
+    return text(
+        key,
+        language,
+        variant=variant,
+        uplift=format_points(uplift, language),
+        relative=format_relative(uplift, control_rate),
+        p=f"{p_value:.3f}",
+    )
+
+
+def format_points(difference: float, language: Language) -> str:
+    """A difference of two rates in percentage points: 0.03 → "+3.0 个百分点" / "+3.0 pp"."""
+    unit = " 个百分点" if language == "zh" else " pp"
+    return f"{difference * 100:+.1f}{unit}"
+
+
+def format_relative(difference: float, base_rate: float | None) -> str:
+    """The difference relative to the base rate: 0.03 over 0.10 → "+30.0%"; "—" without a base."""
+    return "—" if not base_rate else f"{difference / base_rate:+.1%}"

@@ -213,11 +213,11 @@ _SAMPLE_SQL: Final = (
         ('checkout_button_color', 'control', true, 4000, 480, 500, 4400000, 44000, 8800.0, 0.12, 0.110, 0.130,
             null, null, null, null),
         ('checkout_button_color', 'green', false, 4000, 560, 590, 5200000, 52000, 8813.6, 0.14, 0.129, 0.151,
-            0.1667, 2.66, 0.0078, true),
+            0.02, 2.66, 0.0078, true),
         ('coupon_banner', 'control', true, 1000, 100, 100, 880000, 8800, 8800.0, 0.10, 0.081, 0.119,
             null, null, null, null),
         ('coupon_banner', 'banner', false, 1000, 104, 104, 915200, 9152, 8800.0, 0.104, 0.085, 0.123,
-            0.04, 0.30, 0.77, false)
+            0.004, 0.30, 0.77, false)
     """,
     """
     insert into fct_pushes values

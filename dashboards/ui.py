@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 import streamlit as st
+from streamlit.elements.lib.column_types import ColumnConfig
 
 from dashboards import queries
 from dashboards.i18n import Language, column_label, text
@@ -103,16 +104,35 @@ def date_range_filter(
     return start, end
 
 
+# Columns that hold a share of 1 (rates, lifts and their confidence bounds), shown as percentages.
+FRACTION_COLUMNS = frozenset(
+    {
+        "conversion",
+        "conversion_rate",
+        "conversion_ci_low",
+        "conversion_ci_high",
+        "holdout_conversion_rate",
+        "lift",
+        "lift_ci_low",
+        "lift_ci_high",
+        "uplift",
+        "repeat_rate",
+        "retention_rate",
+    }
+)
+
+
 def table_with_download(frame: pl.DataFrame, language: Language, *, key: str, file_name: str) -> None:
     """Every table is shown with its columns' names in the page's language, and a CSV download of exactly its
     rows (with the column names themselves, which tools downstream rely on)."""
-    labels = {column: column_label(column, language) for column in frame.columns}
-    st.dataframe(
-        frame,
-        hide_index=True,
-        key=f"{key}_table",
-        column_config={column: label for column, label in labels.items() if label != column},
-    )
+    column_config: dict[str, str | ColumnConfig] = {}
+    for column in frame.columns:
+        label = column_label(column, language)
+        if column in FRACTION_COLUMNS:
+            column_config[column] = st.column_config.NumberColumn(label, format="percent")
+        elif label != column:
+            column_config[column] = label
+    st.dataframe(frame, hide_index=True, key=f"{key}_table", column_config=column_config)
     st.download_button(
         text("funnel.download", language),
         data=frame.write_csv(),

@@ -270,6 +270,9 @@ def dashboard(
         "true",
         "--browser.gatherUsageStats",
         "false",
+        # Analysts and marketers see the app, not Streamlit's developer menu (Deploy, rerun settings).
+        "--client.toolbarMode",
+        "viewer",
     ]
     raise typer.Exit(streamlit_cli.main())
 

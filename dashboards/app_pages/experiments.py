@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboards import queries
 from dashboards.i18n import text
-from dashboards.metrics import experiment_verdict, format_rate, format_yuan
+from dashboards.metrics import experiment_verdict, format_points, format_rate, format_yuan
 from dashboards.ui import keep_in_url, page_start, table_with_download, url_value, yuan_columns
 
 
@@ -31,12 +31,14 @@ def render() -> None:
     keep_in_url("experiment", chosen)
     variants = everything.filter(pl.col("experiment_id") == chosen)
 
+    control_rates = variants.filter(pl.col("is_control"))["conversion_rate"]
+    control_rate = control_rates[0] if control_rates.len() else None
     columns = st.columns(variants.height)
     for column, row in zip(columns, variants.iter_rows(named=True), strict=True):
         column.metric(
             f"{row['variant']} · {text('experiments.conversion', language)}",
             format_rate(row["conversion_rate"]),
-            None if row["is_control"] or row["uplift"] is None else f"{row['uplift']:+.1%}",
+            None if row["is_control"] or row["uplift"] is None else format_points(row["uplift"], language),
         )
         column.caption(
             text(
@@ -54,6 +56,7 @@ def render() -> None:
             uplift=row["uplift"],
             p_value=row["p_value"],
             is_significant=row["is_significant"],
+            control_rate=control_rate,
             language=language,
         )
         (st.success if row["is_significant"] and (row["uplift"] or 0) > 0 else st.info)(verdict)

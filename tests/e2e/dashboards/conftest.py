@@ -52,6 +52,7 @@ def dashboard_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "--server.address=127.0.0.1",
             "--browser.gatherUsageStats=false",
             "--server.fileWatcherType=none",
+            "--client.toolbarMode=viewer",
         ],
         cwd=ROOT,
         env=environment,

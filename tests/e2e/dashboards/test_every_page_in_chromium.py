@@ -39,7 +39,13 @@ def test_the_page_renders_real_numbers_without_an_exception(
             tab.wait_for_selector("[data-testid=stMetric]", timeout=30_000)
             values = tab.locator("[data-testid=stMetricValue]").all_inner_texts()
             assert any(re.search(r"[1-9]", value) for value in values), values
-        tab.wait_for_timeout(1500)  # let plotly draw before the screenshot
+        # Every chart of the page has drawn (plotly loads lazily) before the screenshot.
+        tab.wait_for_function(
+            "() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')]"
+            ".every(chart => chart.querySelector('.main-svg'))",
+            timeout=30_000,
+        )
+        tab.wait_for_timeout(500)
         assert tab.locator("[data-testid=stException]").count() == 0
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         tab.screenshot(path=str(SCREENSHOTS / f"dashboard-{page}.png"), full_page=True)

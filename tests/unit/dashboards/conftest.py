@@ -284,7 +284,7 @@ _SEED_ROWS: dict[str, list[tuple[object, ...]]] = {
             0.13,
             0.109,
             0.151,
-            0.30,
+            0.03,
             2.10,
             0.036,
             True,

@@ -6,7 +6,16 @@ from datetime import timedelta
 
 import polars as pl
 
-from dashboards.metrics import FunnelTotals, format_ago, format_rate, format_yuan, funnel_totals
+from dashboards.metrics import (
+    FunnelTotals,
+    experiment_verdict,
+    format_ago,
+    format_points,
+    format_rate,
+    format_relative,
+    format_yuan,
+    funnel_totals,
+)
 
 
 def test_fen_are_shown_as_exact_yuan_with_thousands_separators() -> None:
@@ -47,3 +56,13 @@ def test_build_age_reads_naturally_in_both_languages() -> None:
     assert format_ago(timedelta(minutes=2, seconds=5), "en") == "2 min"
     assert format_ago(timedelta(hours=3), "zh") == "3 小时"
     assert format_ago(timedelta(days=2), "en") == "2 d"
+
+
+def test_an_experiments_uplift_reads_in_points_and_relative_to_the_control() -> None:
+    verdict = experiment_verdict(
+        variant="green", uplift=0.02, p_value=0.01, is_significant=True, control_rate=0.10, language="en"
+    )
+
+    assert verdict.startswith("green wins: conversion +2.0 pp against control (+20.0% relative")
+    assert format_points(-0.005, "zh") == "-0.5 个百分点"
+    assert format_relative(0.02, None) == "—"
