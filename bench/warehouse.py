@@ -247,16 +247,21 @@ def kafka_values(events: pa.Table) -> list[bytes]:
 
 
 def sink_path_rows_per_s(values: list[bytes], lake_dir: Path, *, batch_size: int = 10_000) -> float:
-    from streams.sink.agents import decode_events, write_new_events
+    """What the sink agent does per batch, without Kafka: decode the record values, write what is new."""
+    from streams.sink.events import EventDecoder, write_new_events
 
     events_dir = lake_dir / "events"
     seen = LakeIds(events_dir, id_column="message_id", partition_key=PARTITION_KEY)
+    decoder = EventDecoder()
     started = time.perf_counter()
     for first in range(0, len(values), batch_size):
-        events, broken = decode_events(values[first : first + batch_size])
-        assert not broken
-        write_new_events(events_dir, seen, events)
-    return len(values) / (time.perf_counter() - started)
+        decoded = decoder.decode(values[first : first + batch_size])
+        assert not decoded.broken
+        write_new_events(events_dir, seen, decoded.table)
+    elapsed = time.perf_counter() - started
+    decoder.close()
+    assert lake_count(events_dir) == len(values)
+    return len(values) / elapsed
 
 
 def lake_count(events_dir: Path) -> int:
