@@ -12,7 +12,7 @@ order_events as (
 
 events as (
 
-    select * from {{ ref('stg_lake__events') }}
+    {{ shopper_events() }}
 
 ),
 
@@ -131,6 +131,8 @@ final as (
         coalesce(with_shopper.reported_scene, last_touch.scene, 0) as scene,
         with_shopper.coupon_id,
         with_shopper.lines,
+        with_shopper.shipping_province,
+        with_shopper.shipping_city,
         with_shopper.total_fen,
         coalesce(with_shopper.discount_fen, 0) as discount_fen,
         with_shopper.paid_fen,
