@@ -164,8 +164,11 @@ def dbt_build_command(
     pushes_glob: str | None = None,
     command: tuple[str, ...] = ("build",),
     fingerprint: str | None = None,
+    memory_limit: str | None = None,
 ) -> list[str]:
     dbt_vars = {"database_path": str(database_path), "events_glob": lake_glob, "shop_timezone": shop_timezone}
+    if memory_limit is not None:
+        dbt_vars["duckdb_memory_limit"] = memory_limit
     if fingerprint is not None:
         dbt_vars["project_fingerprint"] = fingerprint
     if order_book_glob is not None:
@@ -324,6 +327,7 @@ def build_warehouse(
     starting_point: Path | None = None,
     fingerprint: str | None = None,
     warm_dbt: WarmDbt | None = None,
+    memory_limit: str | None = None,
 ) -> BuildResult:
     """Run `dbt build` over the lake in `events_dir` into a new DuckDB file under `build_dir`.
 
@@ -351,6 +355,7 @@ def build_warehouse(
         work_dir=work_dir.resolve(),
         run_unit_tests=run_unit_tests,
         fingerprint=fingerprint,
+        memory_limit=memory_limit,
         **lake_globs(
             events_dir=events_dir,
             order_book_dir=order_book_dir,
@@ -507,6 +512,7 @@ def build_and_publish(
         starting_point=starting_point,
         fingerprint=fingerprint,
         warm_dbt=warm_dbt,
+        memory_limit=settings.build_memory_limit,
     )
     if not result.succeeded:
         log.error(

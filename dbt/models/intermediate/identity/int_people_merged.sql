@@ -15,19 +15,6 @@ events as (
 
 ),
 
-id_people as (
-
-    -- The person each id maps to, from the events that carry it without linking: anonymousId first, as the
-    -- collector looks it up first.
-    select distinct
-        case when anonymous_id is not null then 'a:' || anonymous_id else 'u:' || user_id end as identity,
-        person_id
-    from events
-    where call_type not in ('identify', 'alias')
-        and coalesce(anonymous_id, user_id) is not null
-
-),
-
 links as (
 
     -- Every id a linking event carries, with the person the event was keyed to.
@@ -40,6 +27,24 @@ links as (
         where call_type in ('identify', 'alias')
     )
     where identity is not null
+
+),
+
+id_people as (
+
+    -- The person each linked id maps to, from the events that carry it without linking: anonymousId first, as
+    -- the collector looks it up first. Only ids some link carries are looked up (a few among millions of events).
+    select distinct identity, person_id
+    from (
+        select
+            case when anonymous_id is not null then 'a:' || anonymous_id else 'u:' || user_id end as identity,
+            person_id
+        from events
+        where call_type not in ('identify', 'alias')
+            and (anonymous_id in (select substr(identity, 3) from links where identity like 'a:%')
+                or (anonymous_id is null
+                    and user_id in (select substr(identity, 3) from links where identity like 'u:%')))
+    )
 
 ),
 

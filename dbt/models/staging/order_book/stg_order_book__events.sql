@@ -7,8 +7,7 @@
 
 {{ config(
     materialized='incremental',
-    unique_key='event_id',
-    incremental_strategy='delete+insert',
+    incremental_strategy='append',
     on_schema_change='fail'
 ) }}
 
@@ -39,10 +38,10 @@ deduplicated as (
     where {{ is_first_copy('source', 'repeated_ids', 'event_id') }}
     {%- if window_start is not none %}
         and source.event_id not in (
-            -- a duplicate reaches the lake only within two days of the first copy (warehouse/dedup.py)
+            -- already staged (the window is read again on every build), or a later copy of a message staged
+            -- before the window: a duplicate reaches the lake only within two days of the first copy
             select event_id from {{ this }}
-            where received_at < timestamptz '{{ window_start }}'
-                and received_at >= timestamptz '{{ window_start }}' - interval 2 day
+            where received_at >= timestamptz '{{ window_start }}' - interval 2 day
         )
     {%- endif %}
 
@@ -89,7 +88,8 @@ renamed as (
         -- time
         cast(occurred_at as timestamptz) as occurred_at,
         cast(received_at as timestamptz) as received_at,
-        {{ shop_date('occurred_at') }} as occurred_date
+        {{ shop_date('occurred_at') }} as occurred_date,
+        timestamptz '{{ run_started_at }}' as staged_at
 
     from parsed
 
