@@ -374,11 +374,13 @@ def raw_scan_s(settings: WarehouseSettings) -> float:
     return time.perf_counter() - started
 
 
-def _sink_worker(values: list[bytes], events_dir: str, started: Any, done: Any) -> None:
+def _sink_worker(values: list[bytes], events_dir: str, ready: Any, started: Any, done: Any) -> None:
     from streams.sink.events import EventDecoder, write_new_events
 
     seen = LakeIds(Path(events_dir), id_column="message_id", partition_key=PARTITION_KEY)
     decoder = EventDecoder()
+    decoder.decode(values[:10])  # warm: DuckDB's JSON functions loaded
+    ready.set()
     started.wait()
     for first in range(0, len(values), 10_000):
         write_new_events(Path(events_dir), seen, decoder.decode(values[first : first + 10_000]).table)
@@ -394,15 +396,20 @@ def sink_two_workers_rows_per_s(values: list[bytes], lake_dir: Path) -> float:
     halves: list[list[bytes]] = [[], []]
     for value in values:
         halves[hash(orjson.loads(value)["person_id"]) % 2].append(value)
-    start, finished = context.Event(), [context.Event(), context.Event()]
+    start, ready, finished = (
+        context.Event(),
+        [context.Event(), context.Event()],
+        [context.Event(), context.Event()],
+    )
     events_dir = lake_dir / "events"
     workers = [
-        context.Process(target=_sink_worker, args=(half, str(events_dir), start, done))
-        for half, done in zip(halves, finished, strict=True)
+        context.Process(target=_sink_worker, args=(half, str(events_dir), is_ready, start, done))
+        for half, is_ready, done in zip(halves, ready, finished, strict=True)
     ]
     for worker in workers:
         worker.start()
-    time.sleep(3)  # both imported and ready
+    for is_ready in ready:
+        assert is_ready.wait(timeout=120), "a sink worker did not start"
     began = time.perf_counter()
     start.set()
     for worker in workers:

@@ -57,6 +57,10 @@ class Snapshot:
     # Sessions are built incrementally per shopper: their count and their events must equal a full rebuild's.
     sessions: int
     session_events: int
+    # The funnel and the product hot list are incremental by shop date.
+    viewed_shoppers: int
+    product_views: int
+    product_revenue_fen: int
 
 
 def _event(message_id: str, name: str, person: str, properties: dict[str, object]) -> bytes:
@@ -177,7 +181,10 @@ def _snapshot(warehouse_path: Path) -> Snapshot:
                 (select coalesce(sum(amount_fen), 0) from fct_refunds),
                 (select coalesce(sum(orders), 0) from fct_funnel_daily),
                 (select count(*) from fct_sessions),
-                (select coalesce(sum(events), 0) from fct_sessions)
+                (select coalesce(sum(events), 0) from fct_sessions),
+                (select coalesce(sum(viewed_shoppers), 0) from fct_funnel_daily),
+                (select coalesce(sum(views), 0) from fct_product_daily),
+                (select coalesce(sum(revenue_fen), 0) from fct_product_daily)
             """
         ).fetchone()
     assert row is not None
