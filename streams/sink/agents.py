@@ -2,7 +2,8 @@
 
 Events and order-book events go in exactly once: each batch drops what the lake already holds (by messageId /
 event_id, see warehouse/dedup.py) before it is written as one new file, so a re-delivery after a crash or a
-client's retry adds nothing. Events are decoded a batch at a time into Arrow (streams/sink/events.py).
+client's retry adds nothing. Events are decoded a batch at a time into Arrow (streams/sink/events.py). The
+streams' push decisions, sends and opens become push records (streams/sink/pushes.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import structlog
 from shoploop.kafka import Topics
 from streams.metrics.live import MinuteDelta
 from streams.sink.events import EventDecoder, write_new_events
+from streams.sink.pushes import push_records
 from warehouse.dedup import LakeIds
 from warehouse.lake import (
     ORDER_BOOK_PARTITION_KEY,
@@ -112,6 +114,20 @@ def register_sink(
                 today = datetime.now(UTC).date().isoformat()
                 await asyncio.to_thread(write_partition, live_minutes_dir, today, live_minutes_table(deltas))
 
+    pushes_dir = events_dir.parent / "pushes"
+    push_topics = app.topic(
+        Topics.TRIGGERS.name, Topics.PUSHES.name, key_type=bytes, value_type=bytes, value_serializer="raw"
+    )
+
+    async def pushes_sink(stream: AsyncIterable[bytes]) -> None:
+        async for values in stream.take(batch_size, within=flush_s):  # type: ignore[attr-defined]
+            table, broken = push_records(list(values), received_at=datetime.now(UTC))
+            for value, reason in broken:
+                log.error("pushes_sink_undecodable", reason=reason, payload=value.decode(errors="replace"))
+            if table.num_rows:
+                today = datetime.now(UTC).date().isoformat()
+                await asyncio.to_thread(write_partition, pushes_dir, today, table)
+
     orders_topic = app.topic(Topics.ORDERS.name, key_type=bytes, value_type=bytes, value_serializer="raw")
 
     async def order_book_sink(stream: AsyncIterable[bytes]) -> None:
@@ -137,4 +153,5 @@ def register_sink(
         app.agent(events_topic, name="warehouse-sink")(sink),
         app.agent(orders_topic, name="order-book-sink")(order_book_sink),
         app.agent(minutes_topic, name="live-minutes-sink")(live_minutes_sink),
+        app.agent(push_topics, name="pushes-sink")(pushes_sink),
     ]
