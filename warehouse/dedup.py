@@ -65,25 +65,30 @@ class LakeIds:
                 partition.files.add(path.name)
         return partition.ids
 
+    def fresh_mask(self, ids: Sequence[str], days: Sequence[str]) -> list[bool]:
+        """For each (id, day): true when the id is in neither the lake (that day or the day before) nor earlier
+        in `ids`. Vectorised callers (the events sink) pass whole columns."""
+        # The two days' sets themselves, not their union: a busy day holds millions of ids.
+        known_by_day: dict[str, tuple[set[str], set[str]]] = {}
+        for day in set(days):
+            previous = (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+            known_by_day[day] = (self._refresh(day), self._refresh(previous))
+        taken: set[str] = set()
+        mask: list[bool] = []
+        for row_id, day in zip(ids, days, strict=True):
+            same_day, day_before = known_by_day[day]
+            is_fresh = row_id not in taken and row_id not in same_day and row_id not in day_before
+            if is_fresh:
+                taken.add(row_id)
+            mask.append(is_fresh)
+        return mask
+
     def new_rows(
         self, rows: Sequence[Row], *, id_of: Callable[[Row], str], day_of: Callable[[Row], str]
     ) -> list[Row]:
         """The rows whose id is in neither the lake (their day or the day before) nor earlier in `rows`."""
-        seen_by_day: dict[str, set[str]] = {}
-        taken: set[str] = set()
-        fresh: list[Row] = []
-        for row in rows:
-            row_id, day = id_of(row), day_of(row)
-            if row_id in taken:
-                continue
-            if day not in seen_by_day:
-                previous = (date.fromisoformat(day) - timedelta(days=1)).isoformat()
-                seen_by_day[day] = self._refresh(day) | self._refresh(previous)
-            if row_id in seen_by_day[day]:
-                continue
-            taken.add(row_id)
-            fresh.append(row)
-        return fresh
+        mask = self.fresh_mask([id_of(row) for row in rows], [day_of(row) for row in rows])
+        return [row for row, is_fresh in zip(rows, mask, strict=True) if is_fresh]
 
     def remember(self, files: Sequence[Path], ids_by_day: dict[str, set[str]]) -> None:
         """Record what this process just wrote, so the next batch need not read it back."""

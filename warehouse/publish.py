@@ -30,6 +30,7 @@ from typing import TypedDict
 import duckdb
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import structlog
 
@@ -46,6 +47,7 @@ from warehouse.lake import (
     events_glob,
     write_events,
     write_order_events,
+    write_partition,
 )
 from warehouse.settings import WarehouseSettings
 
@@ -54,6 +56,7 @@ log = structlog.get_logger(__name__)
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt"
 FIXTURE_EVENTS = Path(__file__).resolve().parent / "fixtures" / "events.jsonl"
 FIXTURE_ORDER_BOOK = Path(__file__).resolve().parent / "fixtures" / "order_book.jsonl"
+FIXTURE_PUSHES = Path(__file__).resolve().parent / "fixtures" / "pushes.jsonl"
 DBT_TIMEOUT_S = 900.0
 
 
@@ -161,8 +164,11 @@ def dbt_build_command(
     pushes_glob: str | None = None,
     command: tuple[str, ...] = ("build",),
     fingerprint: str | None = None,
+    memory_limit: str | None = None,
 ) -> list[str]:
     dbt_vars = {"database_path": str(database_path), "events_glob": lake_glob, "shop_timezone": shop_timezone}
+    if memory_limit is not None:
+        dbt_vars["duckdb_memory_limit"] = memory_limit
     if fingerprint is not None:
         dbt_vars["project_fingerprint"] = fingerprint
     if order_book_glob is not None:
@@ -209,6 +215,67 @@ def _checkpoint_if_needed(database_path: Path) -> None:
     if database_path.with_name(database_path.name + ".wal").exists():
         with duckdb.connect(str(database_path)) as connection:
             connection.execute("checkpoint")
+
+
+class WarmDbt:
+    """dbt loaded once in this process, for a builder that rebuilds every few seconds (`run_periodically`).
+
+    A `dbt build` subprocess spends seconds before its first model: starting Python, importing dbt, reading the
+    project. Here the project is parsed once per set of vars (the build file and the lake globs, which stay the
+    same for a builder process until the lake gets its first file) and each build is a `dbtRunner` invocation
+    on that manifest. After each build dbt-duckdb's cached database handle is closed: the build file is renamed
+    into place and must not stay open (or be written) through a stale handle.
+    """
+
+    def __init__(self) -> None:
+        self._manifest: object | None = None
+        self._parsed_for: tuple[str, ...] | None = None
+
+    def invoke(self, arguments: list[str]) -> tuple[int, str]:
+        """Run one dbt command (arguments as for the CLI, without the executable); returns (exit code, failures)."""
+        from dbt.cli.main import dbtRunner
+
+        parse_arguments = [a for a in arguments if a not in _BUILD_ONLY_FLAGS]
+        command_at = next(i for i, a in enumerate(parse_arguments) if a in _DBT_COMMANDS)
+        key = tuple(parse_arguments[command_at + 1 :])
+        try:
+            if self._manifest is None or key != self._parsed_for:
+                parsed = dbtRunner().invoke([*parse_arguments[:command_at], "parse", *key])
+                if not parsed.success:
+                    return 1, f"ERROR dbt parse failed: {parsed.exception}"
+                self._manifest, self._parsed_for = parsed.result, key
+            result = dbtRunner(manifest=self._manifest).invoke(arguments)  # type: ignore[arg-type]
+        finally:
+            _close_dbt_duckdb()
+        if result.success:
+            return 0, ""
+        return 1, _failures_of(result)
+
+
+_DBT_COMMANDS = ("build", "docs", "run", "test", "parse")
+_BUILD_ONLY_FLAGS = ("--exclude-resource-type", "unit_test", "--full-refresh")
+
+
+def _close_dbt_duckdb() -> None:
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    environment = DuckDBConnectionManager._ENV
+    if environment is not None:
+        environment.close()
+    DuckDBConnectionManager.close_all_connections()  # type: ignore[no-untyped-call]
+
+
+def _failures_of(result: object) -> str:
+    lines = []
+    exception = getattr(result, "exception", None)
+    if exception is not None:
+        lines.append(f"ERROR {type(exception).__name__}: {exception}")
+    run = getattr(result, "result", None)
+    for node_result in getattr(run, "results", None) or []:
+        status = str(getattr(node_result, "status", ""))
+        if status in ("error", "fail"):
+            lines.append(f"{status.upper()} {node_result.node.name}: {node_result.message}")
+    return "\n".join(lines) or "ERROR dbt build failed"
 
 
 class LakeGlobs(TypedDict):
@@ -259,6 +326,8 @@ def build_warehouse(
     live_minutes_dir: Path | None = None,
     starting_point: Path | None = None,
     fingerprint: str | None = None,
+    warm_dbt: WarmDbt | None = None,
+    memory_limit: str | None = None,
 ) -> BuildResult:
     """Run `dbt build` over the lake in `events_dir` into a new DuckDB file under `build_dir`.
 
@@ -286,6 +355,7 @@ def build_warehouse(
         work_dir=work_dir.resolve(),
         run_unit_tests=run_unit_tests,
         fingerprint=fingerprint,
+        memory_limit=memory_limit,
         **lake_globs(
             events_dir=events_dir,
             order_book_dir=order_book_dir,
@@ -293,13 +363,21 @@ def build_warehouse(
             work_dir=work_dir,
         ),
     )
-    try:
-        completed = subprocess.run(
-            command, cwd=DBT_PROJECT_DIR, capture_output=True, text=True, timeout=DBT_TIMEOUT_S, check=False
-        )
-        return_code, output = completed.returncode, completed.stdout + completed.stderr
-    except subprocess.TimeoutExpired:
-        return_code, output = 1, f"ERROR dbt build took longer than {DBT_TIMEOUT_S:.0f}s and was stopped"
+    if warm_dbt is not None:
+        return_code, output = warm_dbt.invoke([*command[1:], "--quiet"])
+    else:
+        try:
+            completed = subprocess.run(
+                command,
+                cwd=DBT_PROJECT_DIR,
+                capture_output=True,
+                text=True,
+                timeout=DBT_TIMEOUT_S,
+                check=False,
+            )
+            return_code, output = completed.returncode, completed.stdout + completed.stderr
+        except subprocess.TimeoutExpired:
+            return_code, output = 1, f"ERROR dbt build took longer than {DBT_TIMEOUT_S:.0f}s and was stopped"
     duration_s = time.monotonic() - started
     if return_code != 0 or not database_path.exists():
         _remove_database(database_path)
@@ -375,17 +453,37 @@ def load_fixture_order_book(path: Path = FIXTURE_ORDER_BOOK) -> list[OrderBookEv
     return events
 
 
+def load_fixture_pushes(path: Path = FIXTURE_PUSHES) -> pa.Table:
+    """The bundled push records (what the streams' automations decided: sent or held out), received a second
+    after each decision."""
+    rows = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+    for row in rows:
+        for column in ("decided_at", "sent_at", "opened_at"):
+            row[column] = datetime.fromisoformat(row[column]) if row[column] else None
+        row["received_at"] = row["decided_at"] + timedelta(seconds=1)
+    return pa.Table.from_pylist(rows, schema=PUSHES_SCHEMA)
+
+
 def write_fixture_lake(settings: WarehouseSettings) -> Path:
-    """Replace the fixture lake with the bundled events and order book, written by the sink's own writers."""
-    shutil.rmtree(settings.events_dir, ignore_errors=True)
-    shutil.rmtree(settings.order_book_dir, ignore_errors=True)
+    """Replace the fixture lake with the bundled events, order book and push records, written by the sink's own
+    writers."""
+    for table_dir in (settings.events_dir, settings.order_book_dir, settings.pushes_dir):
+        shutil.rmtree(table_dir, ignore_errors=True)
     write_events(settings.events_dir, load_fixture_events())
     write_order_events(settings.order_book_dir, load_fixture_order_book())
+    pushes = load_fixture_pushes()
+    received_days = pc.strftime(pushes["received_at"], format="%Y-%m-%d")
+    for day in sorted(set(received_days.to_pylist())):
+        write_partition(settings.pushes_dir, day, pushes.filter(pc.equal(received_days, day)))
     return settings.events_dir
 
 
 def build_and_publish(
-    settings: WarehouseSettings, *, fixture: bool = False, full_refresh: bool = False
+    settings: WarehouseSettings,
+    *,
+    fixture: bool = False,
+    full_refresh: bool = False,
+    warm_dbt: WarmDbt | None = None,
 ) -> int:
     """Build the warehouse and, only if every model and test passed, publish it. Returns an exit code.
 
@@ -413,6 +511,8 @@ def build_and_publish(
         live_minutes_dir=settings.live_minutes_dir,
         starting_point=starting_point,
         fingerprint=fingerprint,
+        warm_dbt=warm_dbt,
+        memory_limit=settings.build_memory_limit,
     )
     if not result.succeeded:
         log.error(
@@ -452,11 +552,13 @@ def run_periodically(settings: WarehouseSettings, *, every_s: float) -> None:
     """Build and publish every `every_s` seconds (measured start to start) until Ctrl-C.
 
     A failed build is logged and the next one is tried on schedule; the last good warehouse stays published.
+    dbt stays loaded between builds (`WarmDbt`).
     """
+    warm_dbt = WarmDbt()
     with _stopped_by_ctrl_c():
         while True:
             started = time.monotonic()
-            exit_code = build_and_publish(settings)
+            exit_code = build_and_publish(settings, warm_dbt=warm_dbt)
             elapsed = time.monotonic() - started
             log.info(
                 "warehouse_build_finished",

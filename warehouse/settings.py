@@ -14,6 +14,8 @@ class WarehouseSettings(BaseSettings):
     data_dir: Path = Path("var")
     # The shop's business day: daily marts are cut at midnight in this time zone.
     shop_timezone: str = "Asia/Shanghai"
+    # DuckDB's memory limit for a dbt build (it spills to disk beyond it); the machine is shared.
+    build_memory_limit: str = "4GB"
 
     @property
     def lake_dir(self) -> Path:

@@ -2,7 +2,8 @@
 
 Events and order-book events go in exactly once: each batch drops what the lake already holds (by messageId /
 event_id, see warehouse/dedup.py) before it is written as one new file, so a re-delivery after a crash or a
-client's retry adds nothing.
+client's retry adds nothing. Events are decoded a batch at a time into Arrow (streams/sink/events.py). The
+streams' push decisions, sends and opens become push records (streams/sink/pushes.py).
 """
 
 from __future__ import annotations
@@ -16,34 +17,21 @@ import faust
 import orjson
 import structlog
 
-from ingestion.contract.event import TrackedEvent, event_values
 from shoploop.kafka import Topics
 from streams.metrics.live import MinuteDelta
+from streams.sink.events import EventDecoder, write_new_events
+from streams.sink.pushes import push_records
 from warehouse.dedup import LakeIds
 from warehouse.lake import (
     ORDER_BOOK_PARTITION_KEY,
     PARTITION_KEY,
     OrderBookEvent,
     live_minutes_table,
-    write_events,
     write_order_events,
     write_partition,
 )
 
 log = structlog.get_logger(__name__)
-
-
-def decode_events(values: list[bytes]) -> tuple[list[TrackedEvent], list[tuple[bytes, str]]]:
-    """Split raw Kafka values (each one or more events as JSON lines) into events and undecodable values
-    with the reason each failed."""
-    events: list[TrackedEvent] = []
-    broken: list[tuple[bytes, str]] = []
-    for value in (line for record_value in values for line in event_values(record_value)):
-        try:
-            events.append(TrackedEvent.from_json(value))
-        except (ValueError, KeyError, TypeError) as error:
-            broken.append((value, f"{type(error).__name__}: {error}"))
-    return events, broken
 
 
 def decode_order_events(
@@ -58,23 +46,6 @@ def decode_order_events(
         except (ValueError, KeyError, TypeError) as error:
             broken.append((value, f"{type(error).__name__}: {error}"))
     return events, broken
-
-
-def _received_day(event: TrackedEvent) -> str:
-    return event.received_at.astimezone(UTC).date().isoformat()
-
-
-def write_new_events(events_dir: Path, seen: LakeIds, events: list[TrackedEvent]) -> tuple[int, list[Path]]:
-    """Write the events the lake does not hold yet; returns how many were new and the files written."""
-    fresh = seen.new_rows(events, id_of=lambda e: e.message_id, day_of=_received_day)
-    if not fresh:
-        return 0, []
-    files = write_events(events_dir, fresh)
-    ids_by_day: dict[str, set[str]] = {}
-    for event in fresh:
-        ids_by_day.setdefault(_received_day(event), set()).add(event.message_id)
-    seen.remember(files, ids_by_day)
-    return len(fresh), files
 
 
 def write_new_order_events(
@@ -104,14 +75,15 @@ def register_sink(
     # The order book sits beside the events in the lake unless told otherwise.
     order_book = order_book_dir if order_book_dir is not None else events_dir.parent / "order_book"
     seen_events = LakeIds(events_dir, id_column="message_id", partition_key=PARTITION_KEY)
+    decoder = EventDecoder()
     seen_order_events = LakeIds(order_book, id_column="event_id", partition_key=ORDER_BOOK_PARTITION_KEY)
     events_topic = app.topic(Topics.EVENTS.name, key_type=bytes, value_type=bytes, value_serializer="raw")
     dead_letters = app.topic(Topics.EVENTS_DEAD_LETTER.name, value_type=bytes, value_serializer="raw")
 
     async def sink(stream: AsyncIterable[bytes]) -> None:
         async for values in stream.take(batch_size, within=flush_s):  # type: ignore[attr-defined]
-            events, broken = decode_events(list(values))
-            for value, reason in broken:
+            decoded = await asyncio.to_thread(decoder.decode, list(values))
+            for value, reason in decoded.broken:
                 letter = {
                     "reason_code": "undecodable_event",
                     "reason": reason,
@@ -120,12 +92,14 @@ def register_sink(
                     "received_at": datetime.now(UTC).isoformat(),
                 }
                 await dead_letters.send(value=orjson.dumps(letter))
-            if events:
-                written, files = await asyncio.to_thread(write_new_events, events_dir, seen_events, events)
+            if decoded.table.num_rows:
+                written, files = await asyncio.to_thread(
+                    write_new_events, events_dir, seen_events, decoded.table
+                )
                 log.info(
                     "sink_wrote",
                     events=written,
-                    duplicates=len(events) - written,
+                    duplicates=decoded.table.num_rows - written,
                     files=[f.name for f in files],
                 )
 
@@ -139,6 +113,20 @@ def register_sink(
             if deltas:
                 today = datetime.now(UTC).date().isoformat()
                 await asyncio.to_thread(write_partition, live_minutes_dir, today, live_minutes_table(deltas))
+
+    pushes_dir = events_dir.parent / "pushes"
+    push_topics = app.topic(
+        Topics.TRIGGERS.name, Topics.PUSHES.name, key_type=bytes, value_type=bytes, value_serializer="raw"
+    )
+
+    async def pushes_sink(stream: AsyncIterable[bytes]) -> None:
+        async for values in stream.take(batch_size, within=flush_s):  # type: ignore[attr-defined]
+            table, broken = push_records(list(values), received_at=datetime.now(UTC))
+            for value, reason in broken:
+                log.error("pushes_sink_undecodable", reason=reason, payload=value.decode(errors="replace"))
+            if table.num_rows:
+                today = datetime.now(UTC).date().isoformat()
+                await asyncio.to_thread(write_partition, pushes_dir, today, table)
 
     orders_topic = app.topic(Topics.ORDERS.name, key_type=bytes, value_type=bytes, value_serializer="raw")
 
@@ -165,4 +153,5 @@ def register_sink(
         app.agent(events_topic, name="warehouse-sink")(sink),
         app.agent(orders_topic, name="order-book-sink")(order_book_sink),
         app.agent(minutes_topic, name="live-minutes-sink")(live_minutes_sink),
+        app.agent(push_topics, name="pushes-sink")(pushes_sink),
     ]

@@ -54,6 +54,13 @@ class Snapshot:
     paid_fen: int
     refunded_fen: int
     funnel_orders: int
+    # Sessions are built incrementally per shopper: their count and their events must equal a full rebuild's.
+    sessions: int
+    session_events: int
+    # The funnel and the product hot list are incremental by shop date.
+    viewed_shoppers: int
+    product_views: int
+    product_revenue_fen: int
 
 
 def _event(message_id: str, name: str, person: str, properties: dict[str, object]) -> bytes:
@@ -172,7 +179,12 @@ def _snapshot(warehouse_path: Path) -> Snapshot:
                 (select coalesce(sum(net_paid_fen), 0) from fct_orders),
                 (select coalesce(sum(amount_fen), 0) from fct_payments),
                 (select coalesce(sum(amount_fen), 0) from fct_refunds),
-                (select coalesce(sum(orders), 0) from fct_funnel_daily)
+                (select coalesce(sum(orders), 0) from fct_funnel_daily),
+                (select count(*) from fct_sessions),
+                (select coalesce(sum(events), 0) from fct_sessions),
+                (select coalesce(sum(viewed_shoppers), 0) from fct_funnel_daily),
+                (select coalesce(sum(views), 0) from fct_product_daily),
+                (select coalesce(sum(revenue_fen), 0) from fct_product_daily)
             """
         ).fetchone()
     assert row is not None
@@ -277,6 +289,7 @@ def test_the_sink_rebuilds_and_dashboard_reads_run_together_without_errors_or_in
         assert snapshot.paid_orders == snapshot.payment_orders
         assert snapshot.net_gmv_fen == snapshot.paid_fen - snapshot.refunded_fen
         assert snapshot.funnel_orders <= snapshot.event_count
+        assert snapshot.session_events == snapshot.staged_events
     for earlier, later in pairwise(snapshots):
         assert later.event_count >= earlier.event_count
         assert later.paid_orders >= earlier.paid_orders

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import orjson
+import pytest
 
 from warehouse.settings import WarehouseSettings
 
@@ -32,6 +33,25 @@ def _first_received(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for event in sorted(events, key=lambda e: e["received_at"]):
         kept.setdefault(event["message_id"], event)
     return list(kept.values())
+
+
+def shoppers_of(events: list[dict[str, Any]]) -> dict[str, str]:
+    """Independently of the SQL: each person id → the shopper it belongs to. An id's person is the person of
+    the events that carry it without linking; an identify or alias joins its own person with those; the
+    shopper of a group of joined people is the person the links were keyed to."""
+    id_person: dict[str, str] = {}
+    for event in events:
+        if event["type"] not in ("identify", "alias"):
+            key = f"a:{event['anonymous_id']}" if event["anonymous_id"] else f"u:{event['user_id']}"
+            id_person[key] = event["person_id"]
+    shopper: dict[str, str] = {}
+    for event in events:
+        if event["type"] in ("identify", "alias"):
+            ids = [f"a:{event['anonymous_id']}", f"u:{event['user_id']}"]
+            for other in (id_person.get(identity) for identity in ids):
+                if other is not None and other != event["person_id"]:
+                    shopper[other] = event["person_id"]
+    return shopper
 
 
 def _cell(event: dict[str, Any]) -> Cell:
@@ -72,7 +92,11 @@ def _verified_orders(events: list[dict[str, Any]], order_book: list[dict[str, An
 def expected_funnel(
     events: list[dict[str, Any]], order_book: list[dict[str, Any]]
 ) -> dict[Cell, dict[str, int]]:
-    unique = _first_received(events)
+    shopper = shoppers_of(events)
+    unique = [
+        {**event, "person_id": shopper.get(event["person_id"], event["person_id"])}
+        for event in _first_received(events)
+    ]
     orders = {index: order for index, order in enumerate(_verified_orders(events, order_book))}
 
     times: dict[tuple[str, Cell], dict[str, list[datetime]]] = defaultdict(lambda: defaultdict(list))
@@ -131,8 +155,10 @@ def test_the_funnel_mart_counts_exactly_the_shoppers_computed_from_the_raw_fixtu
     # Ma's client reported o-1004 as paid, but the order core never saw the money: not paid in the funnel.
     assert expected[(date(2024, 11, 12), "search", 1053)]["paid_shoppers"] == 0
     assert expected[(date(2024, 11, 12), "search", 1053)]["gmv_fen"] == 0
-    # Qian paid o-1005 without any tracked event: counted directly.
+    # Qian paid o-1005 before any tracked event: counted directly.
     assert expected[(date(2024, 11, 11), "direct", 0)]["gmv_fen"] == 1250 + 2000
+    # Lily viewed on her phone and on her iPad that morning: one shopper.
+    assert expected[(date(2024, 11, 12), "recent_list", 1089)]["viewed_shoppers"] == 1
 
 
 def test_retried_messages_are_counted_once_in_staging(
@@ -169,3 +195,75 @@ def test_the_fixture_build_does_not_touch_the_live_warehouse(fixture_warehouse: 
     live = WarehouseSettings(data_dir=fixture_warehouse.data_dir.parent)
     assert not live.warehouse_path.exists()
     assert not live.events_dir.exists()
+
+
+def test_a_shopper_on_two_phones_is_one_user_with_every_event_and_her_region_comes_from_her_shipping_address(
+    fixture_warehouse: WarehouseSettings, fixture_events_file: Path
+) -> None:
+    assert shoppers_of(_read_events(fixture_events_file)) == {"anon-lily-ipad": "anon-lily"}
+    with duckdb.connect(str(fixture_warehouse.warehouse_path), read_only=True) as connection:
+        people = connection.execute(
+            "select person_id from dim_users where person_id like 'anon-lily%'"
+        ).fetchall()
+        lily = connection.execute(
+            "select events, province, city, region_source from dim_users where person_id = 'anon-lily'"
+        ).fetchone()
+    assert people == [("anon-lily",)]
+    phone_and_ipad = {
+        e["message_id"] for e in _read_events(fixture_events_file) if "lily" in e["anonymous_id"]
+    }
+    assert lily == (len(phone_and_ipad), "浙江省", "杭州市", "shipping_address")
+
+
+def test_a_shopper_without_a_shipping_address_falls_back_to_her_traits_and_says_so(
+    fixture_warehouse: WarehouseSettings,
+) -> None:
+    with duckdb.connect(str(fixture_warehouse.warehouse_path), read_only=True) as connection:
+        regions = dict(
+            (row[0], row[1:])
+            for row in connection.execute(
+                "select person_id, province, city, region_source from dim_users"
+                " where person_id in ('anon-qian', 'anon-ma', 'anon-wang')"
+            ).fetchall()
+        )
+        sales = connection.execute(
+            "select province, city, region_source, sum(orders), sum(gmv_fen) from fct_region_daily"
+            " where orders > 0 group by all order by 1"
+        ).fetchall()
+    # Qian's order had no address, so her identify traits; Ma's unpaid order still tells where she lives.
+    assert regions == {
+        "anon-qian": ("北京市", "北京市", "identify_traits"),
+        "anon-ma": ("四川省", "成都市", "shipping_address"),
+        "anon-wang": (None, None, "unknown"),
+    }
+    assert sales == [
+        ("北京市", "北京市", "identify_traits", 1, 2000),
+        ("广东省", "深圳市", "shipping_address", 1, 1250),
+        ("浙江省", "杭州市", "shipping_address", 1, 510),
+    ]
+
+
+def test_pushes_are_counted_sent_opened_through_the_launch_and_converted_against_the_holdout(
+    fixture_warehouse: WarehouseSettings,
+) -> None:
+    with duckdb.connect(str(fixture_warehouse.warehouse_path), read_only=True) as connection:
+        row = connection.execute(
+            "select treated_shoppers, sent, opened, converted, attributed_revenue_fen, holdout_shoppers,"
+            " holdout_converted, lift, lift_ci_low, lift_ci_high from fct_pushes where rule_id = 'cart-30m'"
+        ).fetchone()
+    assert row is not None
+    treated, sent, opened, converted, revenue, holdout, holdout_converted, lift, low, high = row
+    # Sun opened p-1 from a subscribe message (1014) and paid; Qian opened p-5 from service notifications
+    # (1107, the id in the query) after paying within the window; Wang never opened. Zhang and Chen were held out.
+    assert (treated, sent, opened, converted, revenue, holdout, holdout_converted) == (
+        3,
+        3,
+        2,
+        2,
+        1250 + 2000,
+        2,
+        0,
+    )
+    assert lift == pytest.approx(2 / 3)
+    half_width = 1.959964 * (2 / 3 * 1 / 3 / 3) ** 0.5
+    assert (low, high) == (pytest.approx(2 / 3 - half_width), pytest.approx(2 / 3 + half_width))

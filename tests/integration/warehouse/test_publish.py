@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -10,7 +12,7 @@ from pathlib import Path
 import duckdb
 
 from warehouse.lake import PARTITION_KEY, write_events
-from warehouse.publish import build_and_publish, load_fixture_events
+from warehouse.publish import WarmDbt, build_and_publish, load_fixture_events
 from warehouse.settings import WarehouseSettings
 
 
@@ -56,7 +58,8 @@ def test_a_reader_keeps_its_warehouse_while_a_new_one_is_published_and_a_failed_
         message_id="publish-test-newcomer",
         person_id="anon-newcomer",
         anonymous_id="anon-newcomer",
-        received_at=first_view.received_at + timedelta(minutes=1),
+        # arrives after everything already built, as a new event does
+        received_at=max(event.received_at for event in fixture_events) + timedelta(minutes=1),
     )
     write_events(settings.events_dir, [*fixture_events, newcomer])
 
@@ -83,3 +86,46 @@ def test_a_reader_keeps_its_warehouse_while_a_new_one_is_published_and_a_failed_
     with _open_published(settings.warehouse_path) as reader:
         assert _viewed_shoppers(reader) == before + 1
     assert list(settings.build_dir.iterdir()) == []
+
+
+def test_a_builder_that_keeps_dbt_loaded_publishes_what_a_fresh_dbt_would_and_lets_go_of_the_file(
+    tmp_path: Path, fixture_warehouse: WarehouseSettings
+) -> None:
+    settings = WarehouseSettings(data_dir=tmp_path / "warm")
+    fixture_events = load_fixture_events()
+    write_events(settings.events_dir, fixture_events)
+    warm_dbt = WarmDbt()
+
+    assert build_and_publish(settings, full_refresh=True, warm_dbt=warm_dbt) == 0
+    # The next event arrives; the same loaded dbt builds again, incrementally, on its parsed project.
+    newcomer = replace(
+        next(e for e in fixture_events if e.event == "Product Viewed"),
+        message_id="warm-newcomer",
+        person_id="anon-warm",
+        anonymous_id="anon-warm",
+        received_at=max(event.received_at for event in fixture_events) + timedelta(minutes=1),
+    )
+    write_events(settings.events_dir, [newcomer])
+    assert build_and_publish(settings, warm_dbt=warm_dbt) == 0
+
+    # The published file is not held open by dbt's cached handle: another process may open it to write.
+    opened = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; duckdb.connect(sys.argv[1]).close()",
+            str(settings.warehouse_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert opened.returncode == 0, opened.stderr
+    cold = WarehouseSettings(data_dir=tmp_path / "cold")
+    write_events(cold.events_dir, [*fixture_events, newcomer])
+    assert build_and_publish(cold, full_refresh=True) == 0
+    with _open_published(settings.warehouse_path) as warm, _open_published(cold.warehouse_path) as fresh:
+        query = "select count(*), sum(viewed_shoppers), sum(added_shoppers) from fct_funnel_daily"
+        assert warm.execute(query).fetchone() == fresh.execute(query).fetchone()
+        sessions = "select count(*), sum(events) from fct_sessions"
+        assert warm.execute(sessions).fetchone() == fresh.execute(sessions).fetchone()

@@ -1,18 +1,43 @@
+-- depends_on: {{ ref('stg_lake__events') }}, {{ ref('stg_order_book__events') }}, {{ ref('int_orders_paid') }}, {{ ref('int_people_merged') }}
 -- A journey is one shopper's day in one channel and scene that began with a product view. Each later step
 -- counts only when it happened at or after the step before it (by event time, not by arrival order), so a
 -- shopper who reaches a step has reached every step before it.
 
+-- Incremental by shop date: a build recomputes the dates this run touched (macro touched_shop_dates).
+
+{{ config(
+    materialized='incremental',
+    unique_key='event_date',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail'
+) }}
+
 with
+
+{%- if is_incremental() %}
+
+touched as (
+
+    {{ touched_shop_dates() }}
+
+),
+{%- endif %}
 
 events as (
 
-    select * from {{ ref('stg_lake__events') }}
+    select * from ({{ shopper_events() }})
+    {%- if is_incremental() %}
+    where event_date in (select event_date from touched)
+    {%- endif %}
 
 ),
 
 paid_orders as (
 
     select * from {{ ref('int_orders_paid') }}
+    {%- if is_incremental() %}
+    where paid_date in (select event_date from touched)
+    {%- endif %}
 
 ),
 

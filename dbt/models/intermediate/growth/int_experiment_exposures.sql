@@ -4,20 +4,20 @@ with
 
 events as (
 
-    select * from {{ ref('stg_lake__events') }}
+    {{ shopper_events() }}
 
 ),
 
 final as (
 
     select
-        properties ->> '$.experiment_id' as experiment_id,
+        experiment_id as experiment_id,
         person_id,
-        arg_min(properties ->> '$.variant', event_at) as variant,
+        arg_min(experiment_variant, event_at) as variant,
         min(event_at) as exposed_at
     from events
     where event_name = 'Experiment Viewed'
-        and properties ->> '$.experiment_id' is not null
+        and experiment_id is not null
     group by all
 
 )

@@ -5,23 +5,23 @@ with recursive
 
 events as (
 
-    select * from {{ ref('stg_lake__events') }}
+    {{ shopper_events() }}
 
 ),
 
 shares as (
 
     select
-        properties ->> '$.share_id' as share_id,
-        arg_min(properties ->> '$.parent_share_id', event_at) as parent_share_id,
+        share_id as share_id,
+        arg_min(parent_share_id, event_at) as parent_share_id,
         arg_min(person_id, event_at) as sharer_person_id,
         arg_min(product_id, event_at) as product_id,
         arg_min(event_name, event_at) as share_event,
-        arg_min(coalesce(properties ->> '$.share_via', properties ->> '$.method'), event_at) as share_via,
+        arg_min(share_via, event_at) as share_via,
         min(event_at) as shared_at
     from events
     where event_name in ('Product Shared', 'Mini Program Shared')
-        and properties ->> '$.share_id' is not null
+        and share_id is not null
     group by 1
 
 ),

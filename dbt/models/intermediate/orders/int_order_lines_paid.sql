@@ -40,7 +40,7 @@ reported_products as (
 
     select
         events.order_id,
-        unnest(cast(events.properties -> '$.products' as json[])) as product
+        unnest(cast(events.ordered_products as json[])) as product
     from events
     inner join paid_orders
         on paid_orders.order_id = events.order_id

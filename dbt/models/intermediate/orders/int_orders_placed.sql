@@ -12,7 +12,7 @@ order_events as (
 
 events as (
 
-    select * from {{ ref('stg_lake__events') }}
+    {{ shopper_events() }}
 
 ),
 
@@ -108,16 +108,17 @@ with_shopper as (
 
 last_touch as (
 
+    -- The shopper's last event at or before paying (or placing, when unpaid): an as-of join finds it per
+    -- order without pairing the order with every earlier event of the shopper.
     select
         with_shopper.order_id,
-        arg_max(events.channel, events.event_at) as channel,
-        arg_max(events.scene, events.event_at) as scene
+        events.channel,
+        events.scene
     from with_shopper
-    inner join events
+    asof inner join (select person_id, event_at, channel, scene from events) as events
         on events.person_id = with_shopper.person_id
-        and events.event_at <= coalesce(with_shopper.paid_at, with_shopper.occurred_at)
+        and coalesce(with_shopper.paid_at, with_shopper.occurred_at) >= events.event_at
     where with_shopper.reported_channel is null
-    group by with_shopper.order_id
 
 ),
 
@@ -131,6 +132,8 @@ final as (
         coalesce(with_shopper.reported_scene, last_touch.scene, 0) as scene,
         with_shopper.coupon_id,
         with_shopper.lines,
+        with_shopper.shipping_province,
+        with_shopper.shipping_city,
         with_shopper.total_fen,
         coalesce(with_shopper.discount_fen, 0) as discount_fen,
         with_shopper.paid_fen,

@@ -4,19 +4,20 @@ with
 
 events as (
 
-    select * from {{ ref('stg_lake__events') }}
+    {{ shopper_events() }}
 
 ),
 
 final as (
 
+    -- An aggregate, not a window: one pass, no need to hold every event of a user in order.
     select
         user_id,
-        person_id,
-        event_at as identified_at
+        arg_min(person_id, (event_at, message_id)) as person_id,
+        min(event_at) as identified_at
     from events
     where user_id is not null
-    qualify row_number() over (partition by user_id order by event_at, message_id) = 1
+    group by user_id
 
 )
 

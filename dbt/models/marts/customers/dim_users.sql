@@ -1,12 +1,13 @@
 -- One row per shopper: when and how they first came (channel, scene, the share and sharer that brought
--- them), where they live (identify traits province/city), what they buy (RFM segment, lifetime value), what
+-- them), where they live (the shipping address of their latest order that had one; when none did, the province
+-- and city of their identify traits, labelled by region_source), what they buy (RFM segment, lifetime value), what
 -- they like (interest tags from category affinity) and when they are usually active.
 
 with
 
 events as (
 
-    select * from {{ ref('stg_lake__events') }}
+    {{ shopper_events() }}
 
 ),
 
@@ -53,10 +54,10 @@ first_share_entry as (
 
     select
         person_id,
-        arg_min(properties ->> '$.share_id', event_at) as referrer_share_id
+        arg_min(share_id, event_at) as referrer_share_id
     from events
     where event_name in ('Mini Program Launched', 'Mini Program Shown')
-        and properties ->> '$.share_id' is not null
+        and share_id is not null
     group by person_id
 
 ),
@@ -65,12 +66,24 @@ traits as (
 
     select
         person_id,
-        arg_max(traits ->> '$.province', event_at) filter (where traits ->> '$.province' is not null) as province,
-        arg_max(traits ->> '$.city', event_at) filter (where traits ->> '$.city' is not null) as city,
-        arg_max(traits ->> '$.gender', event_at) filter (where traits ->> '$.gender' is not null) as gender,
-        arg_max(traits ->> '$.country', event_at) filter (where traits ->> '$.country' is not null) as country
+        arg_max(trait_province, event_at) filter (where trait_province is not null) as province,
+        arg_max(trait_city, event_at) filter (where trait_city is not null) as city,
+        arg_max(trait_gender, event_at) filter (where trait_gender is not null) as gender,
+        arg_max(trait_country, event_at) filter (where trait_country is not null) as country
     from events
     where call_type = 'identify'
+    group by person_id
+
+),
+
+shipping as (
+
+    -- The address of the shopper's latest order that carried one.
+    select
+        person_id,
+        arg_max({'province': shipping_province, 'city': shipping_city}, placed_at) as address
+    from orders
+    where shipping_province is not null or shipping_city is not null
     group by person_id
 
 ),
@@ -126,11 +139,11 @@ category_views as (
 
     select
         person_id,
-        properties ->> '$.category' as category_label,
+        product_category as category_label,
         count(*) as views
     from events
     where event_name = 'Product Viewed'
-        and properties ->> '$.category' is not null
+        and product_category is not null
     group by all
 
 ),
@@ -197,8 +210,14 @@ final as (
         first_seen.first_scene as acquisition_scene,
         first_share_entry.referrer_share_id,
         shares.sharer_person_id as referrer_person_id,
-        traits.province,
-        traits.city,
+        case when shipping.person_id is not null then shipping.address.province else traits.province end
+            as province,
+        case when shipping.person_id is not null then shipping.address.city else traits.city end as city,
+        case
+            when shipping.person_id is not null then 'shipping_address'
+            when traits.province is not null or traits.city is not null then 'identify_traits'
+            else 'unknown'
+        end as region_source,
         traits.country,
         traits.gender,
         coalesce(purchases.orders, 0) as orders,
@@ -226,6 +245,7 @@ final as (
     left join first_share_entry using (person_id)
     left join shares on shares.share_id = first_share_entry.referrer_share_id
     left join traits using (person_id)
+    left join shipping using (person_id)
     left join purchases using (person_id)
     left join refunds using (person_id)
     left join rfm using (person_id)

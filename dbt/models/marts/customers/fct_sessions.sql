@@ -1,32 +1,59 @@
 -- Sessions: a shopper's events split wherever they were inactive for more than var('session_gap_minutes')
 -- (30 by default), by event time. The session's channel and scene are those of its first event.
 
+-- Incremental by shopper: a build recomputes every session of the shoppers this run staged events for (and of
+-- every merged shopper, whose earlier events may just have become theirs), and nobody else's.
+
+{{ config(
+    materialized='incremental',
+    unique_key='person_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    pre_hook="{% if is_incremental() %}delete from {{ this }} where person_id in (select person_id from "
+        ~ "{{ ref('int_people_merged') }}){% endif %}"
+) }}
+
 with
+
+{%- if is_incremental() %}
+
+touched as (
+
+    select person_id from ({{ shopper_events() }}) where staged_at = timestamptz '{{ run_started_at }}'
+    union
+    select shopper_id from {{ ref('int_people_merged') }}
+
+),
+{%- endif %}
 
 events as (
 
-    select * from {{ ref('stg_lake__events') }}
+    select * from ({{ shopper_events() }})
+    {%- if is_incremental() %}
+    where person_id in (select person_id from touched)
+    {%- endif %}
 
 ),
 
 gaps as (
 
+    -- Only the columns sessions need travel through the two ordered windows, ordered by time alone: events at
+    -- the same instant have no gap between them, so their order cannot move a session boundary (and sorting by
+    -- a string tie-breaker as well doubled the cost at 10 M events).
     select
         person_id,
-        message_id,
         event_at,
-        call_type,
-        event_name,
         channel,
         scene,
-        case
-            when lag(event_at) over by_time is null then 1
-            when event_at - lag(event_at) over by_time
-                > to_minutes({{ var('session_gap_minutes') }}) then 1
-            else 0
-        end as is_session_start
+        call_type in ('page', 'screen') as is_page_view,
+        event_name = 'Product Viewed' as is_product_view,
+        event_name = 'Product Added' as is_cart_add,
+        event_name = 'Order Completed' as is_reported_order,
+        coalesce(
+            event_at - lag(event_at) over by_time > to_minutes({{ var('session_gap_minutes') }}), true
+        )::integer as is_session_start
     from events
-    window by_time as (partition by person_id order by event_at, message_id)
+    window by_time as (partition by person_id order by event_at)
 
 ),
 
@@ -35,7 +62,7 @@ numbered as (
     select
         *,
         sum(is_session_start) over (
-            partition by person_id order by event_at, message_id rows unbounded preceding
+            partition by person_id order by event_at range unbounded preceding
         ) as session_number
     from gaps
 
@@ -54,10 +81,10 @@ final as (
         arg_min(channel, event_at) as channel,
         arg_min(scene, event_at) as scene,
         count(*) as events,
-        count(*) filter (where call_type in ('page', 'screen')) as page_views,
-        count(*) filter (where event_name = 'Product Viewed') as product_views,
-        count(*) filter (where event_name = 'Product Added') as cart_adds,
-        count(*) filter (where event_name = 'Order Completed') > 0 as has_reported_order
+        count(*) filter (where is_page_view) as page_views,
+        count(*) filter (where is_product_view) as product_views,
+        count(*) filter (where is_cart_add) as cart_adds,
+        bool_or(is_reported_order) as has_reported_order
     from numbered
     group by person_id, session_number
 

@@ -1,17 +1,42 @@
+-- depends_on: {{ ref('stg_lake__events') }}, {{ ref('stg_order_book__events') }}, {{ ref('int_orders_paid') }}, {{ ref('int_people_merged') }}
 -- The daily shopping funnel per channel and WeChat scene: product viewed → added to cart → checkout started
 -- → paid, in distinct shoppers, plus the day's paid orders and GMV in the same channel and scene.
 
+-- Incremental by shop date, like the journeys it counts (macro touched_shop_dates).
+
+{{ config(
+    materialized='incremental',
+    unique_key='event_date',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail'
+) }}
+
 with
+
+{%- if is_incremental() %}
+
+touched as (
+
+    {{ touched_shop_dates() }}
+
+),
+{%- endif %}
 
 journeys as (
 
     select * from {{ ref('int_funnel_journeys_sequenced') }}
+    {%- if is_incremental() %}
+    where event_date in (select event_date from touched)
+    {%- endif %}
 
 ),
 
 paid_orders as (
 
     select * from {{ ref('int_orders_paid') }}
+    {%- if is_incremental() %}
+    where paid_date in (select event_date from touched)
+    {%- endif %}
 
 ),
 

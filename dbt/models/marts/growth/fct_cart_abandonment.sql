@@ -7,7 +7,7 @@ with
 
 events as (
 
-    select * from {{ ref('stg_lake__events') }}
+    {{ shopper_events() }}
 
 ),
 
@@ -17,20 +17,28 @@ paid_orders as (
 
 ),
 
+numbered_orders as (
+
+    -- orders paid at or before each payment (orders paid at the same instant count together)
+    select person_id, paid_at, count(*) over (partition by person_id order by paid_at) as orders_so_far
+    from paid_orders
+
+),
+
 adds as (
 
+    -- The cart an add belongs to: how many paid orders the shopper had before it (the as-of join finds the
+    -- last order paid strictly before the add).
     select
         events.person_id,
         events.event_at,
         events.product_id,
         coalesce(events.quantity, 1) * coalesce(events.price_fen, 0) as value_fen,
-        -- The cart an add belongs to: how many paid orders the shopper had before it.
-        (
-            select count(*)
-            from paid_orders
-            where paid_orders.person_id = events.person_id and paid_orders.paid_at < events.event_at
-        ) as orders_before
+        coalesce(numbered_orders.orders_so_far, 0) as orders_before
     from events
+    asof left join numbered_orders
+        on numbered_orders.person_id = events.person_id
+        and events.event_at > numbered_orders.paid_at
     where events.event_name = 'Product Added'
 
 ),

@@ -1,4 +1,6 @@
--- Automated pushes per rule and version: shoppers chosen, sent, opened, converted (a verified order within
+-- Automated pushes per rule and version: shoppers chosen, sent, opened (the shopper came into the mini-program
+-- from the message: a launch or show with scene 1014 subscribe message or 1107 service notifications carrying
+-- the push id, as the push page's query sets it; or an opened_at the streams recorded), converted (a verified order within
 -- var('attribution_days') of being chosen) and attributed revenue, against the holdout the rule kept back;
 -- lift = treated conversion − holdout conversion with a 95% confidence interval (unpooled normal).
 
@@ -16,6 +18,17 @@ paid_orders as (
 
 ),
 
+opens as (
+
+    select push_id, min(event_at) as opened_at
+    from {{ ref('stg_lake__events') }}
+    where push_id is not null
+        and scene in ({{ var('push_open_scenes') | join(', ') }})
+        and event_name in ('Mini Program Launched', 'Mini Program Shown')
+    group by push_id
+
+),
+
 outcomes as (
 
     select
@@ -24,10 +37,11 @@ outcomes as (
         pushes.rule_version,
         pushes.is_holdout,
         pushes.sent_at is not null as is_sent,
-        pushes.opened_at is not null as is_opened,
+        pushes.sent_at is not null and coalesce(pushes.opened_at, opens.opened_at) is not null as is_opened,
         count(paid_orders.order_id) > 0 as is_converted,
         coalesce(sum(paid_orders.amount_fen), 0) as revenue_fen
     from pushes
+    left join opens using (push_id)
     left join paid_orders
         on paid_orders.person_id = pushes.person_id
         and paid_orders.paid_at >= pushes.decided_at

@@ -6,7 +6,7 @@ with
 
 events as (
 
-    select * from {{ ref('stg_lake__events') }}
+    {{ shopper_events() }}
 
 ),
 
@@ -37,12 +37,12 @@ coupons as (
 entries as (
 
     select
-        properties ->> '$.share_id' as share_id,
+        share_id as share_id,
         person_id,
         min(event_at) as entered_at
     from events
     where event_name in ('Mini Program Launched', 'Mini Program Shown')
-        and properties ->> '$.share_id' is not null
+        and share_id is not null
     group by all
 
 ),

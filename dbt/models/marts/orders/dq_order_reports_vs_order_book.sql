@@ -5,7 +5,7 @@ with
 
 events as (
 
-    select * from {{ ref('stg_lake__events') }}
+    {{ shopper_events() }}
 
 ),
 

@@ -19,8 +19,8 @@ seen as (
 
     select
         product_id,
-        arg_max(properties ->> '$.name', event_at) filter (where properties ->> '$.name' is not null) as name,
-        arg_max(properties ->> '$.category', event_at) filter (where properties ->> '$.category' is not null)
+        arg_max(product_name, event_at) filter (where product_name is not null) as name,
+        arg_max(product_category, event_at) filter (where product_category is not null)
             as category,
         arg_max(price_fen, event_at) filter (where price_fen is not null) as latest_price_fen,
         min(event_at) as first_seen_at,

@@ -1,17 +1,42 @@
+-- depends_on: {{ ref('stg_lake__events') }}, {{ ref('stg_order_book__events') }}, {{ ref('int_orders_paid') }}, {{ ref('int_people_merged') }}
 -- The hot list: per shop day and product, views, viewers, adds to cart, paid units and revenue, and the
 -- view-to-purchase conversion.
 
+-- Incremental by shop date (macro touched_shop_dates).
+
+{{ config(
+    materialized='incremental',
+    unique_key='event_date',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail'
+) }}
+
 with
+
+{%- if is_incremental() %}
+
+touched as (
+
+    {{ touched_shop_dates() }}
+
+),
+{%- endif %}
 
 events as (
 
-    select * from {{ ref('stg_lake__events') }}
+    select * from ({{ shopper_events() }})
+    {%- if is_incremental() %}
+    where event_date in (select event_date from touched)
+    {%- endif %}
 
 ),
 
 lines as (
 
     select * from {{ ref('int_order_lines_paid') }}
+    {%- if is_incremental() %}
+    where paid_date in (select event_date from touched)
+    {%- endif %}
 
 ),
 

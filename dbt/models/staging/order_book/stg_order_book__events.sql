@@ -7,8 +7,7 @@
 
 {{ config(
     materialized='incremental',
-    unique_key='event_id',
-    incremental_strategy='delete+insert',
+    incremental_strategy='append',
     on_schema_change='fail'
 ) }}
 
@@ -16,28 +15,43 @@
 
 with
 
+{%- set window_filter = 'true' if window_start is none else "received_at >= timestamptz '" ~ window_start ~ "'" %}
+
 source as (
 
     select * from {{ source('order_book', 'events') }}
-    {%- if window_start is not none %}
-    where received_at >= timestamptz '{{ window_start }}'
-    {%- endif %}
+    where {{ window_filter }}
+
+),
+
+repeated_ids as (
+
+    {{ repeated_ids(source('order_book', 'events'), 'event_id', window_filter) }}
 
 ),
 
 deduplicated as (
 
-    select *
+    select source.*
     from source
+    left join repeated_ids using (event_id)
+    where {{ is_first_copy('source', 'repeated_ids', 'event_id') }}
     {%- if window_start is not none %}
-    where event_id not in (
-        -- a duplicate reaches the lake only within two days of the first copy (warehouse/dedup.py)
-        select event_id from {{ this }}
-        where received_at < timestamptz '{{ window_start }}'
-            and received_at >= timestamptz '{{ window_start }}' - interval 2 day
-    )
+        and source.event_id not in (
+            -- already staged (the window is read again on every build), or a later copy of a message staged
+            -- before the window: a duplicate reaches the lake only within two days of the first copy
+            select event_id from {{ this }}
+            where received_at >= timestamptz '{{ window_start }}' - interval 2 day
+        )
     {%- endif %}
-    qualify row_number() over (partition by event_id order by received_at, filename) = 1
+
+),
+
+parsed as (
+
+    -- The payload is parsed once, into every field the common columns need.
+    select *, from_json(payload, '{{ tojson(var("order_payload_fields")) }}') as body
+    from deduplicated
 
 ),
 
@@ -49,31 +63,35 @@ renamed as (
         key as aggregate_key,
         order_id,
         user_id,
-        payload ->> '$.coupon_id' as coupon_id,
-        payload ->> '$.refund_id' as refund_id,
-        payload ->> '$.transaction_id' as transaction_id,
-        payload ->> '$.campaign_id' as campaign_id,
+        body.coupon_id,
+        body.refund_id,
+        body.transaction_id,
+        body.campaign_id,
 
         -- what happened
         event as event_name,
-        payload ->> '$.reason' as reason,
-        payload ->> '$.source' as grant_source,
-        payload ->> '$.tracking_no' as tracking_no,
-        payload -> '$.lines' as lines,
+        body.reason,
+        body.source as grant_source,
+        body.tracking_no,
+        body.lines,
+        -- OrderPlaced's shipping address (null when the order has none)
+        nullif(trim(body.shipping_province), '') as shipping_province,
+        nullif(trim(body.shipping_city), '') as shipping_city,
 
         -- money (integer fen on the wire)
-        try_cast(payload ->> '$.total_fen' as bigint) as total_fen,
-        try_cast(payload ->> '$.discount_fen' as bigint) as discount_fen,
-        try_cast(payload ->> '$.amount_fen' as bigint) as amount_fen,
+        try_cast(body.total_fen as bigint) as total_fen,
+        try_cast(body.discount_fen as bigint) as discount_fen,
+        try_cast(body.amount_fen as bigint) as amount_fen,
 
         payload,
 
         -- time
         cast(occurred_at as timestamptz) as occurred_at,
         cast(received_at as timestamptz) as received_at,
-        {{ shop_date('occurred_at') }} as occurred_date
+        {{ shop_date('occurred_at') }} as occurred_date,
+        timestamptz '{{ run_started_at }}' as staged_at
 
-    from deduplicated
+    from parsed
 
 ),
 

@@ -1,0 +1,109 @@
+"""The events sink decodes whole Kafka batches into the lake's columns exactly as one event at a time would,
+sets broken lines aside with their reason, and writes each messageId once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import orjson
+import pytest
+
+from ingestion.contract.event import bundle_event_values
+from streams.sink.events import EventDecoder, write_new_events
+from warehouse.dedup import LakeIds
+from warehouse.lake import PARTITION_KEY, events_glob, events_table
+from warehouse.publish import FIXTURE_EVENTS, load_fixture_events
+
+
+@pytest.fixture
+def decoder() -> Iterator[EventDecoder]:
+    decoder = EventDecoder()
+    yield decoder
+    decoder.close()
+
+
+def _fixture_lines() -> list[bytes]:
+    return [line for line in FIXTURE_EVENTS.read_bytes().splitlines() if line.strip()]
+
+
+def _lake_ids(events_dir: Path) -> list[str]:
+    with duckdb.connect() as connection:
+        rows = connection.execute(
+            "select message_id from read_parquet(?) order by message_id", [events_glob(events_dir)]
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def test_a_batch_decodes_to_the_same_columns_as_each_event_parsed_on_its_own(decoder: EventDecoder) -> None:
+    lines = _fixture_lines()
+    # Records as the collector sends them: several events per record, and single-event records.
+    records = [bundle_event_values(lines[:3]), *lines[3:10], bundle_event_values(lines[10:])]
+
+    decoded = decoder.decode(records)
+
+    assert decoded.broken == []
+    assert decoded.table.to_pylist() == events_table(load_fixture_events()).to_pylist()
+
+
+def test_broken_lines_are_set_aside_with_their_reason_and_the_rest_of_the_record_is_kept(
+    decoder: EventDecoder,
+) -> None:
+    good = _fixture_lines()[0]
+    no_person = orjson.loads(good)
+    del no_person["person_id"]
+    bad_time = {**orjson.loads(good), "message_id": "fx-bad-time", "received_at": "yesterday"}
+    record = bundle_event_values(
+        [b"not json", good, orjson.dumps(no_person), b"[1, 2]", orjson.dumps(bad_time), b"\xff\xfe"]
+    )
+
+    decoded = decoder.decode([record])
+
+    assert decoded.table["message_id"].to_pylist() == [orjson.loads(good)["message_id"]]
+    reasons = [reason for _, reason in decoded.broken]
+    assert reasons[0].startswith("UnicodeDecodeError")
+    assert [reason.split(":")[0] for reason in reasons[1:]] == [
+        "JSONDecodeError",
+        "KeyError",
+        "TypeError",
+        "ValueError",
+    ]
+    assert "person_id" in reasons[2] and "yesterday" in reasons[4]
+    assert decoded.broken[1][0] == b"not json"
+
+
+def test_a_batch_delivered_again_after_a_crash_adds_nothing_and_a_retry_inside_a_batch_is_written_once(
+    tmp_path: Path, decoder: EventDecoder
+) -> None:
+    lines = _fixture_lines()
+    first = decoder.decode(lines[:20])
+    written, _ = write_new_events(tmp_path, _seen(tmp_path), first.table)
+    unique_in_first = len(set(first.table["message_id"].to_pylist()))
+    assert written == unique_in_first
+
+    # A restarted sink knows only the lake; it gets the first batch again and the rest.
+    again = decoder.decode(lines)
+    written_again, _ = write_new_events(tmp_path, _seen(tmp_path), again.table)
+
+    every_id = {event.message_id for event in load_fixture_events()}
+    assert written_again == len(every_id) - unique_in_first
+    assert _lake_ids(tmp_path) == sorted(every_id)
+
+
+def test_the_first_copy_received_is_the_one_kept(tmp_path: Path, decoder: EventDecoder) -> None:
+    line = orjson.loads(_fixture_lines()[0])
+    retry = {**line, "received_at": "2024-11-11T01:05:09.000000+00:00"}
+    decoded = decoder.decode([orjson.dumps(line), orjson.dumps(retry)])
+
+    write_new_events(tmp_path, _seen(tmp_path), decoded.table)
+
+    with duckdb.connect() as connection:
+        rows = connection.execute(
+            "select received_at from read_parquet(?)", [events_glob(tmp_path)]
+        ).fetchall()
+    assert [row[0].isoformat() for row in rows] == ["2024-11-11T01:05:02+00:00"]
+
+
+def _seen(events_dir: Path) -> LakeIds:
+    return LakeIds(events_dir, id_column="message_id", partition_key=PARTITION_KEY)
