@@ -22,6 +22,8 @@ from typing import Any
 from sqlalchemy import Column, DateTime, MetaData, String, Table, create_engine, insert, select
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.schema import CreateTable
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from ingestion.contract.event import TrackedEvent
@@ -118,7 +120,7 @@ class IdentityGraph:
         self._engine = engine
         self._cache: OrderedDict[str, str] = OrderedDict()
         self._cache_size = cache_size
-        metadata.create_all(engine)
+        _create_tables(engine)
 
     @classmethod
     def from_url(cls, database_url: str) -> IdentityGraph:
@@ -271,6 +273,20 @@ class IdentityGraph:
             )
         self._cache = OrderedDict((k, v) for k, v in self._cache.items() if v != person_id)
         return int(removed or 0)
+
+
+def _create_tables(engine: Engine) -> None:
+    """Create the graph's tables if they are missing. Collector workers start together on a new database:
+    CREATE TABLE IF NOT EXISTS, and one retry for the database that still raced (PostgreSQL's catalogue)."""
+    for attempt in (1, 2):
+        try:
+            with engine.begin() as connection:
+                for table in metadata.sorted_tables:
+                    connection.execute(CreateTable(table, if_not_exists=True))
+            return
+        except DBAPIError:
+            if attempt == 2:
+                raise
 
 
 def _write_ahead_log(connection: Any, _: ConnectionPoolEntry) -> None:
