@@ -1,15 +1,22 @@
 """Ingestion benchmark: the collector under load on loopback, beside the raw Kafka producer as its ceiling.
 
-    .venv/bin/python -m bench.ingest [--duration-s 20] [--connections 16] [--workers 2]
+    .venv/bin/python -m bench.ingest [--duration-s 20] [--connections 16] [--workers 2] [--sink concurrent]
 
 What it does, all on this machine:
 1. starts a fresh embedded broker (Tansu, memory) on a free port;
-2. measures the ceiling: aiokafka producing the same enriched events, one message per event, acks=all;
+2. measures the ceiling: aiokafka alone producing the load's enriched events with the collector's record
+   granularity (one JSON-lines record per partition and 100-event request, 16 requests in flight), and,
+   for reference, one record per event;
 3. starts the real collector (`shoploop collector`, uvicorn) and the real sink (`shoploop sink`) as processes;
-4. a separate load-generator process posts 100-event Segment batches over N concurrent connections and
-   reports accepted events/s and request latency p50/p99;
-5. end-to-end visibility: marker batches sent at a calm rate, timed from the collector's 200 until every
+4. a separate load-generator process posts 100-event Segment batches over N concurrent keep-alive
+   connections (a lean HTTP/1.1 client, so that the loader takes little of the cores it shares with the
+   collector) and reports accepted events/s and request latency p50/p99;
+5. the CPU each process used during the load, read from /proc, says where the two cores went;
+6. end-to-end visibility: marker batches sent at a calm rate, timed from the collector's 200 until every
    event of the batch is queryable in the lake with DuckDB; p50/p95.
+
+`--sink` says when the sink runs: `concurrent` (default, like a single-host deployment), `niced` (beside the
+load at a lower CPU priority) or `after` (started once the load has ended, to show the collector alone).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +40,7 @@ import duckdb
 import httpx
 import orjson
 
+from ingestion.collector.publisher import records_by_partition
 from ingestion.contract.event import enrich
 from ingestion.contract.segment import SegmentMessage
 from shoploop.broker import embedded_broker, free_port, wait_until_listening
@@ -40,6 +49,8 @@ from warehouse.lake import events_glob
 
 WRITE_KEY = "sl_demo_miniprogram_key"
 BATCH_SIZE = 100
+PEOPLE = 5000
+SINK_MODES = ("concurrent", "niced", "after")
 
 
 def _message(person: int, sequence: int) -> dict[str, Any]:
@@ -69,11 +80,16 @@ def _message(person: int, sequence: int) -> dict[str, Any]:
     }
 
 
-def _batch_body(seed: int) -> bytes:
-    messages = [
-        _message(person=(seed * 7 + i) % 5000, sequence=seed * BATCH_SIZE + i) for i in range(BATCH_SIZE)
+def _batch_messages(seed: int) -> list[dict[str, Any]]:
+    return [
+        _message(person=(seed * 7 + i) % PEOPLE, sequence=seed * BATCH_SIZE + i) for i in range(BATCH_SIZE)
     ]
-    return orjson.dumps({"batch": messages, "sentAt": datetime.now(UTC).isoformat(), "writeKey": WRITE_KEY})
+
+
+def _batch_body(seed: int) -> bytes:
+    return orjson.dumps(
+        {"batch": _batch_messages(seed), "sentAt": datetime.now(UTC).isoformat(), "writeKey": WRITE_KEY}
+    )
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -81,76 +97,191 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
 
 
-async def _raw_producer_rate(bootstrap: str, seconds: float) -> float:
-    """Events/s aiokafka reaches producing the collector's own enriched events, one message each."""
+# --- the ceiling: aiokafka alone -------------------------------------------------------------------------
+
+
+def _enriched_requests(requests: int) -> list[list[tuple[bytes, bytes]]]:
+    """The (key, value) records the collector produces for `requests` of the load's batches."""
+    received_at = datetime.now(UTC)
+    return [
+        [
+            (event.person_id.encode(), event.to_json())
+            for event in (
+                enrich(
+                    SegmentMessage.model_validate(message),
+                    received_at=received_at,
+                    batch_sent_at=received_at,
+                    batch_context=None,
+                    source="miniprogram",
+                )
+                for message in _batch_messages(seed)
+            )
+        ]
+        for seed in range(requests)
+    ]
+
+
+async def _producer_rate(bootstrap: str, seconds: float, *, bundled: bool, in_flight: int) -> float:
+    """Events/s aiokafka reaches with acks=all, `in_flight` requests at a time, each waiting for its acks.
+
+    Bundled: each 100-event request becomes one JSON-lines record per partition, as the collector sends
+    them. Not bundled: one record per event.
+    """
     from aiokafka import AIOKafkaProducer
 
-    received_at = datetime.now(UTC)
-    events = [
-        enrich(
-            SegmentMessage.model_validate(_message(i, i)),
-            received_at=received_at,
-            batch_sent_at=None,
-            batch_context=None,
-            source="miniprogram",
-        )
-        for i in range(5000)
-    ]
-    records = [(event.person_id.encode(), event.to_json()) for event in events]
+    requests = _enriched_requests(200)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=2)
     await producer.start()
+    partition_count = len(await producer.partitions_for(Topics.EVENTS.name))
+    sendable = [records_by_partition(records, partition_count, bundle=bundled) for records in requests]
     sent = 0
+    deadline = time.perf_counter() + seconds
+
+    async def requester(offset: int) -> None:
+        nonlocal sent
+        index = offset
+        while time.perf_counter() < deadline:
+            futures = [
+                await producer.send(Topics.EVENTS.name, value, key=key, partition=partition)
+                for partition, records in sendable[index % len(sendable)].items()
+                for key, value in records
+            ]
+            await asyncio.gather(*futures)
+            sent += BATCH_SIZE
+            index += in_flight
+
     started = time.perf_counter()
     try:
-        while time.perf_counter() - started < seconds:
-            futures = [await producer.send(Topics.EVENTS.name, value, key=key) for key, value in records]
-            await asyncio.gather(*futures)
-            sent += len(records)
+        await asyncio.gather(*(requester(offset) for offset in range(in_flight)))
     finally:
         await producer.stop()
     return sent / (time.perf_counter() - started)
 
 
-async def _load(
-    url: str, connections: int, seconds: float, bodies: list[bytes]
-) -> tuple[int, list[float], int]:
+# --- the load generator ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    accepted: int
+    refused: dict[int, int]
+    latencies_s: list[float]
+    distinct_accepted: int
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    """The status of one HTTP/1.1 response, its body read off the keep-alive connection."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = None
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    if length is None:
+        raise RuntimeError("the collector answered without Content-Length; this client needs it")
+    await reader.readexactly(length)
+    return status
+
+
+async def _load(host: str, port: int, connections: int, seconds: float, requests: list[bytes]) -> LoadResult:
+    """Post the prepared requests over `connections` keep-alive connections until the time is up.
+
+    A plain HTTP/1.1 client over asyncio streams: a general client (httpx) spends several hundred
+    microseconds of CPU per request, which here would be taken from the collector's two cores.
+    """
     latencies: list[float] = []
     accepted = 0
-    refused = 0
+    refused: dict[int, int] = {}
     # Fast connections may wrap around the bodies and re-send some; the lake keeps each event once.
     distinct_sent: set[int] = set()
     deadline = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
 
-        async def worker(offset: int) -> None:
-            nonlocal accepted, refused
-            index = offset
+    async def connection(offset: int) -> None:
+        nonlocal accepted
+        reader, writer = await asyncio.open_connection(host, port)
+        index = offset
+        try:
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
-                response = await client.post(
-                    "/v1/batch",
-                    content=bodies[index % len(bodies)],
-                    headers={"Content-Type": "application/json"},
-                )
+                writer.write(requests[index % len(requests)])
+                status = await _read_response(reader)
                 latencies.append(time.perf_counter() - started)
-                if response.status_code == 200:
+                if status == 200:
                     accepted += BATCH_SIZE
-                    distinct_sent.add(index % len(bodies))
+                    distinct_sent.add(index % len(requests))
                 else:
-                    refused += 1
+                    refused[status] = refused.get(status, 0) + 1
                 index += connections
+        finally:
+            writer.close()
 
-        await asyncio.gather(*(worker(offset) for offset in range(connections)))
-    return accepted, latencies, refused, len(distinct_sent) * BATCH_SIZE
+    await asyncio.gather(*(connection(offset) for offset in range(connections)))
+    return LoadResult(accepted, refused, latencies, len(distinct_sent) * BATCH_SIZE)
+
+
+def _http_request(host: str, port: int, body: bytes) -> bytes:
+    head = (
+        f"POST /v1/batch HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
 
 
 def _load_process(
-    url: str, connections: int, seconds: float, batches: int, results: multiprocessing.Queue[Any]
+    host: str,
+    port: int,
+    connections: int,
+    seconds: float,
+    batches: int,
+    started: Any,
+    results: multiprocessing.Queue[Any],
 ) -> None:
+    import uvloop
+
     # Distinct messageIds in every batch (made before the clock starts), so the lake holds every event.
-    bodies = [_batch_body(seed) for seed in range(batches)]
-    results.put(asyncio.run(_load(url, connections, seconds, bodies)))
+    requests = [_http_request(host, port, _batch_body(seed)) for seed in range(batches)]
+    started.set()
+    results.put(uvloop.run(_load(host, port, connections, seconds, requests)))
+
+
+# --- CPU accounting --------------------------------------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _tree(pid: int) -> list[int]:
+    """The process and all its descendants (uvicorn's workers, multiprocessing helpers)."""
+    pids = [pid]
+    for child in _children(pid):
+        pids += _tree(child)
+    return pids
+
+
+def _cpu_s(pids: list[int]) -> float:
+    """User + system CPU seconds the live processes have used so far."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+# --- visibility ------------------------------------------------------------------------------------------
 
 
 def _lake_count(glob: str, message_ids: list[str]) -> int:
@@ -188,7 +319,7 @@ def _visibility(url: str, glob: str, samples: int) -> list[float]:
     delays = []
     with httpx.Client(base_url=url, timeout=30) as client:
         for seed in range(samples):
-            body = orjson.loads(_batch_body(10_000 + seed))
+            body = orjson.loads(_batch_body(10_000_000 + seed))
             message_ids = [message["messageId"] for message in body["batch"]]
             response = client.post("/v1/batch", json=body)
             accepted_at = time.perf_counter()
@@ -202,6 +333,9 @@ def _visibility(url: str, glob: str, samples: int) -> list[float]:
     return delays
 
 
+# --- the run ---------------------------------------------------------------------------------------------
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -213,13 +347,21 @@ def main() -> None:
     parser.add_argument(
         "--batches", type=int, default=6000, help="distinct 100-event batches the loader cycles"
     )
+    parser.add_argument("--ceiling-s", type=float, default=5.0, help="seconds each producer ceiling runs")
+    parser.add_argument("--sink", choices=SINK_MODES, default="concurrent", help="when the sink runs")
     args = parser.parse_args()
 
     shoploop = str(Path(sys.executable).parent / "shoploop")
+    host = "127.0.0.1"
     with embedded_broker() as bootstrap, tempfile.TemporaryDirectory() as data_dir:
         kafka = KafkaSettings(bootstrap_servers=bootstrap)
         ensure_topics(kafka)
-        ceiling = asyncio.run(_raw_producer_rate(bootstrap, seconds=min(10.0, args.duration_s)))
+        ceiling = asyncio.run(
+            _producer_rate(bootstrap, args.ceiling_s, bundled=True, in_flight=args.connections)
+        )
+        per_event = asyncio.run(
+            _producer_rate(bootstrap, args.ceiling_s, bundled=False, in_flight=args.connections)
+        )
 
         port = free_port()
         env = {
@@ -227,49 +369,97 @@ def main() -> None:
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "SHOPLOOP_WAREHOUSE_DATA_DIR": data_dir,
             "SHOPLOOP_COLLECTOR_RATE_LIMIT_PER_S": "1000000",
+            "SHOPLOOP_COLLECTOR_IDENTITY_DATABASE_URL": f"sqlite:///{data_dir}/identity.db",
             "SHOPLOOP_STREAMS_SINK_FLUSH_S": "0.5",
         }
+        sink_command = [shoploop, "sink"]
+        if args.sink == "niced":
+            sink_command = ["nice", "-n", "10", *sink_command]
         collector = subprocess.Popen(
             [shoploop, "collector", "--port", str(port), "--workers", str(args.workers)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        sink = subprocess.Popen(
-            [shoploop, "sink"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        url = f"http://127.0.0.1:{port}"
+        sinks: list[subprocess.Popen[bytes]] = []
+
+        def start_sink() -> None:
+            sinks.append(
+                subprocess.Popen(sink_command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            )
+
+        if args.sink != "after":
+            start_sink()
+        url = f"http://{host}:{port}"
         try:
-            wait_until_listening("127.0.0.1", port)
+            wait_until_listening(host, port)
+            # Warm up: the collector's workers open their producers and the sink joins its group.
+            with httpx.Client(base_url=url, timeout=30) as client:
+                for seed in range(4 * args.workers):
+                    response = client.post(
+                        "/v1/batch",
+                        content=_batch_body(20_000_000 + seed),
+                        headers={"Content-Type": "application/json"},
+                    )
+                    assert response.status_code == 200, response.text
+            warm_up_events = 4 * args.workers * BATCH_SIZE
+            started = multiprocessing.Event()
             results: multiprocessing.Queue[Any] = multiprocessing.Queue()
             loader = multiprocessing.Process(
-                target=_load_process, args=(url, args.connections, args.duration_s, args.batches, results)
+                target=_load_process,
+                args=(host, port, args.connections, args.duration_s, args.batches, started, results),
             )
             loader.start()
-            accepted, latencies, refused, distinct = results.get(timeout=args.duration_s + 300)
+            assert loader.pid is not None
+            started.wait(timeout=600)
+            groups: dict[str, list[int]] = {
+                "collector": _tree(collector.pid),
+                "sink": [pid for sink in sinks for pid in _tree(sink.pid)],
+                "load generator": [loader.pid],
+            }
+            known = {pid for pids in groups.values() for pid in pids}
+            groups["broker"] = [pid for pid in _tree(os.getpid())[1:] if pid not in known]
+            cpu_before = {name: _cpu_s(pids) for name, pids in groups.items()}
+            load_started = time.perf_counter()
+            # The loader is still sending: its result arrives when the time is up.
+            time.sleep(args.duration_s)
+            cpu_after = {name: _cpu_s(pids) for name, pids in groups.items()}
+            cpu_window_s = time.perf_counter() - load_started
+            result: LoadResult = results.get(timeout=300)
             loader.join()
-            rate = accepted / args.duration_s
-            print(f"collector accepted {accepted:,} events in {args.duration_s:.0f} s", flush=True)
+            rate = result.accepted / args.duration_s
+            print(f"collector accepted {result.accepted:,} events in {args.duration_s:.0f} s", flush=True)
+            if args.sink == "after":
+                start_sink()
             # The sink drains the load first; visibility is then measured at a calm rate.
             glob = events_glob(Path(data_dir) / "lake" / "events")
-            drained_s = _drain(glob, distinct, timeout_s=600)
+            drained_s = _drain(glob, result.distinct_accepted + warm_up_events, timeout_s=900)
             delays = _visibility(url, glob, args.visibility_samples)
         finally:
-            for process in (collector, sink):
+            for process in (collector, *sinks):
                 process.terminate()
                 process.wait(timeout=20)
 
+    latencies = result.latencies_s
     print(
-        f"collector workers: {args.workers}, connections: {args.connections}, duration: {args.duration_s:.0f} s"
+        f"collector workers: {args.workers}, connections: {args.connections}, duration: {args.duration_s:.0f} s,"
+        f" sink: {args.sink}"
     )
-    print(f"ceiling  aiokafka producer, one message per event: {ceiling:>10,.0f} events/s")
+    print(f"ceiling  aiokafka, one record per partition and request: {ceiling:>10,.0f} events/s")
+    print(f"         aiokafka, one record per event (reference):      {per_event:>10,.0f} events/s")
     print(
-        f"collector accepted (HTTP 200, acked by Kafka):     {rate:>10,.0f} events/s"
+        f"collector accepted (HTTP 200, acked by Kafka):           {rate:>10,.0f} events/s"
         f"   ratio to ceiling {rate / ceiling:.2f}"
     )
     print(
         f"collector latency per 100-event batch: p50 {_percentile(latencies, 0.5) * 1000:.1f} ms,"
-        f" p99 {_percentile(latencies, 0.99) * 1000:.1f} ms   (refused: {refused})"
+        f" p99 {_percentile(latencies, 0.99) * 1000:.1f} ms   (refused, by status: {result.refused or 'none'})"
+    )
+    cpu = {name: (cpu_after[name] - cpu_before[name]) / cpu_window_s for name in groups}
+    print(
+        "CPU during the load (cores): "
+        + ", ".join(f"{name} {cores:.2f}" for name, cores in cpu.items())
+        + f"; total {sum(cpu.values()):.2f} of {os.cpu_count()}"
     )
     print(f"sink: the load's backlog was in the lake {drained_s:.1f} s after the load ended")
     print(

@@ -1,18 +1,23 @@
 """Dead letters: read the events that broke the tracking plan, and replay them once the plan or client is fixed.
 
 Replay re-runs each letter through the collector's own intake with its original receivedAt and batch
-fields, so an accepted letter becomes exactly the event it would have been; its messageId is kept,
-so replaying twice still reaches the warehouse once. Letters that still fail stay where they are.
+fields — tracking plan, enrichment, pseudonymisation, identity graph — so an accepted letter becomes exactly
+the event it would have been; its messageId is kept, so replaying twice still reaches the warehouse once.
+Letters that still fail stay where they are.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from ingestion.collector.identity import IdentityGraph
 from ingestion.collector.intake import DeadLetter, split_batch
+from ingestion.collector.privacy import Pseudonymiser
 from ingestion.collector.publisher import KafkaEventPublisher
+from ingestion.collector.settings import CollectorSettings
 from ingestion.contract.segment import SegmentBatch
 from shoploop.kafka import KafkaSettings, Topics
 
@@ -69,9 +74,19 @@ def select(
 
 
 async def replay(
-    settings: KafkaSettings, letters: list[DeadLetter], *, timeout_s: float = 10.0
+    settings: KafkaSettings,
+    letters: list[DeadLetter],
+    *,
+    timeout_s: float = 10.0,
+    collector: CollectorSettings | None = None,
 ) -> ReplayReport:
-    """Accept again what the current plan accepts and publish it as events; report what still fails."""
+    """Accept again what the current plan accepts and publish it as events; report what still fails.
+
+    `collector` gives the pseudonym key and the identity graph the collector uses (its settings by default).
+    """
+    collector = collector or CollectorSettings()
+    pseudonymiser = Pseudonymiser(collector.pseudonym_key.get_secret_value().encode())
+    identity_graph = await asyncio.to_thread(IdentityGraph.from_url, collector.identity_database_url)
     publisher = KafkaEventPublisher(settings, timeout_s=timeout_s)
     replayed = 0
     still_failing: list[DeadLetter] = []
@@ -80,14 +95,17 @@ async def replay(
             batch = SegmentBatch(
                 batch=[letter.payload], sentAt=letter.batch_sent_at, context=letter.batch_context
             )
-            intake = split_batch(batch, source=letter.source, received_at=letter.received_at)
+            intake = split_batch(
+                batch, source=letter.source, received_at=letter.received_at, pseudonymise=pseudonymiser.apply
+            )
             still_failing.extend(intake.dead_letters)
             if intake.accepted:
+                accepted = await asyncio.to_thread(identity_graph.assign_people, intake.accepted)
                 await publisher.publish(
                     Topics.EVENTS.name,
-                    [(event.person_id.encode(), event.to_json()) for event in intake.accepted],
+                    [(event.person_id.encode(), event.to_json()) for event in accepted],
                 )
-                replayed += len(intake.accepted)
+                replayed += len(accepted)
     finally:
         await publisher.stop()
     return ReplayReport(replayed=replayed, still_failing=still_failing)

@@ -83,19 +83,14 @@ def topics() -> None:
 def collector(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (uvicorn), each on a socket of its own; about one per core.")
+    ] = 1,
 ) -> None:
     """Run the collector: the Segment HTTP API (/v1/batch, /v1/track, …) in front of Kafka."""
-    import uvicorn
+    from ingestion.collector.server import serve
 
-    uvicorn.run(
-        "ingestion.collector.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-    )
+    raise typer.Exit(serve(host=host, port=port, workers=workers))
 
 
 @app.command()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from ingestion.collector.errors import CollectorError, RateLimited
 from ingestion.collector.identity import IdentityGraph
@@ -20,6 +22,8 @@ from ingestion.collector.settings import CollectorSettings
 from shoploop.kafka import Topics
 
 SINGLE_CALLS = ("track", "identify", "page", "screen", "group", "alias")
+# What Segment's API answers on success, written once (FastAPI would encode a dict on every request).
+SUCCESS_BODY = b'{"success":true}'
 
 
 def create_app(settings: CollectorSettings | None = None, publisher: EventPublisher | None = None) -> FastAPI:
@@ -35,6 +39,9 @@ def create_app(settings: CollectorSettings | None = None, publisher: EventPublis
             IdentityGraph.from_url, settings.identity_database_url
         )
         await publisher.start()
+        # Everything made so far lives as long as the process: keep it out of the collector's cycle detection,
+        # which otherwise walks it again and again as requests allocate their events.
+        gc.freeze()
         try:
             yield
         finally:
@@ -53,7 +60,7 @@ def create_app(settings: CollectorSettings | None = None, publisher: EventPublis
             {"code": error.code, "message": error.message}, status_code=error.status_code, headers=headers
         )
 
-    async def ingest(request: Request, message_type: str | None) -> dict[str, bool]:
+    async def ingest(request: Request, message_type: str | None) -> Response:
         received_at = datetime.now(UTC)
         body = decode_body(await request.body(), request.headers.get("content-encoding"))
         source = authenticate(body, request.headers.get("authorization"), settings.write_keys)
@@ -67,7 +74,9 @@ def create_app(settings: CollectorSettings | None = None, publisher: EventPublis
             pseudonymise=pseudonymiser.apply,
         )
         identity_graph: IdentityGraph = request.app.state.identity_graph
-        accepted = await run_in_threadpool(identity_graph.assign_people, intake.accepted)
+        accepted = identity_graph.assign_people_from_cache(intake.accepted)
+        if accepted is None:
+            accepted = await run_in_threadpool(identity_graph.assign_people, intake.accepted)
         await publisher.publish(
             Topics.EVENTS.name,
             [(event.person_id.encode(), event.to_json()) for event in accepted],
@@ -77,19 +86,25 @@ def create_app(settings: CollectorSettings | None = None, publisher: EventPublis
             Topics.EVENTS_DEAD_LETTER.name,
             [(letter.source.encode(), letter.to_json()) for letter in intake.dead_letters],
         )
-        return {"success": True}
+        return Response(SUCCESS_BODY, media_type="application/json")
 
-    @app.post("/v1/batch")
-    async def batch(request: Request) -> dict[str, bool]:
+    success: dict[int | str, dict[str, Any]] = {
+        200: {"content": {"application/json": {"example": {"success": True}}}}
+    }
+
+    @app.post("/v1/batch", responses=success)
+    async def batch(request: Request) -> Response:
         """Accept a Segment batch; 200 only once Kafka has acknowledged every event."""
         return await ingest(request, None)
 
     for call in SINGLE_CALLS:
 
-        async def single(request: Request, _call: str = call) -> dict[str, bool]:
+        async def single(request: Request, _call: str = call) -> Response:
             return await ingest(request, _call)
 
-        app.add_api_route(f"/v1/{call}", single, methods=["POST"], summary=f"Accept one {call} call")
+        app.add_api_route(
+            f"/v1/{call}", single, methods=["POST"], summary=f"Accept one {call} call", responses=success
+        )
 
     @app.get("/health")
     async def health() -> dict[str, str]:

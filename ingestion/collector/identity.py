@@ -17,9 +17,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Column, DateTime, MetaData, String, Table, create_engine, insert, select
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.schema import CreateTable
 
 from ingestion.contract.event import TrackedEvent
 
@@ -56,6 +61,9 @@ class Sighting:
 
     identities: tuple[str, ...]
     links: bool
+
+
+_LINKING_TYPES = frozenset(("identify", "alias"))
 
 
 def sighting_of(event: TrackedEvent) -> Sighting:
@@ -112,13 +120,15 @@ class IdentityGraph:
         self._engine = engine
         self._cache: OrderedDict[str, str] = OrderedDict()
         self._cache_size = cache_size
-        metadata.create_all(engine)
+        _create_tables(engine)
 
     @classmethod
     def from_url(cls, database_url: str) -> IdentityGraph:
+        engine = create_engine(database_url, pool_pre_ping=True)
         if database_url.startswith("sqlite:///"):
             Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        return cls(create_engine(database_url, pool_pre_ping=True))
+            sqlalchemy_event.listen(engine, "connect", _write_ahead_log)
+        return cls(engine)
 
     def _known(self, wanted: Iterable[str]) -> dict[str, str]:
         known: dict[str, str] = {}
@@ -147,14 +157,53 @@ class IdentityGraph:
             self._cache.popitem(last=False)
 
     def assign_people(self, events: list[TrackedEvent]) -> list[TrackedEvent]:
-        """The events with their resolved person ids (the Kafka key)."""
+        """The events with their resolved person ids (the Kafka key); reads and writes the database."""
         if not events:
             return events
-        people = self.resolve([sighting_of(event) for event in events])
-        return [
-            event if event.person_id == person else dataclasses.replace(event, person_id=person)
-            for event, person in zip(events, people, strict=True)
-        ]
+        return _with_people(events, self.resolve([sighting_of(event) for event in events]))
+
+    def assign_people_from_cache(self, events: list[TrackedEvent]) -> list[TrackedEvent] | None:
+        """The events with their person ids when the cached mappings alone decide them, else None.
+
+        Cached mappings are ones the database holds, and a mapping never moves, so they cannot be stale; an
+        id that is not cached may have been mapped since by another collector, so then (and whenever
+        something new must be stored: a new id, a merge) the caller goes to `assign_people`, which asks
+        the database. Cheap enough to run on the event loop: no I/O, no thread.
+        """
+        if not events:
+            return events
+        cache = self._cache
+        people: list[str] = []
+        for event in events:
+            if event.type in _LINKING_TYPES:
+                sighting = sighting_of(event)
+                known: dict[str, str] = {}
+                for identity in sighting.identities:
+                    mapped = cache.get(identity)
+                    if mapped is None:
+                        return None
+                    known[identity] = mapped
+                person, _, merge = plan_mapping(sighting, known)
+                if merge is not None:
+                    return None
+            else:
+                # Not a link: the first id the message carries decides (see person_for), once all are known.
+                first: str | None = None
+                for carried in (
+                    event.anonymous_id and anonymous(event.anonymous_id),
+                    event.user_id and user(event.user_id),
+                ):
+                    if carried:
+                        mapped = cache.get(carried)
+                        if mapped is None:
+                            return None
+                        cache.move_to_end(carried)
+                        first = first or mapped
+                if first is None:
+                    return None
+                person = first
+            people.append(person)
+        return _with_people(events, people)
 
     def resolve(self, sightings: list[Sighting]) -> list[str]:
         """The person of each message, in order, recording the mappings and merges they imply."""
@@ -224,6 +273,35 @@ class IdentityGraph:
             )
         self._cache = OrderedDict((k, v) for k, v in self._cache.items() if v != person_id)
         return int(removed or 0)
+
+
+def _create_tables(engine: Engine) -> None:
+    """Create the graph's tables if they are missing. Collector workers start together on a new database:
+    CREATE TABLE IF NOT EXISTS, and one retry for the database that still raced (PostgreSQL's catalogue)."""
+    for attempt in (1, 2):
+        try:
+            with engine.begin() as connection:
+                for table in metadata.sorted_tables:
+                    connection.execute(CreateTable(table, if_not_exists=True))
+            return
+        except DBAPIError:
+            if attempt == 2:
+                raise
+
+
+def _write_ahead_log(connection: Any, _: ConnectionPoolEntry) -> None:
+    """SQLite in WAL mode: collector workers read mappings while one of them writes, and a commit syncs the
+    log once instead of the rollback journal's several times."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def _with_people(events: list[TrackedEvent], people: list[str]) -> list[TrackedEvent]:
+    return [
+        event if event.person_id == person else dataclasses.replace(event, person_id=person)
+        for event, person in zip(events, people, strict=True)
+    ]
 
 
 def _insert_ignoring_duplicates(table: Table, dialect: str):  # type: ignore[no-untyped-def]

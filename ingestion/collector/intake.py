@@ -16,8 +16,14 @@ import orjson
 from pydantic import ValidationError
 
 from ingestion.collector.errors import InvalidBatch, InvalidJson, PayloadTooLarge, UnknownWriteKey
-from ingestion.contract.event import TrackedEvent, enrich
-from ingestion.contract.segment import MAX_BATCH_BYTES, MAX_EVENT_BYTES, SegmentBatch, SegmentMessage
+from ingestion.contract.event import TrackedEvent, enrich_fields
+from ingestion.contract.segment import (
+    MAX_BATCH_BYTES,
+    MAX_EVENT_BYTES,
+    SegmentBatch,
+    SegmentMessage,
+    read_plain_message,
+)
 from ingestion.contract.tracking_plan import check_against_plan
 
 
@@ -155,19 +161,21 @@ def split_batch(
         if len(orjson.dumps(item)) > MAX_EVENT_BYTES:
             dead("event_too_large", f"an event may hold at most {MAX_EVENT_BYTES} bytes", item)
             continue
-        try:
-            message = SegmentMessage.model_validate(item)
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "message"
-            dead("invalid_message", f"{where}: {first['msg']}", item)
-            continue
-        violation = check_against_plan(message.type, message.event, message.properties)
+        fields = read_plain_message(item)
+        if fields is None:
+            try:
+                fields = SegmentMessage.model_validate(item).fields()
+            except ValidationError as error:
+                first = error.errors()[0]
+                where = ".".join(str(part) for part in first["loc"]) or "message"
+                dead("invalid_message", f"{where}: {first['msg']}", item)
+                continue
+        violation = check_against_plan(fields.type, fields.event, fields.properties)
         if violation is not None:
             dead(violation.reason_code, violation.reason, item)
             continue
-        event = enrich(
-            message,
+        event = enrich_fields(
+            fields,
             received_at=received_at,
             batch_sent_at=batch.sent_at,
             batch_context=batch.context,

@@ -15,17 +15,20 @@ from ingestion.contract.event import PSEUDONYM_PREFIX, TrackedEvent
 
 # Where clients put personal identifiers: the SDK's context.wechat, identify traits, event properties.
 _CONTEXT_WECHAT_KEYS = ("openid", "unionid")
-_DOCUMENT_KEYS = ("openid", "unionid", "phone", "phone_number", "mobile", "phoneNumber", "purePhoneNumber")
+_DOCUMENT_KEYS = frozenset(
+    ("openid", "unionid", "phone", "phone_number", "mobile", "phoneNumber", "purePhoneNumber")
+)
 
 
 def _may_hold_identifiers(event: TrackedEvent) -> bool:
     """Cheap pre-check on the hot path: most events carry no personal identifier at all."""
-    wechat = event.context.get("wechat")
+    context = event.context
+    wechat = context.get("wechat")
     return (
-        (isinstance(wechat, dict) and any(wechat.get(key) for key in _CONTEXT_WECHAT_KEYS))
-        or "traits" in event.context
-        or any(key in event.traits for key in _DOCUMENT_KEYS)
-        or any(key in event.properties for key in _DOCUMENT_KEYS)
+        (isinstance(wechat, dict) and bool(wechat.get("openid") or wechat.get("unionid")))
+        or "traits" in context
+        or not _DOCUMENT_KEYS.isdisjoint(event.traits)
+        or not _DOCUMENT_KEYS.isdisjoint(event.properties)
     )
 
 
@@ -42,7 +45,7 @@ class Pseudonymiser:
         return PSEUDONYM_PREFIX + digest[:40]
 
     def _document(self, document: dict[str, Any]) -> dict[str, Any]:
-        if not any(key in document for key in _DOCUMENT_KEYS):
+        if _DOCUMENT_KEYS.isdisjoint(document):
             return document
         return {
             key: self.pseudonym(str(value)) if key in _DOCUMENT_KEYS and value not in (None, "") else value

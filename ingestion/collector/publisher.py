@@ -93,38 +93,31 @@ class KafkaEventPublisher:
         producer = await self._connected_producer()
         try:
             partition_count = len(await producer.partitions_for(topic))
-            by_partition: dict[int, list[tuple[bytes, bytes]]] = {}
-            for key, value in records:
-                by_partition.setdefault(partition_for(key, partition_count), []).append((key, value))
-            to_send: dict[int, list[tuple[bytes | None, bytes]]] = {
-                partition: _bundled(partition_records) if bundle else list(partition_records)
-                for partition, partition_records in by_partition.items()
-            }
-            futures = await self._send_batched(producer, topic, to_send)
+            to_send = records_by_partition(records, partition_count, bundle=bundle)
+            # send(), not a batch of our own per request: the producer appends the records of every request in
+            # flight to the partition's open batch, so concurrent requests share produce requests.
+            futures = [
+                await producer.send(topic, value, key=key, partition=partition)
+                for partition, partition_records in to_send.items()
+                for key, value in partition_records
+            ]
             await asyncio.wait_for(asyncio.gather(*futures), timeout=self._timeout_s)
         except (KafkaError, OSError, TimeoutError) as error:
             log.warning("kafka_publish_failed", topic=topic, error=repr(error))
             raise PublishFailed("the events could not be handed to Kafka; retry later") from error
 
-    async def _send_batched(
-        self,
-        producer: AIOKafkaProducer,
-        topic: str,
-        by_partition: dict[int, list[tuple[bytes | None, bytes]]],
-    ) -> list[asyncio.Future[object]]:
-        """One record batch per partition instead of one send per record; the partition is the one Kafka's
-        own partitioner gives the key, as a plain send would, so a person's events stay together."""
-        futures: list[asyncio.Future[object]] = []
-        for partition, partition_records in by_partition.items():
-            batch = producer.create_batch()
-            for key, value in partition_records:
-                if batch.append(key=key, value=value, timestamp=None) is None:
-                    # The batch is full: send it and start another.
-                    futures.append(await producer.send_batch(batch, topic, partition=partition))
-                    batch = producer.create_batch()
-                    batch.append(key=key, value=value, timestamp=None)
-            futures.append(await producer.send_batch(batch, topic, partition=partition))
-        return futures
+
+def records_by_partition(
+    records: Sequence[tuple[bytes, bytes]], partition_count: int, *, bundle: bool
+) -> dict[int, list[tuple[bytes | None, bytes]]]:
+    """The records each partition receives: as given, or bundled into JSON-lines records per partition."""
+    by_partition: dict[int, list[tuple[bytes, bytes]]] = {}
+    for key, value in records:
+        by_partition.setdefault(partition_for(key, partition_count), []).append((key, value))
+    return {
+        partition: _bundled(partition_records) if bundle else list(partition_records)
+        for partition, partition_records in by_partition.items()
+    }
 
 
 def _bundled(records: list[tuple[bytes, bytes]]) -> list[tuple[bytes | None, bytes]]:

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from ingestion.contract.scenes import channel_for_scene
-from ingestion.contract.segment import SegmentMessage
+from ingestion.contract.segment import MessageFields, SegmentMessage
 
 # Personal identifiers (openid, unionid, phone) reach Kafka only as this prefix + a keyed HMAC (PIPL).
 PSEUDONYM_PREFIX = "pn_"
@@ -53,7 +53,8 @@ class TrackedEvent:
     context: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
-        # orjson writes aware datetimes as RFC 3339 natively (and fast); every time here is UTC.
+        # orjson writes aware datetimes as RFC 3339 natively (and fast); every time here is UTC. A dict, not the
+        # dataclass itself: orjson reads a dict's items faster than a dataclass's fields.
         return orjson.dumps(
             {
                 "message_id": self.message_id,
@@ -98,8 +99,24 @@ class TrackedEvent:
         )
 
 
+# TrackedEvent's fields, set one by one on a bare instance: what the frozen dataclass's __init__ does, without its
+# per-field lookups (the collector makes one event per message; this is a third of the cost of making one).
+_TRACKED_EVENT_SETTERS = tuple(
+    getattr(TrackedEvent, name).__set__ for name in TrackedEvent.__dataclass_fields__
+)
+
+
+def _new_tracked_event(*values: Any) -> TrackedEvent:
+    event = object.__new__(TrackedEvent)
+    for set_field, value in zip(_TRACKED_EVENT_SETTERS, values, strict=True):
+        set_field(event, value)
+    return event
+
+
 def as_utc(moment: datetime) -> datetime:
     """Read a naive timestamp as UTC (clients that omit the offset mean UTC) and normalise aware ones."""
+    if moment.tzinfo is UTC:
+        return moment
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
@@ -128,11 +145,6 @@ def scene_of(context: dict[str, Any], properties: dict[str, Any]) -> int | None:
     return None
 
 
-def resolve_person_id(message: SegmentMessage) -> str:
-    """The key that groups one shopper's events: the device's anonymousId, else the userId."""
-    return message.anonymous_id or message.user_id or ""
-
-
 def enrich(
     message: SegmentMessage,
     *,
@@ -142,34 +154,68 @@ def enrich(
     source: str,
 ) -> TrackedEvent:
     """Turn one accepted Segment message into the event that goes on Kafka."""
-    context = {**(batch_context or {}), **(message.context or {})}
-    properties = dict(message.properties or {})
-    if message.type in ("page", "screen") and message.category is not None:
-        properties.setdefault("category", message.category)
-    if message.type == "alias" and message.previous_id:
-        properties.setdefault("previous_id", message.previous_id)
-    if message.type == "group" and message.group_id:
-        properties.setdefault("group_id", message.group_id)
-    traits = dict(message.traits or {})
-    declared_sent_at = batch_sent_at or message.sent_at
-    sent_at = as_utc(declared_sent_at) if declared_sent_at else None
-    original = as_utc(message.timestamp) if message.timestamp else received_at
-    scene = scene_of(context, properties)
-    return TrackedEvent(
-        message_id=message.message_id or str(uuid.uuid4()),
-        type=message.type,
-        event=message.event if message.type == "track" else message.name,
-        person_id=resolve_person_id(message),
-        anonymous_id=message.anonymous_id,
-        user_id=message.user_id,
-        timestamp=corrected_timestamp(received_at=received_at, sent_at=sent_at, original=original),
-        original_timestamp=original,
-        sent_at=sent_at,
+    return enrich_fields(
+        message.fields(),
         received_at=received_at,
-        scene=scene,
-        channel=channel_for_scene(scene),
+        batch_sent_at=batch_sent_at,
+        batch_context=batch_context,
         source=source,
-        properties=properties,
-        traits=traits,
-        context=context,
+    )
+
+
+def enrich_fields(
+    fields: MessageFields,
+    *,
+    received_at: datetime,
+    batch_sent_at: datetime | None,
+    batch_context: dict[str, Any] | None,
+    source: str,
+) -> TrackedEvent:
+    """Turn the fields of one accepted Segment message into the event that goes on Kafka."""
+    (
+        message_type,
+        message_id,
+        anonymous_id,
+        user_id,
+        timestamp,
+        message_sent_at,
+        event,
+        name,
+        category,
+        message_properties,
+        message_traits,
+        message_context,
+        group_id,
+        previous_id,
+    ) = fields
+    context = {**(batch_context or {}), **(message_context or {})}
+    properties = dict(message_properties or {})
+    if message_type in ("page", "screen") and category is not None:
+        properties.setdefault("category", category)
+    if message_type == "alias" and previous_id:
+        properties.setdefault("previous_id", previous_id)
+    if message_type == "group" and group_id:
+        properties.setdefault("group_id", group_id)
+    traits = dict(message_traits or {})
+    declared_sent_at = batch_sent_at or message_sent_at
+    sent_at = as_utc(declared_sent_at) if declared_sent_at else None
+    original = as_utc(timestamp) if timestamp else received_at
+    scene = scene_of(context, properties)
+    return _new_tracked_event(
+        message_id or str(uuid.uuid4()),
+        message_type,
+        event if message_type == "track" else name,
+        anonymous_id or user_id or "",  # the device's key until the identity graph says whose it is
+        anonymous_id,
+        user_id,
+        corrected_timestamp(received_at=received_at, sent_at=sent_at, original=original),
+        original,
+        sent_at,
+        received_at,
+        scene,
+        channel_for_scene(scene),
+        source,
+        properties,
+        traits,
+        context,
     )

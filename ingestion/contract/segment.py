@@ -6,8 +6,9 @@ unknown fields kept), strict where the meaning would be lost (a message needs a 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -16,6 +17,25 @@ MessageType = Literal["track", "identify", "page", "screen", "group", "alias"]
 MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 MAX_BATCH_EVENTS = 2500
+
+
+class MessageFields(NamedTuple):
+    """What ShopLoop reads of one valid Segment message (from `SegmentMessage` or `read_plain_message`)."""
+
+    type: str
+    message_id: str | None
+    anonymous_id: str | None
+    user_id: str | None
+    timestamp: datetime | None
+    sent_at: datetime | None
+    event: str | None
+    name: str | None
+    category: str | None
+    properties: dict[str, Any] | None
+    traits: dict[str, Any] | None
+    context: dict[str, Any] | None
+    group_id: str | None
+    previous_id: str | None
 
 
 class SegmentMessage(BaseModel):
@@ -49,6 +69,107 @@ class SegmentMessage(BaseModel):
         if self.type == "alias" and not self.previous_id:
             raise ValueError("an alias call needs previousId")
         return self
+
+    def fields(self) -> MessageFields:
+        return MessageFields(
+            self.type,
+            self.message_id,
+            self.anonymous_id,
+            self.user_id,
+            self.timestamp,
+            self.sent_at,
+            self.event,
+            self.name,
+            self.category,
+            self.properties,
+            self.traits,
+            self.context,
+            self.group_id,
+            self.previous_id,
+        )
+
+
+_MESSAGE_TYPES = frozenset(get_args(MessageType))
+# SegmentMessage also takes its fields by their Python names (populate_by_name); such a message is left to it.
+_PYTHON_NAMES = frozenset(
+    name for name, field in SegmentMessage.model_fields.items() if field.alias and field.alias != name
+)
+_MAX_MESSAGE_ID = 100
+# RFC 3339 as clients write it (JavaScript's toISOString, Python's isoformat) with every part in range, so that
+# datetime.fromisoformat and pydantic read it alike; anything else is left to pydantic.
+_PLAIN_TIME = re.compile(
+    r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?"
+    r"(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)"
+)
+
+
+class _NotPlain:
+    """A value `read_plain_message` leaves to pydantic."""
+
+
+_NOT_PLAIN = _NotPlain()
+
+
+def _plain_time(value: Any) -> datetime | _NotPlain | None:
+    """The moment a plain timestamp names, None when unset."""
+    if value is None:
+        return None
+    if type(value) is not str or _PLAIN_TIME.fullmatch(value) is None:
+        return _NOT_PLAIN
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:  # 31 November and the like: pydantic words the error
+        return _NOT_PLAIN
+
+
+def read_plain_message(item: dict[str, Any]) -> MessageFields | None:
+    """The fields of a message in the shape clients send — strings, RFC 3339 times, objects, the Segment
+    names — read without pydantic and exactly as `SegmentMessage` reads them; None for any other message
+    (numbers for ids, other time formats, missing parts, …): `SegmentMessage` then decides and words the error.
+
+    The collector's hot path: one pass of plain Python per message instead of building a pydantic model.
+    """
+    if not _PYTHON_NAMES.isdisjoint(item):
+        return None
+    get = item.get
+    message_type = get("type")
+    if type(message_type) is not str or message_type not in _MESSAGE_TYPES:
+        return None
+    message_id, anonymous_id, user_id = get("messageId"), get("anonymousId"), get("userId")
+    event, name, category = get("event"), get("name"), get("category")
+    group_id, previous_id = get("groupId"), get("previousId")
+    for text in (message_id, anonymous_id, user_id, event, name, category, group_id, previous_id):
+        if text is not None and type(text) is not str:
+            return None
+    if message_id is not None and len(message_id) > _MAX_MESSAGE_ID:
+        return None
+    properties, traits, context = get("properties"), get("traits"), get("context")
+    for document in (properties, traits, context, get("integrations")):
+        if document is not None and type(document) is not dict:
+            return None
+    timestamp, sent_at = _plain_time(get("timestamp")), _plain_time(get("sentAt"))
+    if isinstance(timestamp, _NotPlain) or isinstance(sent_at, _NotPlain):
+        return None
+    if not (anonymous_id or user_id):
+        return None
+    if (message_type == "track" and not event) or (message_type == "alias" and not previous_id):
+        return None
+    return MessageFields(
+        message_type,
+        message_id,
+        anonymous_id,
+        user_id,
+        timestamp,
+        sent_at,
+        event,
+        name,
+        category,
+        properties,
+        traits,
+        context,
+        group_id,
+        previous_id,
+    )
 
 
 class SegmentBatch(BaseModel):

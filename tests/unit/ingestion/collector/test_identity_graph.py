@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from ingestion.collector.identity import IdentityGraph, Sighting, anonymous, user
+from ingestion.contract.event import TrackedEvent
 
 
 @pytest.fixture
@@ -53,3 +55,76 @@ def test_forgetting_a_person_removes_their_identities(graph: IdentityGraph) -> N
     graph.resolve([_identify("phone-lily", "u-lily")])
     assert graph.forget("phone-lily") == 2
     assert graph.resolve([_track(user_id="u-lily")]) == ["u-lily"]
+
+
+def _events(*sightings: tuple[str, str | None, str | None]) -> list[TrackedEvent]:
+    """Events of (type, anonymousId, userId), as the collector hands them to the graph."""
+    received = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
+    return [
+        TrackedEvent(
+            message_id=f"m-{index}",
+            type=message_type,
+            event="Product Viewed" if message_type == "track" else None,
+            person_id=device or user_id or "",
+            anonymous_id=device,
+            user_id=user_id,
+            timestamp=received,
+            original_timestamp=received,
+            sent_at=None,
+            received_at=received,
+            scene=None,
+            channel="direct",
+            source="miniprogram",
+        )
+        for index, (message_type, device, user_id) in enumerate(sightings)
+    ]
+
+
+def test_ids_seen_before_are_resolved_from_the_cache_alone(graph: IdentityGraph) -> None:
+    graph.assign_people(_events(("identify", "phone-lily", "u-lily")))
+
+    cached = graph.assign_people_from_cache(
+        _events(
+            ("track", "phone-lily", None), ("track", None, "u-lily"), ("identify", "phone-lily", "u-lily")
+        )
+    )
+
+    assert cached is not None
+    assert [event.person_id for event in cached] == ["phone-lily", "phone-lily", "phone-lily"]
+
+
+def test_a_new_id_is_never_decided_from_the_cache(graph: IdentityGraph) -> None:
+    graph.assign_people(_events(("track", "phone-lily", None)))
+
+    assert (
+        graph.assign_people_from_cache(_events(("track", "phone-lily", None), ("track", "tablet-lily", None)))
+        is None
+    )
+    assert graph.assign_people_from_cache(_events(("track", "phone-lily", "u-lily"))) is None
+
+
+def test_a_link_between_two_known_people_goes_to_the_database_to_record_the_merge(
+    graph: IdentityGraph,
+) -> None:
+    graph.assign_people(_events(("identify", "phone-lily", "u-lily"), ("track", "tablet-lily", None)))
+
+    assert graph.assign_people_from_cache(_events(("identify", "tablet-lily", "u-lily"))) is None
+    assert [e.person_id for e in graph.assign_people(_events(("identify", "tablet-lily", "u-lily")))] == [
+        "phone-lily"
+    ]
+    assert graph.merges() == [("tablet-lily", "phone-lily")]
+
+
+def test_a_workers_cache_serves_no_stale_person_after_another_worker_links_an_id(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first, second = IdentityGraph.from_url(url), IdentityGraph.from_url(url)
+    # The first worker knows the phone; the second sees the shopper log in on it.
+    first.assign_people(_events(("track", "phone-ming", None)))
+    second.assign_people(_events(("identify", "phone-ming", "u-ming")))
+
+    # The first worker has not cached u-ming, so it asks the database rather than guess a person of its own.
+    assert first.assign_people_from_cache(_events(("track", None, "u-ming"))) is None
+    assert [e.person_id for e in first.assign_people(_events(("track", None, "u-ming")))] == ["phone-ming"]
+    cached = first.assign_people_from_cache(_events(("track", None, "u-ming"), ("track", "phone-ming", None)))
+    assert cached is not None
+    assert [event.person_id for event in cached] == ["phone-ming", "phone-ming"]
