@@ -244,7 +244,10 @@ _TEXT: Final[dict[str, dict[Language, str]]] = {
     "unit.s": {"zh": "秒", "en": "seconds"},
     "unit.min": {"zh": "分钟", "en": "minutes"},
     "unit.h": {"zh": "小时", "en": "hours"},
-    "console.rule_results": {"zh": "{rule} 版本 {version} 的效果", "en": "Results of {rule} version {version}"},
+    "console.rule_results": {
+        "zh": "{rule} 版本 {version} 的效果",
+        "en": "Results of {rule} version {version}",
+    },
     "console.rule_no_results": {
         "zh": "这个版本还没有推送记录（数据仓库刷新后出现）。",
         "en": "No push of this version yet (they appear after the warehouse refresh).",

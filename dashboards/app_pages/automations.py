@@ -144,9 +144,11 @@ def editor(
         options=choices,
         index=choices.index(url_value("rule", choices, NEW_RULE)),
         format_func=lambda rule_id: text("console.new_rule", language) if rule_id == NEW_RULE else rule_id,
-        key="console_rule",
+        # Before login no rule is known: a separate widget, so a shared ?rule= link still opens it afterwards.
+        key="console_rule" if client is not None else "console_rule_offline",
     )
-    keep_in_url("rule", picked)
+    if client is not None:
+        keep_in_url("rule", picked)
     current: dict[str, Any] = editable.get(picked, {})
     suffix = f"{picked}_{current.get('version', 0)}"
     if current:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import duckdb
 import httpx
 import orjson
 import pytest
@@ -176,14 +177,19 @@ class LiveStack:
     def start(self, name: str, *arguments: str) -> subprocess.Popen[bytes]:
         log = (self.root / f"{name}.log").open("wb")
         process = subprocess.Popen(
-            [str(SHOPLOOP), *arguments], cwd=self.root, env=self.environment, stdout=log, stderr=subprocess.STDOUT
+            [str(SHOPLOOP), *arguments],
+            cwd=self.root,
+            env=self.environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         self.processes[name] = process
         return process
 
     def logs(self) -> str:
         return "\n".join(
-            f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}" for path in sorted(self.root.glob("*.log"))
+            f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}"
+            for path in sorted(self.root.glob("*.log"))
         )
 
     # -- what the mini-program does ---------------------------------------------------------------------
@@ -192,7 +198,9 @@ class LiveStack:
         login = httpx.post(f"{self.url('sandbox')}/sandbox/wx-login", json={"persona": persona}).json()
         session = httpx.post(f"{self.url('api')}/v1/auth/login", json={"code": login["code"]}, timeout=10)
         assert session.status_code == 200, session.text
-        return Shopper(user_id=session.json()["user_id"], openid=login["openid"], anonymous_id=f"anon-{persona}")
+        return Shopper(
+            user_id=session.json()["user_id"], openid=login["openid"], anonymous_id=f"anon-{persona}"
+        )
 
     def allow_subscribe(self, shopper: Shopper, template_id: str) -> None:
         """The shopper taps "allow" in wx.requestSubscribeMessage: WeChat's quota and the tracked answer."""
@@ -202,7 +210,9 @@ class LiveStack:
         )
         answer.raise_for_status()
 
-    def track(self, shopper: Shopper | str, messages: list[tuple[str, dict[str, Any]]], *, at: datetime) -> None:
+    def track(
+        self, shopper: Shopper | str, messages: list[tuple[str, dict[str, Any]]], *, at: datetime
+    ) -> None:
         """Post tracked calls as one Segment batch, as the mini-program's SDK does (`identify` has traits)."""
         anonymous_id = shopper.anonymous_id if isinstance(shopper, Shopper) else shopper
         batch = []
@@ -230,6 +240,20 @@ class LiveStack:
         )
         assert answer.status_code == 200, answer.text
 
+    def rule(self, rule_id: str) -> dict[str, Any]:
+        """A rule as the order core holds it, read with the demo's marketer account."""
+        from api.demo_seed import DEMO_STAFF_PASSWORD
+
+        api = self.url("api")
+        login = httpx.post(
+            f"{api}/admin/v1/login", json={"username": "marketer", "password": DEMO_STAFF_PASSWORD}
+        )
+        token = login.json()["token"]
+        rules = httpx.get(
+            f"{api}/admin/v1/automation-rules", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+        return next(rule for rule in rules if rule["rule_id"] == rule_id)
+
     def subscribe_messages(self, openid: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = httpx.get(
             f"{self.url('sandbox')}/sandbox/subscribe/messages", params={"openid": openid}
@@ -237,13 +261,25 @@ class LiveStack:
         return found
 
     # -- the warehouse --------------------------------------------------------------------------------------
-    def lake_files(self, table: str) -> list[Path]:
-        return sorted((self.root / "var" / "lake" / table).rglob("*.parquet"))
+    def lake_rows(self, table: str) -> int:
+        """Rows the sink has written to a table of the lake so far."""
+        files = sorted((self.root / "var" / "lake" / table).rglob("*.parquet"))
+        if not files:
+            return 0
+        with duckdb.connect() as connection:
+            row = connection.execute(
+                "select count(*) from read_parquet(?)", [[str(f) for f in files]]
+            ).fetchone()
+        return int(row[0]) if row else 0
 
     def refresh_warehouse(self) -> None:
         """One `shoploop dbt build` (what the demo's dbt process runs every 20 s), published for the dashboard."""
         build = subprocess.run(
-            [str(SHOPLOOP), "dbt", "build"], cwd=self.root, env=self.environment, capture_output=True, timeout=180
+            [str(SHOPLOOP), "dbt", "build"],
+            cwd=self.root,
+            env=self.environment,
+            capture_output=True,
+            timeout=180,
         )
         assert build.returncode == 0, build.stdout.decode()[-3000:] + build.stderr.decode()[-3000:]
 

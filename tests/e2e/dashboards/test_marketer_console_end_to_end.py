@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import orjson
-import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from api.demo_seed import DEMO_STAFF_PASSWORD
 from shoploop.kafka import Topics
@@ -29,10 +29,12 @@ EARLIER_CARTS = ("lan", "jun", "hua")
 
 
 def settle(tab: Any) -> None:
-    """Wait until Streamlit has finished the rerun a widget change started."""
-    tab.wait_for_timeout(300)
+    """Wait until Streamlit has finished the rerun a widget change started (no running icon, nothing stale)."""
+    tab.wait_for_timeout(400)
     tab.wait_for_function(
-        "() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=30_000
+        "() => !document.querySelector('[data-testid=stStatusWidgetRunningIcon],"
+        " [data-testid=stStatusWidgetRunningManIcon], [data-stale=true]')",
+        timeout=30_000,
     )
 
 
@@ -51,9 +53,21 @@ def metric_value(tab: Any, label: str, *, within: str = "[data-testid=stMain]") 
 
 
 def pick(tab: Any, label: str, option: str) -> None:
-    tab.get_by_test_id("stSelectbox").filter(has_text=label).click()
-    tab.get_by_role("option", name=option, exact=True).click()
-    settle(tab)
+    """Choose in a select box; a rerun that lands while the list is open closes it, so open it again."""
+    box = tab.get_by_test_id("stSelectbox").filter(has_text=label)
+    for _ in range(3):
+        box.click()
+        choice = tab.get_by_role("option", name=option, exact=True)
+        try:
+            choice.wait_for(timeout=5_000)
+        except PlaywrightTimeout:
+            tab.keyboard.press("Escape")
+            settle(tab)
+            continue
+        choice.click()
+        settle(tab)
+        return
+    raise AssertionError(f"{option} could not be chosen in {label}")
 
 
 def type_into(tab: Any, label: str, value: str) -> None:
@@ -61,15 +75,20 @@ def type_into(tab: Any, label: str, value: str) -> None:
     field.fill(value)
     field.press("Enter")
     settle(tab)
+    assert field.input_value() == value
 
 
 def set_time(tab: Any, label: str, value: str) -> None:
+    """Type hour and minute into a time input's segments (react-aria spin buttons), then leave it."""
     picker = tab.get_by_test_id("stTimeInput").filter(has_text=label)
-    picker.locator("input").click()
-    tab.keyboard.type(value)
-    tab.keyboard.press("Enter")
+    hour, minute = value.split(":")
+    picker.locator("[data-type=hour]").click()
+    tab.keyboard.type(hour)
+    picker.locator("[data-type=minute]").click()
+    tab.keyboard.type(minute)
+    tab.keyboard.press("Tab")
     settle(tab)
-    assert picker.locator("input").input_value() == value
+    assert picker.locator("input[type=hidden]").input_value() == f"{value}:00"
 
 
 def pushes_on_the_topic(bootstrap: str) -> list[dict[str, Any]]:
@@ -77,7 +96,10 @@ def pushes_on_the_topic(bootstrap: str) -> list[dict[str, Any]]:
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, consumer_timeout_ms=1000)
     try:
-        partitions = [TopicPartition(Topics.PUSHES.name, p) for p in consumer.partitions_for_topic(Topics.PUSHES.name) or ()]
+        partitions = [
+            TopicPartition(Topics.PUSHES.name, p)
+            for p in consumer.partitions_for_topic(Topics.PUSHES.name) or ()
+        ]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         return [orjson.loads(record.value) for record in consumer]
@@ -93,11 +115,16 @@ class Browsing(threading.Thread):
         self.stack = stack
         self.halt = threading.Event()
 
+    def browse(self) -> None:
+        self.stack.track(
+            "anon-browsing",
+            [("Product Viewed", {"product_id": "p-mug", "price": 35.0})],
+            at=datetime.now(UTC),
+        )
+
     def run(self) -> None:
         while not self.halt.wait(1.0):
-            self.stack.track(
-                "anon-browsing", [("Product Viewed", {"product_id": "p-mug", "price": 35.0})], at=datetime.now(UTC)
-            )
+            self.browse()
 
 
 def test_a_marketer_creates_an_abandoned_cart_rule_that_the_streams_send_and_the_console_reports(
@@ -107,7 +134,8 @@ def test_a_marketer_creates_an_abandoned_cart_rule_that_the_streams_send_and_the
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
     for persona in EARLIER_CARTS:
         stack.track(f"anon-{persona}", [("Product Added", TEAPOT)], at=an_hour_ago)
-    wait_for(lambda: stack.lake_files("events"), timeout_s=60, what="the earlier carts in the lake")
+    Browsing(stack).browse()  # someone is in the shop now: the hour-old carts count as abandoned
+    wait_for(lambda: stack.lake_rows("events") == 4, timeout_s=60, what="the earlier carts in the lake")
     stack.refresh_warehouse()
 
     # Quiet hours set explicitly, away from now in shop time, so that they do not hold the reminder back.
@@ -115,7 +143,8 @@ def test_a_marketer_creates_an_abandoned_cart_rule_that_the_streams_send_and_the
     quiet_start = f"{(now_in_shop.hour + 2) % 24:02d}:00"
     quiet_end = f"{(now_in_shop.hour + 3) % 24:02d}:00"
 
-    tab = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    # Tall enough for the whole console in one screenshot (Streamlit scrolls inside its main block).
+    tab = browser.new_page(viewport={"width": 1400, "height": 2600}, locale="zh-CN")
     browsing = Browsing(stack)
     try:
         log_in_to_the_console(tab, f"{stack.url('dashboard')}/automations")
@@ -136,6 +165,14 @@ def test_a_marketer_creates_an_abandoned_cart_rule_that_the_streams_send_and_the
         tab.get_by_role("button", name="保存并发布").click()
         tab.get_by_text(f"已保存 {RULE_ID}（版本 1）").wait_for(timeout=30_000)
         assert tab.locator("[data-testid=stException]").count() == 0
+        saved = stack.rule(RULE_ID)
+        assert (saved["delay_s"], saved["holdout_share"], saved["template_id"], saved["page"]) == (
+            8,
+            0,
+            TEMPLATE_ID,
+            "pages/cart/index",
+        )
+        assert (saved["quiet_start"], saved["quiet_end"]) == (f"{quiet_start}:00", f"{quiet_end}:00")
 
         # A shopper logs in, allows the cart template's subscribe message, adds a teapot and leaves.
         mei = stack.log_in("mei")
@@ -165,7 +202,7 @@ def test_a_marketer_creates_an_abandoned_cart_rule_that_the_streams_send_and_the
         assert {(p["rule_id"], p["rule_version"], p["status"]) for p in pushes} == {(RULE_ID, 1, "sent")}
         browsing.halt.set()
 
-        wait_for(lambda: stack.lake_files("pushes"), timeout_s=60, what="the push in the lake")
+        wait_for(lambda: stack.lake_rows("pushes") > 0, timeout_s=60, what="the push in the lake")
         stack.refresh_warehouse()
         log_in_to_the_console(tab, f"{stack.url('dashboard')}/automations?rule={RULE_ID}")
         results = ".st-key-rule_results"

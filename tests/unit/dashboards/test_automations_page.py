@@ -122,3 +122,34 @@ def test_a_rule_shows_what_its_current_version_sent_and_a_delay_can_be_seconds(
     # The first four metrics are all rules together; the next four are cart-reminder version 2's.
     shown = [(metric.label, metric.value) for metric in app.metric][4:8]
     assert shown == [("已发送", "180"), ("已打开", "90"), ("已转化", "36"), ("归因收入", "¥3,168.00")]
+
+
+def test_a_marketer_logs_in_through_the_form_which_then_goes_away_keeping_a_shared_rule_link(
+    seeded_marts: Path, open_page: Callable[..., AppTest], order_core: Any
+) -> None:
+    order_core.rules["win-back"] = {
+        "rule_id": "win-back",
+        "version": 1,
+        "kind": "win_back",
+        "is_active": True,
+        "delay_s": 86400,
+        "cooldown_s": 604800,
+        "holdout_share": 0.1,
+    }
+    app = open_page(
+        seeded_marts,
+        "automations",
+        query={"rule": "win-back"},
+        env={"SHOPLOOP_DASHBOARD_API_URL": order_core.url},
+    )
+    assert app.button(key="save_rule").disabled
+
+    username, password = (field for field in app.text_input if field.label in ("用户名", "密码"))
+    username.set_value("mei")
+    password.set_value("s3cret")
+    app.button[0].click().run()
+
+    assert not app.exception
+    assert [field.label for field in app.text_input if field.label in ("用户名", "密码")] == []
+    assert app.selectbox(key="console_rule").value == "win-back"
+    assert app.query_params["rule"] in (["win-back"], "win-back")
