@@ -234,6 +234,10 @@ _TEXT: Final[dict[str, dict[Language, str]]] = {
         "zh": "点为提升值，竖线为 95% 置信区间；区间跨过 0 说明还不能确定有效。",
         "en": "Dots are the lift, bars its 95% confidence interval; an interval across 0 is not yet a proven effect.",
     },
+    "console.no_lift": {
+        "zh": "还没有规则的对照组有人：对照组有人后这里显示转化提升及其置信区间。",
+        "en": "No rule's holdout has shoppers yet: the lift and its confidence interval appear once one has.",
+    },
     "console.rules": {"zh": "规则", "en": "Rules"},
     "console.pick_rule": {"zh": "编辑规则", "en": "Edit rule"},
     "console.new_rule": {"zh": "＋ 新建规则", "en": "+ New rule"},
@@ -330,6 +334,20 @@ _CHANNELS: Final[dict[str, dict[Language, str]]] = {
 
 # Display names of the columns the pages' tables show; CSV downloads keep the column names themselves.
 _COLUMNS: Final[dict[str, dict[Language, str]]] = {
+    "kind": {"zh": "类型", "en": "Kind"},
+    "version": {"zh": "版本", "en": "Version"},
+    "is_active": {"zh": "启用", "en": "Active"},
+    "delay_s": {"zh": "延迟 (秒)", "en": "Delay (s)"},
+    "holdout_share": {"zh": "对照组比例", "en": "Holdout share"},
+    "template_id": {"zh": "订阅消息模板", "en": "Template"},
+    "coupon_campaign_id": {"zh": "优惠券活动", "en": "Coupon campaign"},
+    "run_id": {"zh": "训练版本", "en": "Run"},
+    "created_at": {"zh": "训练时间", "en": "Trained at"},
+    "is_live": {"zh": "线上", "en": "Live"},
+    "model": {"zh": "模型", "en": "Model"},
+    "rank": {"zh": "排名", "en": "Rank"},
+    "score": {"zh": "得分", "en": "Score"},
+    "reason": {"zh": "推荐理由", "en": "Reason"},
     "active_shoppers": {"zh": "活跃用户", "en": "Active shoppers"},
     "attributed_gmv_fen": {"zh": "归因成交额 (¥)", "en": "Attributed GMV (¥)"},
     "attributed_orders": {"zh": "归因订单", "en": "Attributed orders"},

@@ -109,6 +109,7 @@ FRACTION_COLUMNS = frozenset(
     {
         "conversion",
         "conversion_rate",
+        "holdout_share",
         "conversion_ci_low",
         "conversion_ci_high",
         "holdout_conversion_rate",

@@ -47,6 +47,17 @@ def results(settings: DashboardSettings, language: Language) -> None:
     labels = [
         f"{rule} v{version}" for rule, version in zip(pushed["rule_id"], pushed["rule_version"], strict=True)
     ]
+    if pushed["lift"].is_null().all():
+        # No rule has a holdout with shoppers yet: there is no lift to draw.
+        st.caption(text("console.no_lift", language))
+    else:
+        lift_chart(pushed, labels, language)
+    table_with_download(
+        yuan_columns(pushed, "attributed_revenue_fen"), language, key="pushes", file_name="pushes.csv"
+    )
+
+
+def lift_chart(pushed: pl.DataFrame, labels: list[str], language: Language) -> None:
     figure = go.Figure(
         go.Scatter(
             x=labels,
@@ -69,9 +80,6 @@ def results(settings: DashboardSettings, language: Language) -> None:
     )
     st.plotly_chart(figure, key="lift_chart")
     st.caption(text("console.lift_note", language))
-    table_with_download(
-        yuan_columns(pushed, "attributed_revenue_fen"), language, key="pushes", file_name="pushes.csv"
-    )
 
 
 def rule_results(rule: dict[str, Any], settings: DashboardSettings, language: Language) -> None:
