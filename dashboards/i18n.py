@@ -193,9 +193,13 @@ _TEXT: Final[dict[str, dict[Language, str]]] = {
     "recommender.live": {"zh": "线上版本", "en": "Live version"},
     "recommender.ctr": {"zh": "点击率", "en": "Click-through rate"},
     "recommender.no_ctr": {
-        "zh": "暂无点击率：数据仓库里还没有汇总 Recommendation Shown / Clicked 事件的模型。",
-        "en": "No click-through rate yet: no mart in the warehouse counts Recommendation Shown / Clicked events.",
+        "zh": "暂无点击率：数据仓库里还没有 Recommendation Shown / Clicked 事件（小程序展示和点击推荐时上报）。",
+        "en": "No click-through rate yet: the warehouse holds no Recommendation Shown / Clicked events "
+        "(the mini-program tracks them when it shows and taps recommendations).",
     },
+    "recommender.ctr_overall": {"zh": "点击率（近 28 天）", "en": "Click-through rate (28 days)"},
+    "recommender.shown": {"zh": "推荐展示次数", "en": "Lists shown"},
+    "recommender.clicked": {"zh": "推荐点击次数", "en": "Taps"},
     "recommender.examples": {"zh": "推荐示例", "en": "Example recommendations"},
     "recommender.pick": {"zh": "用户", "en": "Shopper"},
     "recommender.cold_start": {
@@ -334,6 +338,10 @@ _CHANNELS: Final[dict[str, dict[Language, str]]] = {
 
 # Display names of the columns the pages' tables show; CSV downloads keep the column names themselves.
 _COLUMNS: Final[dict[str, dict[Language, str]]] = {
+    "event_date": {"zh": "日期", "en": "Day"},
+    "shown": {"zh": "推荐展示次数", "en": "Lists shown"},
+    "clicked": {"zh": "推荐点击次数", "en": "Taps"},
+    "click_through_rate": {"zh": "点击率", "en": "Click-through rate"},
     "kind": {"zh": "类型", "en": "Kind"},
     "version": {"zh": "版本", "en": "Version"},
     "is_active": {"zh": "启用", "en": "Active"},

@@ -100,11 +100,36 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
+def train_two_model_versions(warehouse: Path, registry_dir: Path) -> None:
+    """recsys' own training on the sample warehouse, twice (default configuration, then a small search), so the
+    Recommender page has model versions with offline metrics and a live model that gives reasons."""
+    from recsys.registry import ModelRegistry
+    from recsys.settings import RecsysSettings
+    from recsys.train import train
+    from recsys.warehouse import read_warehouse
+
+    data = read_warehouse(warehouse)
+    # The sample spans 56 days: two weeks to test on and two to validate on leave four to learn from.
+    settings = RecsysSettings(registry_dir=registry_dir, num_threads=1, test_days=14, validation_days=14)
+    for trials in (1, 3):
+        train(
+            settings,
+            interactions=data.interactions,
+            products=data.products,
+            shoppers=data.shoppers,
+            search_trials=trials,
+            show_progress=False,
+        )
+    # What the order core does when it serves recommendations: the best run goes live.
+    ModelRegistry(registry_dir).promote_best()
+
+
 @pytest.fixture(scope="module")
 def dashboard_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _require_chromium()
     root = tmp_path_factory.mktemp("dashboards")
     warehouse = write_sample_warehouse(root / "warehouse" / "shoploop.duckdb", shoppers=1500)
+    train_two_model_versions(warehouse, root / "models")
     port = free_port()
     environment = {
         **os.environ,
