@@ -487,7 +487,9 @@ def audience_size(
 def most_active_shoppers(warehouse_path: Path, *, limit: int = 50) -> tuple[str, ...]:
     with read_only(warehouse_path) as connection:
         rows = connection.execute(
-            "select person_id from dim_users order by events desc, person_id limit ?", [limit]
+            # The recommender keys shoppers by their order-core user id when they have one (recsys.warehouse).
+            "select coalesce(user_id, person_id) from dim_users order by events desc, 1 limit ?",
+            [limit],
         ).fetchall()
     return tuple(str(row[0]) for row in rows)
 

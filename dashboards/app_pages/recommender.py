@@ -11,9 +11,10 @@ import streamlit as st
 from dashboards import queries
 from dashboards.i18n import Language, text
 from dashboards.metrics import format_rate, shop_time
+from dashboards.settings import DashboardSettings
 from dashboards.ui import keep_in_url, page_start, table_with_download
 from recsys.model import Recommender
-from recsys.registry import ModelRegistry, NoModelError
+from recsys.registry import ModelRegistry, NoModelError, RunCard
 from recsys.settings import RecsysSettings
 from recsys.train import load_live
 
@@ -22,6 +23,11 @@ from recsys.train import load_live
 def live_recommender(registry_dir: str) -> Recommender:
     """The live model, loaded once a minute at most (it is the same artifact serving uses)."""
     return load_live(RecsysSettings(registry_dir=registry_dir))
+
+
+def version_label(run: RunCard, settings: DashboardSettings) -> str:
+    """A model version as people name it: when it was trained (shop time) and the tail of its run id."""
+    return f"{shop_time(run.created_at, settings.shop_timezone)[5:16]} · {run.run_id[-6:]}"
 
 
 def click_through(warehouse_path: Path, language: Language) -> None:
@@ -45,7 +51,12 @@ def click_through(warehouse_path: Path, language: Language) -> None:
         yaxis={"tickformat": ".1%", "title": text("recommender.ctr", language)},
     )
     st.plotly_chart(figure, key="ctr_chart")
-    table_with_download(daily, language, key="recommendation_clicks", file_name="recommendation_clicks.csv")
+    table_with_download(
+        daily.with_columns(pl.col("event_date").dt.to_string("%Y-%m-%d")),
+        language,
+        key="recommendation_clicks",
+        file_name="recommendation_clicks.csv",
+    )
 
 
 def render() -> None:
@@ -80,16 +91,13 @@ def render() -> None:
     )
     columns = st.columns(4)
     columns[0].metric(text("recommender.runs", language), f"{len(runs):,}")
-    columns[1].metric(text("recommender.live", language), live.run_id[:15] if live else "—")
+    columns[1].metric(text("recommender.live", language), version_label(live, settings) if live else "—")
     if not newest.is_empty():
         columns[2].metric(f"NDCG@{k}", f"{newest[f'ndcg@{k}'][0]:.3f}")
         columns[3].metric(f"Recall@{k}", f"{newest[f'recall@{k}'][0]:.3f}")
     if not metrics.is_empty() and f"ndcg@{k}" in metrics.columns:
         # One tick per model version (training time and the run id's tail), evenly spaced whatever the gaps.
-        versions = {
-            run.run_id: f"{shop_time(run.created_at, settings.shop_timezone)[5:16]} · {run.run_id[-6:]}"
-            for run in runs
-        }
+        versions = {run.run_id: version_label(run, settings) for run in runs}
         figure = go.Figure()
         for model in metrics["model"].unique(maintain_order=True):
             points = metrics.filter(pl.col("model") == model)

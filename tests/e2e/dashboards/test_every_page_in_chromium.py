@@ -38,7 +38,9 @@ def test_the_page_renders_real_numbers_without_an_exception(
 ) -> None:
     tab = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
     try:
-        tab.goto(f"{dashboard_url}/{page}", wait_until="domcontentloaded")
+        # The funnel is the landing page: it lives at the root, not under its name.
+        path = "" if page == "funnel" else page
+        tab.goto(f"{dashboard_url}/{path}", wait_until="domcontentloaded")
         tab.wait_for_selector("[data-testid=stMain] h1", timeout=30_000)
         tab.wait_for_selector("[data-testid=stMetric]", timeout=30_000)
         values = tab.locator("[data-testid=stMetricValue]").all_inner_texts()
@@ -51,6 +53,7 @@ def test_the_page_renders_real_numbers_without_an_exception(
         )
         tab.wait_for_timeout(500)
         assert tab.locator("[data-testid=stException]").count() == 0
+        assert tab.get_by_text("Page not found").count() == 0
         screenshot_whole_page(tab, SCREENSHOTS / f"dashboard-{page}.png")
     finally:
         tab.close()

@@ -91,4 +91,5 @@ def test_the_click_through_rate_counts_taps_per_recommendation_list_shown(
     shown = {metric.label: metric.value for metric in app.metric}
     assert (shown["点击率（近 28 天）"], shown["推荐展示次数"], shown["推荐点击次数"]) == ("30.0%", "10", "3")
     daily = app.dataframe[0].value  # the card has no metrics table: the first table is the daily clicks
+    assert list(daily["event_date"]) == ["2025-06-01", "2025-06-02"]
     assert list(daily["click_through_rate"]) == [0.25, 2 / 6]
