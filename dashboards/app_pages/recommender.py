@@ -89,7 +89,7 @@ def render() -> None:
         if not metrics.is_empty()
         else metrics
     )
-    columns = st.columns(4)
+    columns = st.columns([1, 1.5, 1, 1])  # the live version is the longest value
     columns[0].metric(text("recommender.runs", language), f"{len(runs):,}")
     columns[1].metric(text("recommender.live", language), version_label(live, settings) if live else "—")
     if not newest.is_empty():
