@@ -487,6 +487,34 @@ def audience_size(
 def most_active_shoppers(warehouse_path: Path, *, limit: int = 50) -> tuple[str, ...]:
     with read_only(warehouse_path) as connection:
         rows = connection.execute(
-            "select person_id from dim_users order by events desc, person_id limit ?", [limit]
+            # The recommender keys shoppers by their order-core user id when they have one (recsys.warehouse).
+            "select coalesce(user_id, person_id) from dim_users order by events desc, 1 limit ?",
+            [limit],
         ).fetchall()
     return tuple(str(row[0]) for row in rows)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def recommendation_clicks(warehouse_path: Path, *, days: int = 28) -> pl.DataFrame:
+    """Per shop day of the latest `days`: recommendation lists shown, taps on them and the click-through rate.
+
+    From the staged events (no mart counts them yet); one Recommendation Shown is one list on screen.
+    """
+    return _frame(
+        warehouse_path,
+        """
+        with counted as (
+            select event_date,
+                count(*) filter (where event_name = 'Recommendation Shown') as shown,
+                count(*) filter (where event_name = 'Recommendation Clicked') as clicked
+            from staging.stg_lake__events
+            where event_name in ('Recommendation Shown', 'Recommendation Clicked')
+            group by event_date
+        )
+        select event_date, shown, clicked, clicked / nullif(shown, 0) as click_through_rate
+        from counted
+        where event_date > (select max(event_date) from counted) - $days::integer
+        order by event_date
+        """,
+        {"days": days},
+    )

@@ -35,6 +35,10 @@ MART_COLUMNS: Final[dict[str, str]] = {
     "meta_build_info": "built_at timestamptz, last_event_received_at timestamptz, event_count bigint, shop_timezone varchar",
 }
 
+# The staged events the recommender reads besides the marts (the real model has many more columns).
+STAGED_EVENT_COLUMNS: Final = (
+    "person_id varchar, event_name varchar, product_id varchar, event_at timestamptz, event_date date"
+)
 CATEGORIES: Final = ("美妆护肤", "母婴", "零食", "茶饮", "家居", "服饰", "数码", "生鲜")
 PROVINCES: Final = (
     "广东",
@@ -55,9 +59,11 @@ CHANNELS: Final = ("share_single_chat", "share_group_chat", "search", "qr_code",
 
 
 def create_marts(connection: duckdb.DuckDBPyConnection) -> None:
-    """Create every mart (empty) with the published columns."""
+    """Create every mart (empty) with the published columns, and the staged events the recommender reads."""
     for table, columns in MART_COLUMNS.items():
         connection.execute(f"create table {table} ({columns})")
+    connection.execute("create schema staging")
+    connection.execute(f"create table staging.stg_lake__events ({STAGED_EVENT_COLUMNS})")
 
 
 def write_sample_warehouse(
@@ -133,6 +139,45 @@ _SAMPLE_SQL: Final = (
     from range(1, ($shoppers * 0.6)::bigint + 1) t(i),
         lateral (select 1990 + (hash(i) % 400) * 50 as amount,
             $now - to_days((i % $days)::integer) - to_minutes(((i * 11) % 600)::integer) as placed)
+    """,
+    """
+    -- Each shopper buys mostly in their first interest category (dim_users.interest_tags[1]), the 30 products
+    -- of a category skewed towards its first ones, one line in five from their second interest: a taste a
+    -- recommender can learn.
+    insert into fct_order_items
+    select o.order_id || '-' || k, o.order_id, k, o.person_id, 'p-' || lpad(product::varchar, 4, '0'), 1,
+        p.latest_price_fen, p.latest_price_fen, o.is_paid, o.placed_date
+    from fct_orders o, range(1, 4) l(k),
+        lateral (select (hash(replace(o.person_id, 'u', '')::bigint * 7919) % 1000003)::bigint as h,
+            hash(o.order_id, k) as pick),
+        lateral (select case when pick % 5 = 0 then (h // 8) % 8 else h % 8 end as category),
+        lateral (select coalesce(nullif(category + 8 * least(pick // 5 % 30, pick // 150 % 30), 0), 240)
+            as product),
+        dim_products p
+    where k <= o.units and p.product_id = 'p-' || lpad(product::varchar, 4, '0')
+    """,
+    """
+    -- Views and add-to-carts in the same categories, spread over the days of the sample.
+    insert into staging.stg_lake__events
+    select u.person_id, case when k % 4 = 0 then 'Product Added' else 'Product Viewed' end,
+        'p-' || lpad(product::varchar, 4, '0'), seen_at, (seen_at at time zone 'Asia/Shanghai')::date
+    from dim_users u, range(0, 8) v(k),
+        lateral (select (hash(replace(u.person_id, 'u', '')::bigint * 7919) % 1000003)::bigint as h,
+            hash(u.person_id, k) as pick),
+        lateral (select case when pick % 4 = 0 then (h // 8) % 8 else h % 8 end as category),
+        lateral (select coalesce(nullif(category + 8 * least(pick // 4 % 30, pick // 120 % 30), 0), 240)
+            as product),
+        lateral (select $now - to_days((pick % $days)::integer) - to_minutes((pick % 600)::integer) as seen_at)
+    """,
+    """
+    -- Three recommendation lists on screen per shopper; about two shoppers in nine tap one.
+    insert into staging.stg_lake__events
+    select u.person_id, 'Recommendation ' || case when k = 3 then 'Clicked' else 'Shown' end, null, seen_at,
+        (seen_at at time zone 'Asia/Shanghai')::date
+    from dim_users u, range(0, 4) v(k),
+        lateral (select hash(u.person_id, 'rec', k) as pick),
+        lateral (select $now - to_days((pick % $days)::integer) - to_minutes((pick % 600)::integer) as seen_at)
+    where k < 3 or pick % 9 < 2
     """,
     """
     insert into fct_funnel_daily

@@ -19,7 +19,8 @@ def order_core(settings: DashboardSettings, language: Language, *, ask: bool) ->
     if client.token:
         return client
     username, password = settings.api_username, settings.api_password.get_secret_value()
-    if not username and ask:
+    is_asked = not username and ask
+    if is_asked:
         with st.form("order_core_login"):
             st.write(text("console.login_prompt", language, url=settings.api_url))
             username = st.text_input(text("console.username", language))
@@ -36,6 +37,8 @@ def order_core(settings: DashboardSettings, language: Language, *, ask: bool) ->
     except OrderCoreRefused as error:
         st.error(text("console.refused", language, message=error.message), icon=":material/block:")
         return None
+    if is_asked:
+        st.rerun()  # the page again without the login form, now with the token
     return client
 
 

@@ -109,6 +109,8 @@ FRACTION_COLUMNS = frozenset(
     {
         "conversion",
         "conversion_rate",
+        "holdout_share",
+        "click_through_rate",
         "conversion_ci_low",
         "conversion_ci_high",
         "holdout_conversion_rate",

@@ -19,6 +19,16 @@ from dashboards.staff_session import forget_token, order_core, unreachable
 from dashboards.ui import keep_in_url, page_start, table_with_download, url_value, yuan_columns
 
 NEW_RULE = "+"
+# Seconds per unit of the delay input, largest first: a rule's delay shows in the largest unit that divides it.
+DELAY_UNITS = {"h": 3600, "min": 60, "s": 1}
+
+
+def delay_in_units(delay_s: int) -> tuple[int, str]:
+    """A delay as (amount, unit) in the largest unit that divides it exactly (0 shows as 0 minutes)."""
+    if delay_s == 0:
+        return 0, "min"
+    unit = next(unit for unit, seconds in DELAY_UNITS.items() if delay_s % seconds == 0)
+    return delay_s // DELAY_UNITS[unit], unit
 
 
 def results(settings: DashboardSettings, language: Language) -> None:
@@ -37,6 +47,17 @@ def results(settings: DashboardSettings, language: Language) -> None:
     labels = [
         f"{rule} v{version}" for rule, version in zip(pushed["rule_id"], pushed["rule_version"], strict=True)
     ]
+    if pushed["lift"].is_null().all():
+        # No rule has a holdout with shoppers yet: there is no lift to draw.
+        st.caption(text("console.no_lift", language))
+    else:
+        lift_chart(pushed, labels, language)
+    table_with_download(
+        yuan_columns(pushed, "attributed_revenue_fen"), language, key="pushes", file_name="pushes.csv"
+    )
+
+
+def lift_chart(pushed: pl.DataFrame, labels: list[str], language: Language) -> None:
     figure = go.Figure(
         go.Scatter(
             x=labels,
@@ -59,9 +80,27 @@ def results(settings: DashboardSettings, language: Language) -> None:
     )
     st.plotly_chart(figure, key="lift_chart")
     st.caption(text("console.lift_note", language))
-    table_with_download(
-        yuan_columns(pushed, "attributed_revenue_fen"), language, key="pushes", file_name="pushes.csv"
+
+
+def rule_results(rule: dict[str, Any], settings: DashboardSettings, language: Language) -> None:
+    """The picked rule's current version: what the streams sent for it, from fct_pushes."""
+    pushed = queries.pushes(settings.warehouse_path).filter(
+        (pl.col("rule_id") == rule["rule_id"]) & (pl.col("rule_version") == rule["version"])
     )
+    with st.container(key="rule_results"):
+        st.markdown(
+            f"**{text('console.rule_results', language, rule=rule['rule_id'], version=rule['version'])}**"
+        )
+        if pushed.is_empty():
+            st.caption(text("console.rule_no_results", language))
+            return
+        columns = st.columns(4)
+        columns[0].metric(text("console.sent", language), f"{int(pushed['sent'].sum()):,}")
+        columns[1].metric(text("console.opened", language), f"{int(pushed['opened'].sum()):,}")
+        columns[2].metric(text("console.converted", language), f"{int(pushed['converted'].sum()):,}")
+        columns[3].metric(
+            text("console.revenue", language), format_yuan(int(pushed["attributed_revenue_fen"].sum()))
+        )
 
 
 def rules_from_api(
@@ -113,11 +152,15 @@ def editor(
         options=choices,
         index=choices.index(url_value("rule", choices, NEW_RULE)),
         format_func=lambda rule_id: text("console.new_rule", language) if rule_id == NEW_RULE else rule_id,
-        key="console_rule",
+        # Before login no rule is known: a separate widget, so a shared ?rule= link still opens it afterwards.
+        key="console_rule" if client is not None else "console_rule_offline",
     )
-    keep_in_url("rule", picked)
+    if client is not None:
+        keep_in_url("rule", picked)
     current: dict[str, Any] = editable.get(picked, {})
     suffix = f"{picked}_{current.get('version', 0)}"
+    if current:
+        rule_results(current, settings, language)
 
     left, right = st.columns(2)
     with left:
@@ -134,12 +177,19 @@ def editor(
             format_func=lambda code: text(f"kind.{code}", language),
             key=f"kind_{suffix}",
         )
-        delay_min = st.number_input(
-            text("console.delay", language),
-            min_value=0,
-            value=int(current.get("delay_s", 3600)) // 60,
-            key=f"delay_{suffix}",
+        delay_amount, delay_unit = delay_in_units(int(current.get("delay_s", 3600)))
+        delay = st.columns([2, 1])
+        delay_value = delay[0].number_input(
+            text("console.delay", language), min_value=0, value=delay_amount, key=f"delay_{suffix}"
         )
+        delay_unit = delay[1].selectbox(
+            text("console.delay_unit", language),
+            options=list(DELAY_UNITS),
+            index=list(DELAY_UNITS).index(delay_unit),
+            format_func=lambda unit: text(f"unit.{unit}", language),
+            key=f"delay_unit_{suffix}",
+        )
+        delay_s = int(delay_value) * DELAY_UNITS[delay_unit]
         cooldown_h = st.number_input(
             text("console.cooldown", language),
             min_value=0,
@@ -219,7 +269,7 @@ def editor(
     size = queries.audience_size(
         settings.warehouse_path,
         kind=kind,
-        delay_s=int(delay_min) * 60,
+        delay_s=delay_s,
         segments=tuple(segments),
         provinces=tuple(provinces),
         min_orders=int(min_orders),
@@ -230,7 +280,7 @@ def editor(
 
     body = rule_body(
         kind=kind,
-        delay_s=int(delay_min) * 60,
+        delay_s=delay_s,
         cooldown_s=int(cooldown_h) * 3600,
         holdout_share=holdout_pct / 100,
         quiet_start=quiet_start or time(22),

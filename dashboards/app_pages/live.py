@@ -10,7 +10,7 @@ from dashboards import queries
 from dashboards.i18n import Language, text
 from dashboards.metrics import format_yuan
 from dashboards.settings import DashboardSettings
-from dashboards.ui import page_start, table_with_download
+from dashboards.ui import page_start, table_with_download, yuan_columns
 
 WINDOW_MINUTES = 60
 
@@ -40,7 +40,9 @@ def live_numbers(settings: DashboardSettings, language: Language) -> None:
     figure.update_layout(height=320, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend={"orientation": "h"})
     st.plotly_chart(figure, key="live_chart")
     table_with_download(
-        minutes.with_columns(pl.col("minute_at").dt.to_string("%Y-%m-%d %H:%M")).reverse(),
+        yuan_columns(
+            minutes.with_columns(pl.col("minute_at").dt.to_string("%Y-%m-%d %H:%M")), "gmv_fen"
+        ).reverse(),
         language,
         key="live",
         file_name="live_minutes.csv",

@@ -75,7 +75,8 @@ def render() -> None:
     figure.update_layout(
         height=340,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        yaxis2={"overlaying": "y", "side": "right"},
+        # From zero: an auto-ranged axis turns 107 → 108 active shoppers into a cliff.
+        yaxis2={"overlaying": "y", "side": "right", "rangemode": "tozero", "showgrid": False},
         legend={"orientation": "h"},
     )
     st.plotly_chart(figure, key="overview_chart")

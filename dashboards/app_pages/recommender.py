@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
 from dashboards import queries
-from dashboards.i18n import text
-from dashboards.metrics import shop_time
+from dashboards.i18n import Language, text
+from dashboards.metrics import format_rate, shop_time
+from dashboards.settings import DashboardSettings
 from dashboards.ui import keep_in_url, page_start, table_with_download
 from recsys.model import Recommender
-from recsys.registry import ModelRegistry, NoModelError
+from recsys.registry import ModelRegistry, NoModelError, RunCard
 from recsys.settings import RecsysSettings
 from recsys.train import load_live
 
@@ -20,6 +23,40 @@ from recsys.train import load_live
 def live_recommender(registry_dir: str) -> Recommender:
     """The live model, loaded once a minute at most (it is the same artifact serving uses)."""
     return load_live(RecsysSettings(registry_dir=registry_dir))
+
+
+def version_label(run: RunCard, settings: DashboardSettings) -> str:
+    """A model version as people name it: when it was trained (shop time) and the tail of its run id."""
+    return f"{shop_time(run.created_at, settings.shop_timezone)[5:16]} · {run.run_id[-6:]}"
+
+
+def click_through(warehouse_path: Path, language: Language) -> None:
+    """Taps per recommendation list shown, per day, from the tracked Recommendation Shown / Clicked events."""
+    st.subheader(text("recommender.ctr", language))
+    daily = queries.recommendation_clicks(warehouse_path)
+    if daily.is_empty():
+        st.info(text("recommender.no_ctr", language), icon=":material/ads_click:")
+        return
+    shown, clicked = int(daily["shown"].sum()), int(daily["clicked"].sum())
+    columns = st.columns(3)
+    columns[0].metric(
+        text("recommender.ctr_overall", language), format_rate(clicked / shown if shown else None)
+    )
+    columns[1].metric(text("recommender.shown", language), f"{shown:,}")
+    columns[2].metric(text("recommender.clicked", language), f"{clicked:,}")
+    figure = go.Figure(go.Scatter(x=daily["event_date"], y=daily["click_through_rate"], mode="lines+markers"))
+    figure.update_layout(
+        height=260,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        yaxis={"tickformat": ".1%", "title": text("recommender.ctr", language)},
+    )
+    st.plotly_chart(figure, key="ctr_chart")
+    table_with_download(
+        daily.with_columns(pl.col("event_date").dt.to_string("%Y-%m-%d")),
+        language,
+        key="recommendation_clicks",
+        file_name="recommendation_clicks.csv",
+    )
 
 
 def render() -> None:
@@ -47,28 +84,39 @@ def render() -> None:
     ]
     metrics = pl.DataFrame(rows)
     k = runs[-1].metrics.get("k", recsys_settings.k)
-    newest = metrics.filter((pl.col("run_id") == runs[-1].run_id) & (pl.col("model") == "als"))
-    columns = st.columns(4)
+    newest = (
+        metrics.filter((pl.col("run_id") == runs[-1].run_id) & (pl.col("model").str.to_lowercase() == "als"))
+        if not metrics.is_empty()
+        else metrics
+    )
+    columns = st.columns([1, 1.5, 1, 1])  # the live version is the longest value
     columns[0].metric(text("recommender.runs", language), f"{len(runs):,}")
-    columns[1].metric(text("recommender.live", language), live.run_id[:15] if live else "—")
+    columns[1].metric(text("recommender.live", language), version_label(live, settings) if live else "—")
     if not newest.is_empty():
         columns[2].metric(f"NDCG@{k}", f"{newest[f'ndcg@{k}'][0]:.3f}")
         columns[3].metric(f"Recall@{k}", f"{newest[f'recall@{k}'][0]:.3f}")
     if not metrics.is_empty() and f"ndcg@{k}" in metrics.columns:
+        # One tick per model version (training time and the run id's tail), evenly spaced whatever the gaps.
+        versions = {run.run_id: version_label(run, settings) for run in runs}
         figure = go.Figure()
         for model in metrics["model"].unique(maintain_order=True):
             points = metrics.filter(pl.col("model") == model)
             figure.add_scatter(
-                x=points["created_at"], y=points[f"ndcg@{k}"], name=model, mode="lines+markers"
+                x=[versions[run_id] for run_id in points["run_id"]],
+                y=points[f"ndcg@{k}"],
+                name=model,
+                mode="lines+markers",
             )
         figure.update_layout(
-            height=300, margin={"l": 10, "r": 10, "t": 10, "b": 10}, yaxis={"title": f"NDCG@{k}"}
+            height=300,
+            margin={"l": 10, "r": 10, "t": 10, "b": 10},
+            xaxis={"type": "category"},
+            yaxis={"title": f"NDCG@{k}"},
         )
         st.plotly_chart(figure, key="recsys_chart")
         table_with_download(metrics, language, key="recsys_runs", file_name="recsys_runs.csv")
 
-    st.subheader(text("recommender.ctr", language))
-    st.info(text("recommender.no_ctr", language), icon=":material/ads_click:")
+    click_through(settings.warehouse_path, language)
 
     st.subheader(text("recommender.examples", language))
     shoppers = queries.most_active_shoppers(settings.warehouse_path)

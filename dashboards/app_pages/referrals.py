@@ -54,7 +54,8 @@ def render() -> None:
     figure.update_layout(
         height=300,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        yaxis2={"overlaying": "y", "side": "right"},
+        # From zero: an auto-ranged axis turns a K-factor of 0.9 → 1.1 into a cliff.
+        yaxis2={"overlaying": "y", "side": "right", "rangemode": "tozero", "showgrid": False},
         legend={"orientation": "h"},
     )
     st.plotly_chart(figure, key="referrals_chart")

@@ -101,7 +101,13 @@ def render() -> None:
             texttemplate="%{y:.1%}",
         )
     )
-    figure.update_layout(height=280, margin={"l": 10, "r": 10, "t": 10, "b": 10}, yaxis={"tickformat": ".0%"})
+    figure.update_layout(
+        height=280,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        # One bar per cohort month, labelled as such (plotly reads "2026-10" as a date and ticks fortnights).
+        xaxis={"type": "category"},
+        yaxis={"tickformat": ".0%"},
+    )
     st.plotly_chart(figure, key="repurchase_chart")
     table_with_download(
         repeat.with_columns(pl.col("cohort_month").dt.to_string("%Y-%m")),

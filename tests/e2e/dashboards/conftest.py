@@ -1,21 +1,29 @@
-"""Streamlit on a free port over a published sample warehouse, and Debian's Chromium driven by playwright."""
+"""Streamlit on a free port over a published sample warehouse, the whole embedded stack for the marketer
+console's end-to-end test, and Debian's Chromium driven by playwright."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, TypeVar
 
+import duckdb
 import httpx
+import orjson
 import pytest
 
 from dashboards.sample_warehouse import write_sample_warehouse
-from shoploop.broker import free_port
+from shoploop.broker import free_port, wait_until_listening
 
 ROOT = Path(__file__).resolve().parents[3]
+SHOPLOOP = Path(sys.executable).parent / "shoploop"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -25,22 +33,32 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+NO_CHROMIUM = "/usr/bin/chromium is absent: install Debian's chromium package to run the browser test"
+# The console engineer's port range on the shared machine; the stack's processes listen on free ports in it.
+STACK_PORTS = range(18300, 18400)
+WRITE_KEY = "sl_demo_miniprogram_key"
+T = TypeVar("T")
 
 
-@pytest.fixture(scope="module")
-def dashboard_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def _require_chromium() -> None:
     if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is absent: install Debian's chromium package to run the browser test")
-    root = tmp_path_factory.mktemp("dashboards")
-    warehouse = write_sample_warehouse(root / "warehouse" / "shoploop.duckdb", shoppers=1500)
-    port = free_port()
-    environment = {
-        **os.environ,
-        "SHOPLOOP_DASHBOARD_WAREHOUSE_PATH": str(warehouse),
-        "SHOPLOOP_DASHBOARD_API_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens: the console says so
-        "SHOPLOOP_RECSYS_REGISTRY_DIR": str(root / "models"),
-    }
-    process = subprocess.Popen(
+        pytest.skip(NO_CHROMIUM)
+
+
+def wait_for(check: Callable[[], T], *, timeout_s: float, what: str, every_s: float = 0.3) -> T:
+    """Poll until `check` returns something truthy; that value."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout_s:.0f} s")
+        time.sleep(every_s)
+
+
+def _streamlit(port: int, environment: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -56,34 +74,310 @@ def dashboard_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         ],
         cwd=ROOT,
         env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        else:
-            pytest.fail("streamlit did not become healthy within 30 s")
-        yield url
-    finally:
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], *, timeout_s: float = 60) -> None:
+    def healthy() -> bool:
+        assert process.poll() is None, f"{url} exited with {process.returncode}"
+        try:
+            return httpx.get(url, timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(healthy, timeout_s=timeout_s, what=f"{url} healthy")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def train_two_model_versions(warehouse: Path, registry_dir: Path) -> None:
+    """recsys' own training on the sample warehouse, twice (default configuration, then a small search), so the
+    Recommender page has model versions with offline metrics and a live model that gives reasons."""
+    from recsys.registry import ModelRegistry
+    from recsys.settings import RecsysSettings
+    from recsys.train import train
+    from recsys.warehouse import read_warehouse
+
+    data = read_warehouse(warehouse)
+    # The sample spans 56 days: two weeks to test on and two to validate on leave four to learn from.
+    settings = RecsysSettings(registry_dir=registry_dir, num_threads=1, test_days=14, validation_days=14)
+    for trials in (1, 3):
+        train(
+            settings,
+            interactions=data.interactions,
+            products=data.products,
+            shoppers=data.shoppers,
+            search_trials=trials,
+            show_progress=False,
+        )
+    # What the order core does when it serves recommendations: the best run goes live.
+    ModelRegistry(registry_dir).promote_best()
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def dashboard_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    _require_chromium()
+    root = tmp_path_factory.mktemp("dashboards")
+    warehouse = write_sample_warehouse(root / "warehouse" / "shoploop.duckdb", shoppers=1500)
+    train_two_model_versions(warehouse, root / "models")
+    port = free_port()
+    environment = {
+        **os.environ,
+        "SHOPLOOP_DASHBOARD_WAREHOUSE_PATH": str(warehouse),
+        "SHOPLOOP_DASHBOARD_API_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens: the console says so
+        "SHOPLOOP_RECSYS_REGISTRY_DIR": str(root / "models"),
+    }
+    process = _streamlit(port, environment, root / "streamlit.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(f"{url}/_stcore/health", process, timeout_s=30)
+        yield url
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
     """Debian's Chromium (never a downloaded browser), headless."""
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is absent: install Debian's chromium package to run the browser test")
+    _require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+# -- the whole embedded stack ------------------------------------------------------------------------------
+def _free_ports(count: int) -> list[int]:
+    """`count` ports of STACK_PORTS that nothing listens on now."""
+    found: list[int] = []
+    for port in STACK_PORTS:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        found.append(port)
+        if len(found) == count:
+            return found
+    raise RuntimeError(f"fewer than {count} free ports in {STACK_PORTS}")
+
+
+@dataclass
+class Shopper:
+    """A shopper in the mini-program: logged in to the order core through wx.login, tracking to the collector."""
+
+    user_id: str
+    openid: str
+    anonymous_id: str
+
+
+@dataclass
+class LiveStack:
+    """`shoploop demo`'s processes on free ports under one temporary folder (see the Procfile)."""
+
+    root: Path
+    environment: dict[str, str]
+    ports: dict[str, int]
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.ports['broker']}"
+
+    def start(self, name: str, *arguments: str) -> subprocess.Popen[bytes]:
+        log = (self.root / f"{name}.log").open("wb")
+        process = subprocess.Popen(
+            [str(SHOPLOOP), *arguments],
+            cwd=self.root,
+            env=self.environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.processes[name] = process
+        return process
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}"
+            for path in sorted(self.root.glob("*.log"))
+        )
+
+    # -- what the mini-program does ---------------------------------------------------------------------
+    def log_in(self, persona: str) -> Shopper:
+        """wx.login in the phone, then the order core's login (code2Session on its side)."""
+        login = httpx.post(f"{self.url('sandbox')}/sandbox/wx-login", json={"persona": persona}).json()
+        session = httpx.post(f"{self.url('api')}/v1/auth/login", json={"code": login["code"]}, timeout=10)
+        assert session.status_code == 200, session.text
+        return Shopper(
+            user_id=session.json()["user_id"], openid=login["openid"], anonymous_id=f"anon-{persona}"
+        )
+
+    def allow_subscribe(self, shopper: Shopper, template_id: str) -> None:
+        """The shopper taps "allow" in wx.requestSubscribeMessage: WeChat's quota and the tracked answer."""
+        answer = httpx.post(
+            f"{self.url('sandbox')}/sandbox/subscribe/accept",
+            json={"openid": shopper.openid, "template_id": template_id},
+        )
+        answer.raise_for_status()
+
+    def track(
+        self, shopper: Shopper | str, messages: list[tuple[str, dict[str, Any]]], *, at: datetime
+    ) -> None:
+        """Post tracked calls as one Segment batch, as the mini-program's SDK does (`identify` has traits)."""
+        anonymous_id = shopper.anonymous_id if isinstance(shopper, Shopper) else shopper
+        batch = []
+        for n, (event, properties) in enumerate(messages):
+            moment = (at + timedelta(milliseconds=10 * n)).isoformat().replace("+00:00", "Z")
+            message: dict[str, Any] = {
+                "messageId": f"{anonymous_id}-{event}-{moment}",
+                "anonymousId": anonymous_id,
+                "timestamp": moment,
+                "context": {"wechat": {"scene": 1001}, "locale": "zh_CN"},
+            }
+            if isinstance(shopper, Shopper):
+                message["userId"] = shopper.user_id
+            if event == "identify":
+                message |= {"type": "identify", "traits": properties}
+            else:
+                message |= {"type": "track", "event": event, "properties": properties}
+            batch.append(message)
+        sent_at = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        answer = httpx.post(
+            f"{self.url('collector')}/v1/batch",
+            content=orjson.dumps({"batch": batch, "writeKey": WRITE_KEY, "sentAt": sent_at}),
+            headers={"Content-Type": "application/json"},
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+
+    def rule(self, rule_id: str) -> dict[str, Any]:
+        """A rule as the order core holds it, read with the demo's marketer account."""
+        from api.demo_seed import DEMO_STAFF_PASSWORD
+
+        api = self.url("api")
+        login = httpx.post(
+            f"{api}/admin/v1/login", json={"username": "marketer", "password": DEMO_STAFF_PASSWORD}
+        )
+        token = login.json()["token"]
+        rules = httpx.get(
+            f"{api}/admin/v1/automation-rules", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+        return next(rule for rule in rules if rule["rule_id"] == rule_id)
+
+    def subscribe_messages(self, openid: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = httpx.get(
+            f"{self.url('sandbox')}/sandbox/subscribe/messages", params={"openid": openid}
+        ).json()
+        return found
+
+    # -- the warehouse --------------------------------------------------------------------------------------
+    def lake_rows(self, table: str) -> int:
+        """Rows the sink has written to a table of the lake so far."""
+        files = sorted((self.root / "var" / "lake" / table).rglob("*.parquet"))
+        if not files:
+            return 0
+        with duckdb.connect() as connection:
+            row = connection.execute(
+                "select count(*) from read_parquet(?)", [[str(f) for f in files]]
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def refresh_warehouse(self) -> None:
+        """One `shoploop dbt build` (what the demo's dbt process runs every 20 s), published for the dashboard."""
+        build = subprocess.run(
+            [str(SHOPLOOP), "dbt", "build"],
+            cwd=self.root,
+            env=self.environment,
+            capture_output=True,
+            timeout=180,
+        )
+        assert build.returncode == 0, build.stdout.decode()[-3000:] + build.stderr.decode()[-3000:]
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.root / "var" / "warehouse" / "shoploop.duckdb"
+
+
+@pytest.fixture(scope="module")
+def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+    """Broker, WeChat sandbox, order core, collector, streams, sink and the dashboard, as `make demo` runs them."""
+    _require_chromium()
+    from api.wechat.signing import load_or_create_private_key
+    from shoploop.broker import broker_command
+    from shoploop.kafka import KafkaSettings, ensure_topics
+
+    root = tmp_path_factory.mktemp("live-stack")
+    names = ("broker", "collector", "sandbox", "api", "dashboard")
+    ports = dict(zip(names, _free_ports(len(names)), strict=True))
+    base = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    environment = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{ports['broker']}",
+        "SHOPLOOP_WAREHOUSE_DATA_DIR": str(root / "var"),
+        "SHOPLOOP_API_DATABASE_URL": f"sqlite:///{root / 'var' / 'api.db'}",
+        "SHOPLOOP_API_WECHAT_PAY_PRIVATE_KEY_PATH": str(root / "var" / "merchant-key.pem"),
+        "SHOPLOOP_API_WECHAT_API_BASE_URL": base["sandbox"],
+        "SHOPLOOP_API_WECHAT_PAY_BASE_URL": base["sandbox"],
+        "SHOPLOOP_API_NOTIFY_BASE_URL": base["api"],
+        "SHOPLOOP_API_OUTBOX_POLL_INTERVAL_S": "0.2",
+        "SHOPLOOP_RECSYS_REGISTRY_DIR": str(root / "var" / "recsys"),
+        "SHOPLOOP_COLLECTOR_IDENTITY_DATABASE_URL": f"sqlite:///{root / 'var' / 'identity.db'}",
+        "SHOPLOOP_STREAMS_WECHAT_API_BASE_URL": base["sandbox"],
+        "SHOPLOOP_STREAMS_ORDER_CORE_URL": base["api"],
+        "SHOPLOOP_STREAMS_AGENT_FLUSH_S": "0.2",
+        # Event time waits 2 s for stragglers instead of 30 (one loopback client, in order).
+        "SHOPLOOP_STREAMS_ALLOWED_LATENESS_S": "2",
+        "SHOPLOOP_STREAMS_SINK_FLUSH_S": "0.5",
+        "SHOPLOOP_DASHBOARD_WAREHOUSE_PATH": str(root / "var" / "warehouse" / "shoploop.duckdb"),
+        "SHOPLOOP_DASHBOARD_API_URL": base["api"],
+        "SHOPLOOP_DASHBOARD_API_USERNAME": "",
+        "SHOPLOOP_DASHBOARD_API_PASSWORD": "",
+    }
+    (root / "var").mkdir()
+    stack = LiveStack(root=root, environment=environment, ports=ports)
+    broker_log = (root / "broker.log").open("wb")
+    stack.processes["broker"] = subprocess.Popen(
+        broker_command("127.0.0.1", ports["broker"]),
+        stdout=broker_log,
+        stderr=subprocess.STDOUT,
+        env={**environment, "RUST_LOG": "error"},
+    )
+    try:
+        wait_until_listening("127.0.0.1", ports["broker"])
+        ensure_topics(KafkaSettings(bootstrap_servers=stack.bootstrap))
+        # The order core and the sandbox share the merchant key: made once, before either starts (as the demo).
+        load_or_create_private_key(root / "var" / "merchant-key.pem", may_create=True)
+        sandbox = stack.start("sandbox", "wechat-sandbox", "--port", str(ports["sandbox"]))
+        api = stack.start("api", "api", "--port", str(ports["api"]))
+        collector = stack.start("collector", "collector", "--port", str(ports["collector"]))
+        stack.start("streams", "streams", "--loglevel", "info")
+        stack.start("sink", "sink")
+        _wait_healthy(f"{base['sandbox']}/sandbox/notifications", sandbox)
+        _wait_healthy(f"{base['collector']}/health", collector)
+        _wait_healthy(f"{base['api']}/v1/products?limit=1", api, timeout_s=90)
+        dashboard = _streamlit(ports["dashboard"], environment, root / "dashboard.log")
+        stack.processes["dashboard"] = dashboard
+        _wait_healthy(f"{base['dashboard']}/_stcore/health", dashboard)
+        yield stack
+    except BaseException:
+        print(stack.logs())
+        raise
+    finally:
+        for process in reversed(list(stack.processes.values())):
+            _stop(process)

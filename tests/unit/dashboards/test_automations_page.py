@@ -39,7 +39,9 @@ def test_a_marketer_creates_an_abandoned_cart_rule_that_goes_through_the_api(
         seeded_marts, "automations", env={**MARKETER, "SHOPLOOP_DASHBOARD_API_URL": order_core.url}
     )
     app.text_input[0].set_value("cart-2h")
-    app.number_input[0].set_value(120)
+    # A new rule's delay starts at 1 hour; the marketer makes it 2.
+    assert (app.number_input[0].value, app.selectbox(key="delay_unit_+_0").value) == (1, "h")
+    app.number_input[0].set_value(2)
     app.text_input[1].set_value("tpl-cart")
     app.run()
     assert app.metric[-1].value == "1"
@@ -77,6 +79,7 @@ def test_pausing_a_rule_publishes_a_new_inactive_version(
         query={"rule": "win-back"},
         env={**MARKETER, "SHOPLOOP_DASHBOARD_API_URL": order_core.url},
     )
+    assert (app.number_input[0].value, app.selectbox(key="delay_unit_win-back_1").value) == (24, "h")
     app.button(key="pause_rule").click().run()
 
     assert not app.exception
@@ -92,3 +95,61 @@ def test_an_unreachable_order_core_is_said_plainly_and_saving_is_disabled(
     assert not app.exception
     assert "无法连接订单中心 API（http://127.0.0.1:9）" in app.error[0].body
     assert app.button(key="save_rule").disabled
+
+
+def test_a_rule_shows_what_its_current_version_sent_and_a_delay_can_be_seconds(
+    seeded_marts: Path, open_page: Callable[..., AppTest], order_core: Any
+) -> None:
+    order_core.rules["cart-reminder"] = {
+        "rule_id": "cart-reminder",
+        "version": 2,
+        "kind": "abandoned_cart",
+        "is_active": True,
+        "delay_s": 90,
+        "cooldown_s": 3600,
+        "holdout_share": 0.1,
+    }
+    app = open_page(
+        seeded_marts,
+        "automations",
+        query={"rule": "cart-reminder"},
+        env={**MARKETER, "SHOPLOOP_DASHBOARD_API_URL": order_core.url},
+    )
+
+    assert not app.exception
+    delay = app.number_input(key="delay_cart-reminder_2").value
+    assert (delay, app.selectbox(key="delay_unit_cart-reminder_2").value) == (90, "s")
+    # The first four metrics are all rules together; the next four are cart-reminder version 2's.
+    shown = [(metric.label, metric.value) for metric in app.metric][4:8]
+    assert shown == [("已发送", "180"), ("已打开", "90"), ("已转化", "36"), ("归因收入", "¥3,168.00")]
+
+
+def test_a_marketer_logs_in_through_the_form_which_then_goes_away_keeping_a_shared_rule_link(
+    seeded_marts: Path, open_page: Callable[..., AppTest], order_core: Any
+) -> None:
+    order_core.rules["win-back"] = {
+        "rule_id": "win-back",
+        "version": 1,
+        "kind": "win_back",
+        "is_active": True,
+        "delay_s": 86400,
+        "cooldown_s": 604800,
+        "holdout_share": 0.1,
+    }
+    app = open_page(
+        seeded_marts,
+        "automations",
+        query={"rule": "win-back"},
+        env={"SHOPLOOP_DASHBOARD_API_URL": order_core.url},
+    )
+    assert app.button(key="save_rule").disabled
+
+    username, password = (field for field in app.text_input if field.label in ("用户名", "密码"))
+    username.set_value("mei")
+    password.set_value("s3cret")
+    app.button[0].click().run()
+
+    assert not app.exception
+    assert [field.label for field in app.text_input if field.label in ("用户名", "密码")] == []
+    assert app.selectbox(key="console_rule").value == "win-back"
+    assert app.query_params["rule"] in (["win-back"], "win-back")

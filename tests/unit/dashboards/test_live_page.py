@@ -26,3 +26,5 @@ def test_the_latest_minute_and_the_last_hour_are_shown_in_shop_time(
         ("成交额 (GMV)", "¥440.00"),
     ]
     assert any("11:59" in header.value for header in app.subheader)  # 03:59 UTC is 11:59 in Shanghai
+    latest = app.dataframe[0].value.iloc[0]
+    assert (latest["minute_at"], latest["gmv_fen"]) == ("2025-06-18 11:59", "¥264.00")  # fen shown as yuan

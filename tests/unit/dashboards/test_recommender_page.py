@@ -63,3 +63,33 @@ def test_model_versions_show_their_offline_metrics_and_a_shopper_gets_reasons(
     picks = app.dataframe[1].value
     assert list(picks["name"]) == ["蜂蜜面膜"]
     assert picks["reason"][0]
+
+
+def test_the_click_through_rate_counts_taps_per_recommendation_list_shown(
+    seeded_marts: Path, open_page: Callable[..., AppTest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+
+    # June 1st: 4 lists shown, 1 tapped; June 2nd: 6 shown, 2 tapped. A product view is not a recommendation.
+    events = [("Recommendation Shown", 1)] * 4 + [("Recommendation Clicked", 1)]
+    events += (
+        [("Recommendation Shown", 2)] * 6 + [("Recommendation Clicked", 2)] * 2 + [("Product Viewed", 2)]
+    )
+    with duckdb.connect(str(seeded_marts)) as connection:
+        for event, day in events:
+            at = datetime(2025, 6, day, 4, tzinfo=UTC)
+            connection.execute(
+                "insert into staging.stg_lake__events values ('ann', ?, null, ?, ?)", [event, at, at.date()]
+            )
+    registry = ModelRegistry(tmp_path / "models")
+    registry.save_run(_two_product_model(), validation_score=0.2, metrics={})  # a card without metrics
+    monkeypatch.setenv("SHOPLOOP_RECSYS_REGISTRY_DIR", str(tmp_path / "models"))
+
+    app = open_page(seeded_marts, "recommender", query={"shopper": "ann"})
+
+    assert not app.exception, [e.message for e in app.exception]
+    shown = {metric.label: metric.value for metric in app.metric}
+    assert (shown["点击率（近 28 天）"], shown["推荐展示次数"], shown["推荐点击次数"]) == ("30.0%", "10", "3")
+    daily = app.dataframe[0].value  # the card has no metrics table: the first table is the daily clicks
+    assert list(daily["event_date"]) == ["2025-06-01", "2025-06-02"]
+    assert list(daily["click_through_rate"]) == [0.25, 2 / 6]
