@@ -10,7 +10,7 @@ import duckdb
 import orjson
 import pytest
 
-from ingestion.contract.event import bundle_event_values
+from ingestion.contract.event import TrackedEvent, bundle_event_values, event_values
 from streams.sink.events import EventDecoder, write_new_events
 from warehouse.dedup import LakeIds
 from warehouse.lake import PARTITION_KEY, events_glob, events_table
@@ -107,3 +107,53 @@ def test_the_first_copy_received_is_the_one_kept(tmp_path: Path, decoder: EventD
 
 def _seen(events_dir: Path) -> LakeIds:
     return LakeIds(events_dir, id_column="message_id", partition_key=PARTITION_KEY)
+
+
+def test_blank_lines_and_a_trailing_separator_in_a_record_are_skipped_as_event_values_skips_them(
+    decoder: EventDecoder,
+) -> None:
+    lines = _fixture_lines()
+    record = b"\n" + bundle_event_values(lines[:2]) + b"\n  \n\r\n" + lines[2] + b"\n"
+
+    decoded = decoder.decode([record, b"", lines[3]])
+
+    assert decoded.broken == []
+    expected = [orjson.loads(line)["message_id"] for line in [*event_values(record), lines[3]]]
+    assert decoded.table["message_id"].to_pylist() == expected
+    assert len(expected) == 4
+
+
+def test_times_arrow_cannot_read_are_read_as_the_event_contract_reads_them(decoder: EventDecoder) -> None:
+    line = orjson.loads(_fixture_lines()[0])
+    # No zone offset (the contract takes UTC) and nanoseconds (cut to microseconds) in the same batch as a
+    # plain time: the batch falls back to DuckDB's reading for those columns.
+    naive = {**line, "message_id": "fx-naive", "timestamp": "2024-11-11T09:30:00"}
+    nanos = {**line, "message_id": "fx-nanos", "received_at": "2024-11-11T01:05:02.123456789+00:00"}
+
+    decoded = decoder.decode([orjson.dumps(line), orjson.dumps(naive), orjson.dumps(nanos)])
+
+    assert decoded.broken == []
+    by_id = {row["message_id"]: row for row in decoded.table.to_pylist()}
+    # TrackedEvent keeps a time without an offset naive, and the lake stores it as UTC.
+    assert TrackedEvent.from_json(orjson.dumps(naive)).timestamp.isoformat() == "2024-11-11T09:30:00"
+    assert by_id["fx-naive"]["timestamp"].isoformat() == "2024-11-11T09:30:00+00:00"
+    assert by_id["fx-nanos"]["received_at"].isoformat() == "2024-11-11T01:05:02.123456+00:00"
+    assert by_id[line["message_id"]]["timestamp"] == TrackedEvent.from_json(orjson.dumps(line)).timestamp
+
+
+def test_a_retry_received_after_midnight_in_the_same_batch_is_written_once_in_the_first_copys_day(
+    tmp_path: Path, decoder: EventDecoder
+) -> None:
+    line = orjson.loads(_fixture_lines()[0])
+    before_midnight = {**line, "message_id": "fx-late", "received_at": "2024-11-11T23:59:59.000000+00:00"}
+    retry = {**before_midnight, "received_at": "2024-11-12T00:00:01.000000+00:00"}
+    next_day = {**line, "message_id": "fx-next-day", "received_at": "2024-11-12T00:00:02.000000+00:00"}
+    decoded = decoder.decode([orjson.dumps(before_midnight), orjson.dumps(retry), orjson.dumps(next_day)])
+
+    written, files = write_new_events(tmp_path, _seen(tmp_path), decoded.table)
+
+    assert (written, sorted(path.parent.name for path in files)) == (
+        2,
+        ["received_date=2024-11-11", "received_date=2024-11-12"],
+    )
+    assert _lake_ids(tmp_path) == ["fx-late", "fx-next-day"]
