@@ -425,7 +425,7 @@ def register_decisions(
             persons.pop(key, None)
         engine.dirty.clear()
         # New shares never change: a batch writes them as pages of many shares (rows of one share each,
-        # written before fact pages existed, are still read).
+        # written before pages, are still read).
         new_shares = [_share_to_dict(engine.shares[share_id]) for share_id in sorted(engine.new_shares)]
         for page in _pages(new_shares, max_bytes=CHUNK_MAX_BYTES):
             shares[stable_id("shares", page[0]["share_id"], page[-1]["share_id"], str(len(page)))] = page
