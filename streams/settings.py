@@ -16,7 +16,7 @@ class StreamsSettings(BaseSettings):
     sink_batch_size: int = 10_000
     sink_flush_s: float = 2.0
     # The stateful agents take events in batches of up to this many, at least this often.
-    agent_batch_size: int = 5_000
+    agent_batch_size: int = 20_000
     agent_flush_s: float = 1.0
     web_port: int = 6066
     # Event time: how long to wait for out-of-order events before deciding (the watermark's lag).

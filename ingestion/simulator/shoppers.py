@@ -381,6 +381,9 @@ class _Visit:
     def add_to_cart(self, product: Product) -> None:
         if product.product_id not in self.shopper.viewed:
             raise AssertionError("a shopper only adds a product they have viewed")
+        if self.shopper.user_id is None:
+            # The cart is kept by the shop's server, so the first add to cart asks the shopper to log in.
+            self.log_in()
         quantity = self.rng.choices((1, 2, 3), weights=(0.75, 0.18, 0.07))[0]
         self.shopper.cart[product.product_id] = quantity
         self.track(
@@ -411,6 +414,9 @@ class _Visit:
         )
 
     def share(self, product: Product) -> None:
+        if self.shopper.user_id is None:
+            # A share that can earn the sharer a reward (分享领券) carries their account: log in first.
+            self.log_in()
         entered = self.shopper.entered_through
         share = Share(
             share_id=_hex_id(self.rng, "sh_"),

@@ -3,6 +3,8 @@ and the share reward. Published on the compacted rules topic like any marketer's
 
 from __future__ import annotations
 
+from datetime import time
+
 import orjson
 
 from shoploop.kafka import KafkaSettings, Topics, ensure_topics
@@ -23,6 +25,10 @@ def demo_rules(*, cart_delay_s: int = 120) -> list[Rule]:
             kind="abandoned_cart",
             delay_s=cart_delay_s,
             cooldown_s=3600,
+            # No quiet hours (start = end), stated so: the default 22:00-08:00 would hold every reminder of a
+            # demo run in the evening until the next morning. Real rules keep the default.
+            quiet_start=time(0, 0),
+            quiet_end=time(0, 0),
             template_id=CART_TEMPLATE,
             template_data={
                 "thing1": "{product_name}",

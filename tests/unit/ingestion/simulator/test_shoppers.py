@@ -255,3 +255,20 @@ def test_the_model_counts_orders_and_shares_only_once_they_have_happened(catalog
     everything = early + list(model)
     assert model.orders_completed == len(_tracks(everything, "Order Completed")) > 0
     assert model.shares_made == len(_tracks(everything, "Product Shared")) > 0
+
+
+def test_shoppers_log_in_before_their_first_add_to_cart_and_before_they_share(journeys: Messages) -> None:
+    # A cart reminder or a share reward needs the shopper's account: the order core holds the real openid.
+    identified: set[str] = set()
+    adds = shares = 0
+    for message in journeys:
+        person = message["anonymousId"]
+        if message["type"] == "identify":
+            identified.add(person)
+        elif message.get("event") in ("Product Added", "Product Shared", "Subscribe Message Consent"):
+            assert person in identified and message["userId"], f"{message['event']} before logging in"
+            adds += message["event"] == "Product Added"
+            shares += message["event"] == "Product Shared"
+    assert adds > 100 and shares > 10
+    browsers = {message["anonymousId"] for message in _tracks(journeys, "Product Viewed")}
+    assert browsers - identified, "shoppers who only browse stay anonymous"
