@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.adapters.field_crypto import FieldCipher
 from api.adapters.recommender import LiveRecommender
 from api.rate_limit import RateLimiter
+from api.service_layer.recommendations import ShelfCache
 from api.service_layer.unit_of_work import UnitOfWork
 from api.settings import ApiSettings
 from api.wechat.client import WeChatClient
@@ -30,6 +31,7 @@ class Container:
     order_limiter: RateLimiter
     clock: Callable[[], datetime]
     recommender: LiveRecommender
+    shelves: ShelfCache
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory, clock=self.clock)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import queue
 import sys
 import tempfile
 import time
@@ -452,7 +453,12 @@ def http_serving(
                 cpu_before = _cpu_seconds(server.pid)
                 load = context.Process(target=_load_process, args=(port, requests, rate, 64, results))
                 load.start()
-                result: OpenLoopResult = results.get(timeout=seconds + 120)
+                try:
+                    result: OpenLoopResult = results.get(timeout=count / rate + 60)
+                except queue.Empty:
+                    raise RuntimeError(
+                        f"the load did not finish; API process exit code {server.exitcode}"
+                    ) from None
                 load.join()
                 server_cpu = _cpu_seconds(server.pid) - cpu_before
             every = [v for values in result.latencies_ms.values() for v in values]

@@ -23,7 +23,12 @@ def for_me(
 ) -> RecommendationsPublic:
     """猜你喜欢. `source` is "popular" until a model has been trained."""
     found = recommendations.for_shopper(
-        container.uow(), container.recommender, user_id=shopper.user_id, n=n, category_id=category_id
+        container.uow(),
+        container.recommender,
+        container.shelves,
+        user_id=shopper.user_id,
+        n=n,
+        category_id=category_id,
     )
     return RecommendationsPublic.of(found)
 
@@ -33,7 +38,9 @@ def similar(
     product_id: str, _: CurrentShopper, container: ContainerDep, n: HowMany = 10
 ) -> RecommendationsPublic:
     return RecommendationsPublic.of(
-        recommendations.similar(container.uow(), container.recommender, product_id=product_id, n=n)
+        recommendations.similar(
+            container.uow(), container.recommender, container.shelves, product_id=product_id, n=n
+        )
     )
 
 
@@ -43,5 +50,7 @@ def complements(
 ) -> RecommendationsPublic:
     """搭配推荐: products bought in the same basket."""
     return RecommendationsPublic.of(
-        recommendations.complements(container.uow(), container.recommender, product_id=product_id, n=n)
+        recommendations.complements(
+            container.uow(), container.recommender, container.shelves, product_id=product_id, n=n
+        )
     )

@@ -2,11 +2,20 @@
 
 Only listed, in-stock products of our catalogue are returned. Before the first model is trained (or for a
 product the model does not know) the shop's best sellers answer instead, with source "popular".
+
+A request costs one or two short database reads, both indexed: the shopper's paid products (猜你喜欢
+only) and the listing and stock of the few candidate products it is about to show. The whole catalogue
+(:class:`Shelf`: what is on sale, best sellers, category names) is read at most every few seconds by
+:class:`ShelfCache` and only narrows the candidates; the per-request read is what decides, so a product
+that sold out a moment ago is never shown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import threading
+import time
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,8 +27,12 @@ from api.domain.errors import ProductNotFound
 from api.service_layer.unit_of_work import UnitOfWork
 from recsys.model import Recommendation
 
+log = logging.getLogger(__name__)
+
 Source = Literal["model", "popular"]
 POPULAR_REASON = "popular in the shop"
+# Candidates asked of the model per item shown: its catalogue is wider than what is on sale right now.
+CANDIDATES_PER_ITEM = 3
 
 
 @dataclass(frozen=True)
@@ -39,14 +52,27 @@ class Recommendations:
 
 
 @dataclass(frozen=True)
-class _Shelf:
-    """Listed products with stock, with what the answer shows about them."""
+class ProductFacts:
+    """What the answer shows about a product on sale."""
 
-    products: dict[str, tuple[str, str, int, int]]  # product_id → (title, category_id, min price, sales)
-    not_on_sale: set[str]  # unlisted or sold out: never recommended
+    title: str
+    category_id: str
+    min_price_fen: int
+    sales_count: int
 
 
-def _shelf(uow: UnitOfWork) -> _Shelf:
+@dataclass(frozen=True)
+class Shelf:
+    """A snapshot of the catalogue: listed products with stock, best sellers first, and category names."""
+
+    products: dict[str, ProductFacts]
+    not_on_sale: frozenset[str]  # unlisted or sold out when the snapshot was read
+    best_sellers: tuple[str, ...]  # on-sale product ids, most sold first (ties by id)
+    category_names: dict[str, str]  # category_id → name
+
+
+def read_shelf(uow: UnitOfWork) -> Shelf:
+    """The whole catalogue in one read (a join and a group-by over every SKU): for :class:`ShelfCache`."""
     p, s = t.products.c, t.skus.c
     with uow:
         rows = uow.session.execute(
@@ -62,51 +88,112 @@ def _shelf(uow: UnitOfWork) -> _Shelf:
             .join(t.skus, s.product_id == p.product_id)
             .group_by(p.product_id, p.title, p.category_id, p.sales_count, p.is_listed)
         ).all()
+        category_names: dict[str, str] = dict(
+            uow.session.execute(select(t.categories.c.category_id, t.categories.c.name)).tuples().all()
+        )
     on_sale = {
-        r.product_id: (r.title, r.category_id, int(r.min_price_fen), int(r.sales_count))
+        r.product_id: ProductFacts(r.title, r.category_id, int(r.min_price_fen), int(r.sales_count))
         for r in rows
         if r.is_listed and int(r.stock or 0) > 0
     }
-    return _Shelf(products=on_sale, not_on_sale={r.product_id for r in rows} - set(on_sale))
-
-
-def _category_name(uow: UnitOfWork, category_id: str) -> str | None:
-    with uow:
-        return uow.session.execute(
-            select(t.categories.c.name).where(t.categories.c.category_id == category_id)
-        ).scalar_one_or_none()
-
-
-def _present(shelf: _Shelf, found: Sequence[Recommendation], n: int) -> list[RecommendedProduct]:
-    items = []
-    for item in found:
-        known = shelf.products.get(item.product_id)
-        if known is not None:
-            title, category_id, price, _ = known
-            items.append(
-                RecommendedProduct(item.product_id, title, category_id, price, item.score, item.reason)
-            )
-    return items[:n]
-
-
-def _popular(
-    shelf: _Shelf, n: int, *, exclude: set[str], category_id: str | None = None, reason: str = POPULAR_REASON
-) -> list[RecommendedProduct]:
-    ranked = sorted(
-        (
-            (product_id, facts)
-            for product_id, facts in shelf.products.items()
-            if product_id not in exclude and (category_id is None or facts[1] == category_id)
+    return Shelf(
+        products=on_sale,
+        not_on_sale=frozenset(r.product_id for r in rows) - on_sale.keys(),
+        best_sellers=tuple(
+            sorted(on_sale, key=lambda product_id: (-on_sale[product_id].sales_count, product_id))
         ),
-        key=lambda pair: (-pair[1][3], pair[0]),
-    )[:n]
-    return [
-        RecommendedProduct(product_id, title, category, price, float(sales), reason)
-        for product_id, (title, category, price, sales) in ranked
-    ]
+        category_names=category_names,
+    )
+
+
+class ShelfCache:
+    """The last :class:`Shelf`, re-read in a background thread once it is `max_age_s` old.
+
+    Requests never wait for the catalogue read except the very first. The snapshot only narrows what the
+    model proposes; each answer checks its few candidates against the database (:func:`_on_sale_now`).
+    """
+
+    def __init__(
+        self,
+        read: Callable[[], Shelf],
+        *,
+        max_age_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_age_s < 0:
+            raise ValueError(f"max_age_s must be >= 0, got {max_age_s}")
+        self._read = read
+        self._max_age_s = max_age_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._shelf: Shelf | None = None
+        self._read_at = float("-inf")
+        self._refreshing = False
+
+    def get(self) -> Shelf:
+        shelf = self._shelf
+        if shelf is None:
+            with self._lock:
+                if self._shelf is None:
+                    self._shelf, self._read_at = self._read(), self._clock()
+                return self._shelf
+        if self._clock() - self._read_at >= self._max_age_s:
+            with self._lock:
+                if not self._refreshing and self._clock() - self._read_at >= self._max_age_s:
+                    self._refreshing = True
+                    threading.Thread(target=self._refresh, name="shelf-refresh", daemon=True).start()
+        return shelf
+
+    def _refresh(self) -> None:
+        try:
+            self._shelf, self._read_at = self._read(), self._clock()
+        except Exception:
+            # keep the previous snapshot; the per-request check still keeps sold-out products out
+            log.exception("could not re-read the shelf; keeping the previous snapshot")
+            self._read_at = self._clock()
+        finally:
+            self._refreshing = False
+
+
+@dataclass(frozen=True)
+class _Listing:
+    is_listed: bool
+    facts: ProductFacts | None  # None when not on sale (unlisted or no stock)
+
+
+def _on_sale_now(uow: UnitOfWork, product_ids: Collection[str]) -> dict[str, _Listing]:
+    """Listing, stock and display facts of these products as of now: one indexed read."""
+    if not product_ids:
+        return {}
+    p, s = t.products.c, t.skus.c
+    with uow:
+        rows = uow.session.execute(
+            select(
+                p.product_id,
+                p.title,
+                p.category_id,
+                p.sales_count,
+                p.is_listed,
+                func.min(s.price_fen).label("min_price_fen"),
+                func.sum(s.stock).label("stock"),
+            )
+            .join(t.skus, s.product_id == p.product_id)
+            .where(p.product_id.in_(sorted(set(product_ids))))
+            .group_by(p.product_id, p.title, p.category_id, p.sales_count, p.is_listed)
+        ).all()
+    return {
+        r.product_id: _Listing(
+            bool(r.is_listed),
+            ProductFacts(r.title, r.category_id, int(r.min_price_fen), int(r.sales_count))
+            if r.is_listed and int(r.stock or 0) > 0
+            else None,
+        )
+        for r in rows
+    }
 
 
 def _bought(uow: UnitOfWork, user_id: str) -> set[str]:
+    """Every product the shopper has paid for (orders by user id are indexed)."""
     with uow:
         return set(
             uow.session.execute(
@@ -117,62 +204,134 @@ def _bought(uow: UnitOfWork, user_id: str) -> set[str]:
         )
 
 
+def _present(
+    listings: dict[str, _Listing],
+    found: Sequence[tuple[str, float, str]],
+    n: int,
+    *,
+    exclude: Collection[str] = (),
+) -> list[RecommendedProduct]:
+    items = []
+    for product_id, score, reason in found:
+        listing = listings.get(product_id)
+        if listing is not None and listing.facts is not None and product_id not in exclude:
+            facts = listing.facts
+            items.append(
+                RecommendedProduct(
+                    product_id, facts.title, facts.category_id, facts.min_price_fen, score, reason
+                )
+            )
+            if len(items) == n:
+                break
+    return items
+
+
+def _scored(found: Sequence[Recommendation]) -> list[tuple[str, float, str]]:
+    return [(item.product_id, item.score, item.reason) for item in found]
+
+
+def _best_sellers(
+    shelf: Shelf,
+    n: int,
+    *,
+    exclude: Collection[str],
+    keep: Callable[[ProductFacts], bool] = lambda _: True,
+    reason: str = POPULAR_REASON,
+) -> list[tuple[str, float, str]]:
+    ranked = []
+    for product_id in shelf.best_sellers:
+        facts = shelf.products[product_id]
+        if product_id not in exclude and keep(facts):
+            ranked.append((product_id, float(facts.sales_count), reason))
+            if len(ranked) == n:
+                break
+    return ranked
+
+
 def for_shopper(
-    uow: UnitOfWork, live: LiveRecommender, *, user_id: str, n: int, category_id: str | None = None
+    uow: UnitOfWork,
+    live: LiveRecommender,
+    shelves: ShelfCache,
+    *,
+    user_id: str,
+    n: int,
+    category_id: str | None = None,
 ) -> Recommendations:
     """猜你喜欢: the shopper's top `n` products (nothing already bought, unlisted or sold out)."""
-    shelf = _shelf(uow)
+    shelf = shelves.get()
+    bought = _bought(uow, user_id)
     model = live.get()
+    wanted = n * CANDIDATES_PER_ITEM
     if model is not None:
-        category = _category_name(uow, category_id) if category_id else None
+        category = shelf.category_names.get(category_id) if category_id else None
         if category_id is None or category is not None:
-            # Ask for more than n: the model's catalogue is wider than what is on sale today.
-            found = model.recommend_for(user_id, n * 3, out_of_stock=shelf.not_on_sale, category=category)
-            items = _present(shelf, found, n)
+            found = _scored(
+                model.recommend_for(
+                    user_id, wanted, out_of_stock=shelf.not_on_sale, category=category, purchased=bought
+                )
+            )
+            items = _present(_on_sale_now(uow, [product_id for product_id, _, _ in found]), found, n)
             if items:
                 return Recommendations("model", items)
-    return Recommendations(
-        "popular", _popular(shelf, n, exclude=_bought(uow, user_id), category_id=category_id)
+    popular = _best_sellers(
+        shelf,
+        wanted,
+        exclude=bought,
+        keep=lambda facts: category_id is None or facts.category_id == category_id,
     )
+    return Recommendations("popular", _present(_on_sale_now(uow, [p for p, _, _ in popular]), popular, n))
 
 
-def _require_product(uow: UnitOfWork, product_id: str) -> None:
-    with uow:
-        listed = uow.session.execute(
-            select(t.products.c.product_id).where(
-                and_(t.products.c.product_id == product_id, t.products.c.is_listed.is_(True))
-            )
-        ).scalar_one_or_none()
-    if listed is None:
+def _require_listed(listings: dict[str, _Listing], product_id: str) -> None:
+    listing = listings.get(product_id)
+    if listing is None or not listing.is_listed:
         raise ProductNotFound("no such product")
 
 
-def similar(uow: UnitOfWork, live: LiveRecommender, *, product_id: str, n: int) -> Recommendations:
+def similar(
+    uow: UnitOfWork, live: LiveRecommender, shelves: ShelfCache, *, product_id: str, n: int
+) -> Recommendations:
     """Products shoppers treat alike; without a model (or for a new product): best sellers of its category."""
-    shelf = _shelf(uow)
-    _require_product(uow, product_id)
+    shelf = shelves.get()
     model = live.get()
+    wanted = n * CANDIDATES_PER_ITEM
+    found: list[tuple[str, float, str]] = []
     if model is not None and product_id in model.product_index:
-        items = _present(shelf, model.similar(product_id, n * 3 + 1, out_of_stock=shelf.not_on_sale), n + 1)
-        items = [item for item in items if item.product_id != product_id][:n]
-        if items:
-            return Recommendations("model", items)
-    category = shelf.products.get(product_id, ("", "", 0, 0))[1] or None
-    return Recommendations(
-        "popular",
-        _popular(shelf, n, exclude={product_id}, category_id=category, reason="more in this category"),
+        found = _scored(model.similar(product_id, wanted, out_of_stock=shelf.not_on_sale))
+    # without a model: best sellers of its category (of the whole shop for a product not in the snapshot)
+    category = shelf.products[product_id].category_id if product_id in shelf.products else None
+    popular = _best_sellers(
+        shelf,
+        wanted,
+        exclude={product_id},
+        keep=lambda facts: category is None or facts.category_id == category,
+        reason="more in this category",
     )
+    listings = _on_sale_now(uow, [product_id, *(p for p, _, _ in found), *(p for p, _, _ in popular)])
+    _require_listed(listings, product_id)
+    items = _present(listings, found, n, exclude={product_id})
+    if items:
+        return Recommendations("model", items)
+    return Recommendations("popular", _present(listings, popular, n))
 
 
-def complements(uow: UnitOfWork, live: LiveRecommender, *, product_id: str, n: int) -> Recommendations:
+def complements(
+    uow: UnitOfWork, live: LiveRecommender, shelves: ShelfCache, *, product_id: str, n: int
+) -> Recommendations:
     """搭配推荐: what is bought in the same basket; without a model: best sellers of other categories."""
-    shelf = _shelf(uow)
-    _require_product(uow, product_id)
+    shelf = shelves.get()
     model = live.get()
+    wanted = n * CANDIDATES_PER_ITEM
+    found: list[tuple[str, float, str]] = []
     if model is not None and product_id in model.product_index:
-        items = _present(shelf, model.complements(product_id, n * 3, out_of_stock=shelf.not_on_sale), n)
-        if items:
-            return Recommendations("model", items)
-    category = shelf.products.get(product_id, ("", "", 0, 0))[1]
-    others = {pid for pid, facts in shelf.products.items() if facts[1] == category} | {product_id}
-    return Recommendations("popular", _popular(shelf, n, exclude=others))
+        found = _scored(model.complements(product_id, wanted, out_of_stock=shelf.not_on_sale))
+    category = shelf.products[product_id].category_id if product_id in shelf.products else None
+    popular = _best_sellers(
+        shelf, wanted, exclude={product_id}, keep=lambda facts: facts.category_id != category
+    )
+    listings = _on_sale_now(uow, [product_id, *(p for p, _, _ in found), *(p for p, _, _ in popular)])
+    _require_listed(listings, product_id)
+    items = _present(listings, found, n)
+    if items:
+        return Recommendations("model", items)
+    return Recommendations("popular", _present(listings, popular, n))
