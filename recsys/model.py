@@ -804,14 +804,44 @@ class Recommender:
     def _blocked(
         self, hidden: Collection[str], out_of_stock: Collection[str], category: str | None
     ) -> NDArray[np.bool_]:
-        blocked = np.zeros(len(self.product_ids), dtype=bool)
-        for product_id in (*hidden, *out_of_stock):
-            column = self.product_index.get(str(product_id))
-            if column is not None:
-                blocked[column] = True
+        blocked = self._columns_mask(hidden)
+        blocked |= self._columns_mask(out_of_stock)
         if category is not None:
-            blocked |= self.product_categories != category
+            blocked |= self._category_mask(category)
         return blocked
+
+    def _columns_mask(self, product_ids: Collection[str]) -> NDArray[np.bool_]:
+        """Products as a mask over the columns; a frozenset (the order core's shelf snapshot, the same object
+        for thousands of requests) is looked up once and remembered."""
+        if isinstance(product_ids, frozenset):
+            cached = self._mask_cache.get(product_ids)
+            if cached is not None:
+                return cached.copy()
+        mask = np.zeros(len(self.product_ids), dtype=bool)
+        index = self.product_index
+        for product_id in product_ids:
+            column = index.get(str(product_id))
+            if column is not None:
+                mask[column] = True
+        if isinstance(product_ids, frozenset):
+            if len(self._mask_cache) >= 4:
+                self._mask_cache.pop(next(iter(self._mask_cache)))
+            self._mask_cache[product_ids] = mask.copy()
+        return mask
+
+    @cached_property
+    def _mask_cache(self) -> dict[frozenset[str], NDArray[np.bool_]]:
+        return {}
+
+    def _category_mask(self, category: str) -> NDArray[np.bool_]:
+        cached = self._category_masks.get(category)
+        if cached is None:
+            cached = self._category_masks[category] = self.product_categories != category
+        return cached
+
+    @cached_property
+    def _category_masks(self) -> dict[str, NDArray[np.bool_]]:
+        return {}
 
     def _already_purchased(self, row: int | None, since_training: Collection[str] = ()) -> NDArray[np.bool_]:
         bought = np.zeros(len(self.product_ids), dtype=bool)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 
 from api.adapters import tables as t
 from api.adapters.recommender import LiveRecommender
@@ -98,7 +98,7 @@ def read_shelf(uow: UnitOfWork) -> Shelf:
     }
     return Shelf(
         products=on_sale,
-        not_on_sale=frozenset(r.product_id for r in rows) - on_sale.keys(),
+        not_on_sale=frozenset(r.product_id for r in rows).difference(on_sale),
         best_sellers=tuple(
             sorted(on_sale, key=lambda product_id: (-on_sale[product_id].sales_count, product_id))
         ),
@@ -161,47 +161,55 @@ class _Listing:
     facts: ProductFacts | None  # None when not on sale (unlisted or no stock)
 
 
+# Built once: the two reads every request makes (bound by parameter, so SQLAlchemy compiles each once).
+_LISTINGS = (
+    select(
+        t.products.c.product_id,
+        t.products.c.title,
+        t.products.c.category_id,
+        t.products.c.sales_count,
+        t.products.c.is_listed,
+        func.min(t.skus.c.price_fen),
+        func.sum(t.skus.c.stock),
+    )
+    .join(t.skus, t.skus.c.product_id == t.products.c.product_id)
+    .where(t.products.c.product_id.in_(bindparam("product_ids", expanding=True)))
+    .group_by(
+        t.products.c.product_id,
+        t.products.c.title,
+        t.products.c.category_id,
+        t.products.c.sales_count,
+        t.products.c.is_listed,
+    )
+)
+_PAID_PRODUCTS = (
+    select(t.order_lines.c.product_id)
+    .join(t.orders, t.orders.c.order_id == t.order_lines.c.order_id)
+    .where(and_(t.orders.c.user_id == bindparam("user_id"), t.orders.c.paid_at.is_not(None)))
+)
+
+
 def _on_sale_now(uow: UnitOfWork, product_ids: Collection[str]) -> dict[str, _Listing]:
     """Listing, stock and display facts of these products as of now: one indexed read."""
     if not product_ids:
         return {}
-    p, s = t.products.c, t.skus.c
     with uow:
-        rows = uow.session.execute(
-            select(
-                p.product_id,
-                p.title,
-                p.category_id,
-                p.sales_count,
-                p.is_listed,
-                func.min(s.price_fen).label("min_price_fen"),
-                func.sum(s.stock).label("stock"),
-            )
-            .join(t.skus, s.product_id == p.product_id)
-            .where(p.product_id.in_(sorted(set(product_ids))))
-            .group_by(p.product_id, p.title, p.category_id, p.sales_count, p.is_listed)
-        ).all()
+        rows = uow.session.execute(_LISTINGS, {"product_ids": sorted(set(product_ids))}).tuples().all()
     return {
-        r.product_id: _Listing(
-            bool(r.is_listed),
-            ProductFacts(r.title, r.category_id, int(r.min_price_fen), int(r.sales_count))
-            if r.is_listed and int(r.stock or 0) > 0
+        product_id: _Listing(
+            bool(is_listed),
+            ProductFacts(title, category_id, int(min_price_fen), int(sales_count))
+            if is_listed and int(stock or 0) > 0
             else None,
         )
-        for r in rows
+        for product_id, title, category_id, sales_count, is_listed, min_price_fen, stock in rows
     }
 
 
 def _bought(uow: UnitOfWork, user_id: str) -> set[str]:
     """Every product the shopper has paid for (orders by user id are indexed)."""
     with uow:
-        return set(
-            uow.session.execute(
-                select(t.order_lines.c.product_id)
-                .join(t.orders, t.orders.c.order_id == t.order_lines.c.order_id)
-                .where(and_(t.orders.c.user_id == user_id, t.orders.c.paid_at.is_not(None)))
-            ).scalars()
-        )
+        return set(uow.session.execute(_PAID_PRODUCTS, {"user_id": user_id}).scalars())
 
 
 def _present(
