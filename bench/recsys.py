@@ -165,6 +165,7 @@ class ServingShop:
     recommender: Recommender
     tokens: list[str]  # bearer tokens of logged-in shoppers, most with history, some new
     product_ids: list[str]
+    unlisted: frozenset[str]
 
 
 def build_serving_shop(folder: Path, *, users: int, items: int, num_threads: int) -> ServingShop:
@@ -284,7 +285,9 @@ def build_serving_shop(folder: Path, *, users: int, items: int, num_threads: int
             update(t.products).where(t.products.c.product_id.in_(unlisted)).values(is_listed=False)
         )
     engine.dispose()
-    return ServingShop(database_url, registry_dir, recommender, tokens, list(matrix.product_ids))
+    return ServingShop(
+        database_url, registry_dir, recommender, tokens, list(matrix.product_ids), frozenset(unlisted)
+    )
 
 
 def _api_settings(database_url: str, registry_dir: Path, port: int, num_threads: int) -> Any:
@@ -385,7 +388,11 @@ def _load_process(
 def _requests(shop: ServingShop, port: int, count: int, seed: int) -> list[tuple[str, bytes]]:
     """The mix a mini-program home and product page make: 60 % 猜你喜欢, 20 % complements, 20 % similar."""
     rng = np.random.default_rng(seed)
-    popular = [shop.product_ids[i] for i in np.argsort(-shop.recommender.popularity)[:1_000]]
+    popular = [
+        shop.product_ids[i]
+        for i in np.argsort(-shop.recommender.popularity)[:1_100]
+        if shop.product_ids[i] not in shop.unlisted
+    ][:1_000]
     made = []
     for _ in range(count):
         token = shop.tokens[int(rng.integers(len(shop.tokens)))]

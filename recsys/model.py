@@ -632,14 +632,16 @@ class Recommender:
         """Products shoppers treat alike (close ALS item factors), most similar first."""
         column = self._column(product_id)
         blocked = self._blocked((), out_of_stock, category)
-        ids, scores = self.model.similar_items(
-            column, n, filter_items=np.flatnonzero(blocked).astype(np.int32)
-        )
+        blocked[column] = True
+        # cosine of unit factors in numpy: implicit's similar_items starts its thread pool on every call
+        unit = self._unit_item_factors
+        scores = unit @ unit[column]
+        allowed = np.flatnonzero(~blocked)
+        if len(allowed) > n:
+            allowed = allowed[np.argpartition(-scores[allowed], n - 1)[:n]]
+        best = allowed[np.lexsort((allowed, -scores[allowed]))]
         reason = f"similar to {self._name(column)}"
-        return [
-            Recommendation(str(self.product_ids[i]), float(s), reason)
-            for i, s in zip(ids, scores, strict=True)
-        ]
+        return [Recommendation(str(self.product_ids[i]), float(scores[i]), reason) for i in best.tolist()]
 
     def complements(
         self, product_id: str, n: int = 10, *, out_of_stock: Collection[str] = (), category: str | None = None

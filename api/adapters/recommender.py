@@ -11,6 +11,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from threadpoolctl import threadpool_limits
+
 from recsys.freshness import RecentInteractions
 from recsys.model import Recommender
 from recsys.registry import NoModelError
@@ -72,6 +74,9 @@ class LiveRecommender:
         try:
             version = self._live_version() if self._live_version is not None else None
             if version is None or version != self._version or self._current is None:
+                # Requests score on many threads at once, each a small matrix-vector product: one BLAS
+                # thread per call, or OpenBLAS's own threads fight them for the two cores.
+                threadpool_limits(limits=1, user_api="blas")
                 loaded = self._load()
                 self._current = loaded.with_fresh(self.fresh) if self.fresh is not None else loaded
                 self._version = version
