@@ -117,7 +117,7 @@ class ShelfCache:
         self,
         read: Callable[[], Shelf],
         *,
-        max_age_s: float = 5.0,
+        max_age_s: float = 15.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_age_s < 0:
