@@ -17,7 +17,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api.adapters.db import make_engine, make_session_factory
+from api.adapters.db import make_engine, make_read_only_session_factory, make_session_factory
 from api.adapters.field_crypto import FieldCipher
 from api.adapters.flag_consumer import consume_flags
 from api.adapters.outbox_relay import run_relay
@@ -53,7 +53,9 @@ from recsys.freshness import RecentInteractions, consume_interactions
 from recsys.train import live_run_id, load_live
 
 log = logging.getLogger(__name__)
+# Recommendations come first: they are on every home and product page, and FastAPI tries routers in order.
 ROUTERS: tuple[APIRouter, ...] = (
+    recommendations.router,
     internal.router,
     shop.router,
     orders.router,
@@ -61,7 +63,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
     group_buys.router,
     group_buys.admin_router,
-    recommendations.router,
     membership.router,
     membership.admin_router,
     account_review.router,
@@ -85,10 +86,12 @@ def bootstrap(settings: ApiSettings, *, clock: Callable[[], datetime] | None = N
             settings.wechat_pay_platform_public_key_path.read_bytes()
         )
     session_factory = make_session_factory(engine)
+    read_only_session_factory = make_read_only_session_factory(engine)
     return Container(
         settings=settings,
         engine=engine,
         session_factory=session_factory,
+        read_only_session_factory=read_only_session_factory,
         wechat=WeChatClient(
             base_url=settings.wechat_api_base_url,
             appid=settings.wechat_appid,
@@ -127,7 +130,7 @@ def bootstrap(settings: ApiSettings, *, clock: Callable[[], datetime] | None = N
             else None,
         ),
         shelves=ShelfCache(
-            lambda: read_shelf(UnitOfWork(session_factory, clock=clock)),
+            lambda: read_shelf(UnitOfWork(read_only_session_factory, clock=clock)),
             max_age_s=settings.recommender_shelf_max_age_s,
         ),
     )

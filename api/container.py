@@ -24,6 +24,7 @@ class Container:
     settings: ApiSettings
     engine: Engine
     session_factory: sessionmaker[Session]
+    read_only_session_factory: sessionmaker[Session]
     wechat: WeChatClient
     pay: WeChatPayClient
     cipher: FieldCipher
@@ -35,6 +36,10 @@ class Container:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory, clock=self.clock)
+
+    def read_only_uow(self) -> UnitOfWork:
+        """For use cases that only read (recommendations): never commit through it."""
+        return UnitOfWork(self.read_only_session_factory, clock=self.clock)
 
     def now(self) -> datetime:
         return self.clock()

@@ -88,9 +88,12 @@ def read_shelf(uow: UnitOfWork) -> Shelf:
             .join(t.skus, s.product_id == p.product_id)
             .group_by(p.product_id, p.title, p.category_id, p.sales_count, p.is_listed)
         ).all()
-        category_names: dict[str, str] = dict(
-            uow.session.execute(select(t.categories.c.category_id, t.categories.c.name)).tuples().all()
-        )
+        category_names = {
+            str(category_id): str(name)
+            for category_id, name in uow.session.execute(
+                select(t.categories.c.category_id, t.categories.c.name)
+            ).all()
+        }
     on_sale = {
         r.product_id: ProductFacts(r.title, r.category_id, int(r.min_price_fen), int(r.sales_count))
         for r in rows
@@ -194,12 +197,12 @@ def _on_sale_now(uow: UnitOfWork, product_ids: Collection[str]) -> dict[str, _Li
     if not product_ids:
         return {}
     with uow:
-        rows = uow.session.execute(_LISTINGS, {"product_ids": sorted(set(product_ids))}).tuples().all()
+        rows = uow.session.execute(_LISTINGS, {"product_ids": sorted(set(product_ids))}).all()
     return {
-        product_id: _Listing(
+        str(product_id): _Listing(
             bool(is_listed),
-            ProductFacts(title, category_id, int(min_price_fen), int(sales_count))
-            if is_listed and int(stock or 0) > 0
+            ProductFacts(str(title), str(category_id), int(min_price_fen), int(sales_count))  # type: ignore[call-overload]
+            if is_listed and int(stock or 0) > 0  # type: ignore[call-overload]
             else None,
         )
         for product_id, title, category_id, sales_count, is_listed, min_price_fen, stock in rows
