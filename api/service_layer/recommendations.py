@@ -62,31 +62,48 @@ class ProductFacts:
 
 
 @dataclass(frozen=True)
-class Shelf:
-    """A snapshot of the catalogue: listed products with stock, best sellers first, and category names."""
+class BestSeller:
+    product_id: str
+    category_id: str
+    sales_count: int
 
-    products: dict[str, ProductFacts]
+
+@dataclass(frozen=True)
+class Shelf:
+    """A snapshot of the catalogue: what is not on sale, the best sellers, and category names."""
+
     not_on_sale: frozenset[str]  # unlisted or sold out when the snapshot was read
-    best_sellers: tuple[str, ...]  # on-sale product ids, most sold first (ties by id)
+    best_sellers: tuple[BestSeller, ...]  # the BEST_SELLERS_KEPT most sold on-sale products (ties by id)
     category_names: dict[str, str]  # category_id → name
 
 
+# The snapshot keeps this many best sellers: enough for the popular fallback, small enough to read in ms.
+BEST_SELLERS_KEPT = 1_000
+
+
 def read_shelf(uow: UnitOfWork) -> Shelf:
-    """The whole catalogue in one read (a join and a group-by over every SKU): for :class:`ShelfCache`."""
+    """The catalogue snapshot for :class:`ShelfCache`: three reads that aggregate in the database and return
+    few rows (the sold-out and unlisted, the best sellers, the categories), so a refresh takes milliseconds
+    of the serving process's time rather than one Python object per product."""
     p, s = t.products.c, t.skus.c
+    in_stock = func.sum(s.stock) > 0
     with uow:
-        rows = uow.session.execute(
-            select(
-                p.product_id,
-                p.title,
-                p.category_id,
-                p.sales_count,
-                p.is_listed,
-                func.min(s.price_fen).label("min_price_fen"),
-                func.sum(s.stock).label("stock"),
-            )
+        not_on_sale: list[str] = list(
+            uow.session.execute(
+                select(p.product_id)
+                .join(t.skus, s.product_id == p.product_id)
+                .group_by(p.product_id, p.is_listed)
+                .having(~(p.is_listed.is_(True) & in_stock))
+            ).scalars()
+        )
+        best_sellers = uow.session.execute(
+            select(p.product_id, p.category_id, p.sales_count)
             .join(t.skus, s.product_id == p.product_id)
-            .group_by(p.product_id, p.title, p.category_id, p.sales_count, p.is_listed)
+            .where(p.is_listed.is_(True))
+            .group_by(p.product_id, p.category_id, p.sales_count)
+            .having(in_stock)
+            .order_by(p.sales_count.desc(), p.product_id)
+            .limit(BEST_SELLERS_KEPT)
         ).all()
         category_names = {
             str(category_id): str(name)
@@ -94,19 +111,11 @@ def read_shelf(uow: UnitOfWork) -> Shelf:
                 select(t.categories.c.category_id, t.categories.c.name)
             ).all()
         }
-    on_sale = {
-        r.product_id: ProductFacts(r.title, r.category_id, int(r.min_price_fen), int(r.sales_count))
-        for r in rows
-        if r.is_listed and int(r.stock or 0) > 0
-    }
-    return Shelf(
-        products=on_sale,
-        not_on_sale=frozenset(r.product_id for r in rows).difference(on_sale),
-        best_sellers=tuple(
-            sorted(on_sale, key=lambda product_id: (-on_sale[product_id].sales_count, product_id))
-        ),
-        category_names=category_names,
-    )
+        return Shelf(
+            not_on_sale=frozenset(not_on_sale),
+            best_sellers=tuple(BestSeller(str(r[0]), str(r[1]), int(r[2])) for r in best_sellers),
+            category_names=category_names,
+        )
 
 
 class ShelfCache:
@@ -246,14 +255,13 @@ def _best_sellers(
     n: int,
     *,
     exclude: Collection[str],
-    keep: Callable[[ProductFacts], bool] = lambda _: True,
+    keep: Callable[[BestSeller], bool] = lambda _: True,
     reason: str = POPULAR_REASON,
 ) -> list[tuple[str, float, str]]:
     ranked = []
-    for product_id in shelf.best_sellers:
-        facts = shelf.products[product_id]
-        if product_id not in exclude and keep(facts):
-            ranked.append((product_id, float(facts.sales_count), reason))
+    for seller in shelf.best_sellers:
+        if seller.product_id not in exclude and keep(seller):
+            ranked.append((seller.product_id, float(seller.sales_count), reason))
             if len(ranked) == n:
                 break
     return ranked
@@ -288,7 +296,7 @@ def for_shopper(
         shelf,
         wanted,
         exclude=bought,
-        keep=lambda facts: category_id is None or facts.category_id == category_id,
+        keep=lambda seller: category_id is None or seller.category_id == category_id,
     )
     return Recommendations("popular", _present(_on_sale_now(uow, [p for p, _, _ in popular]), popular, n))
 
@@ -309,21 +317,21 @@ def similar(
     found: list[tuple[str, float, str]] = []
     if model is not None and product_id in model.product_index:
         found = _scored(model.similar(product_id, wanted, out_of_stock=shelf.not_on_sale))
-    # without a model: best sellers of its category (of the whole shop for a product not in the snapshot)
-    category = shelf.products[product_id].category_id if product_id in shelf.products else None
-    popular = _best_sellers(
-        shelf,
-        wanted,
-        exclude={product_id},
-        keep=lambda facts: category is None or facts.category_id == category,
-        reason="more in this category",
-    )
-    listings = _on_sale_now(uow, [product_id, *(p for p, _, _ in found), *(p for p, _, _ in popular)])
+    listings = _on_sale_now(uow, [product_id, *(p for p, _, _ in found)])
     _require_listed(listings, product_id)
     items = _present(listings, found, n, exclude={product_id})
     if items:
         return Recommendations("model", items)
-    return Recommendations("popular", _present(listings, popular, n))
+    facts = listings[product_id].facts
+    category = facts.category_id if facts is not None else None
+    popular = _best_sellers(
+        shelf,
+        wanted,
+        exclude={product_id},
+        keep=lambda seller: category is None or seller.category_id == category,
+        reason="more in this category",
+    )
+    return Recommendations("popular", _present(_on_sale_now(uow, [p for p, _, _ in popular]), popular, n))
 
 
 def complements(
@@ -336,13 +344,14 @@ def complements(
     found: list[tuple[str, float, str]] = []
     if model is not None and product_id in model.product_index:
         found = _scored(model.complements(product_id, wanted, out_of_stock=shelf.not_on_sale))
-    category = shelf.products[product_id].category_id if product_id in shelf.products else None
-    popular = _best_sellers(
-        shelf, wanted, exclude={product_id}, keep=lambda facts: facts.category_id != category
-    )
-    listings = _on_sale_now(uow, [product_id, *(p for p, _, _ in found), *(p for p, _, _ in popular)])
+    listings = _on_sale_now(uow, [product_id, *(p for p, _, _ in found)])
     _require_listed(listings, product_id)
     items = _present(listings, found, n)
     if items:
         return Recommendations("model", items)
-    return Recommendations("popular", _present(listings, popular, n))
+    facts = listings[product_id].facts
+    category = facts.category_id if facts is not None else None
+    popular = _best_sellers(
+        shelf, wanted, exclude={product_id}, keep=lambda seller: seller.category_id != category
+    )
+    return Recommendations("popular", _present(_on_sale_now(uow, [p for p, _, _ in popular]), popular, n))
