@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from recsys.dataset import InteractionMatrix, InteractionWeights
 from recsys.freshness import FreshSource, RecentInteraction, ShopperSegment
 
-Weighting = Literal["bm25", "confidence"]
+Weighting = Literal["bm25", "confidence", "log"]
 Measure = Literal["cosine", "lift"]
 FORMAT_VERSION = "shoploop-recsys/1"
 COLD_START_REASON = "popular right now"
@@ -53,7 +53,8 @@ class ALSParams:
         ALS sweeps.
     weighting : {"bm25", "confidence"}
         ``"bm25"`` reweights the matrix with BM25 (``bm25_k1``, ``bm25_b``) before the fit, damping
-        very popular items and very busy shoppers; ``"confidence"`` uses the weights as they are.
+        very popular items and very busy shoppers; ``"confidence"`` uses the weights as they are;
+        ``"log"`` uses ``log(1 + weight)``, so a shopper's hundredth purchase of an item adds little.
     random_state : int
         Seed for the initial factors: the same seed on the same matrix gives the same model.
     """
@@ -76,8 +77,8 @@ class ALSParams:
             raise ValueError(f"regularization must be >= 0, got {self.regularization}")
         if self.alpha <= 0:
             raise ValueError(f"alpha must be > 0, got {self.alpha}")
-        if self.weighting not in ("bm25", "confidence"):
-            raise ValueError(f"weighting must be 'bm25' or 'confidence', got {self.weighting!r}")
+        if self.weighting not in ("bm25", "confidence", "log"):
+            raise ValueError(f"weighting must be 'bm25', 'confidence' or 'log', got {self.weighting!r}")
         if not 0 <= self.bm25_b <= 1:
             raise ValueError(f"bm25_b must be in [0, 1], got {self.bm25_b}")
 
@@ -88,7 +89,10 @@ def weight_matrix(user_items: sp.csr_matrix, params: ALSParams) -> sp.csr_matrix
 
     if params.weighting == "bm25":
         return sp.csr_matrix(bm25_weight(user_items, K1=params.bm25_k1, B=params.bm25_b), dtype=np.float32)
-    return sp.csr_matrix(user_items, dtype=np.float32)
+    weighted = sp.csr_matrix(user_items, dtype=np.float32, copy=True)
+    if params.weighting == "log":
+        weighted.data = np.log1p(weighted.data)
+    return weighted
 
 
 class ALSModel:
@@ -344,6 +348,10 @@ def weigh_row(
     BM25 needs the training matrix's item weights (:func:`bm25_idf`) and mean row sum; confidence
     weighting leaves the row as it is.
     """
+    if params.weighting == "log":
+        logged = sp.csr_matrix(row, dtype=np.float32, copy=True)
+        logged.data = np.log1p(logged.data)
+        return logged
     if params.weighting != "bm25":
         return row
     length_norm = (1.0 - params.bm25_b) + params.bm25_b * float(row.data.sum()) / (average_length or 1.0)
@@ -941,11 +949,10 @@ class Recommender:
         return self.model.recalculate_user(self._weigh_row(merged))
 
     def _weigh_row(self, row: sp.csr_matrix) -> sp.csr_matrix:
-        if self.item_idf is None:
-            return row
-        return weigh_row(
-            row, self.model.params, item_idf=self.item_idf, average_length=self.bm25_average_length
-        )
+        if self.item_idf is None and self.model.params.weighting == "bm25":
+            return row  # an artifact from before fresh rows were weighted
+        item_idf = self.item_idf if self.item_idf is not None else np.ones(row.shape[1], np.float32)
+        return weigh_row(row, self.model.params, item_idf=item_idf, average_length=self.bm25_average_length)
 
     def _top(
         self,
