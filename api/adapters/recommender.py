@@ -6,7 +6,6 @@ the served model recomputes a shopper's vector from their latest views and add-t
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
@@ -79,13 +78,7 @@ class LiveRecommender:
                 # thread per call, or OpenBLAS's own threads fight them for the two cores.
                 threadpool_limits(limits=1, user_api="blas")
                 loaded = self._load()
-                current = loaded.with_fresh(self.fresh) if self.fresh is not None else loaded
-                # Its id maps and everything the app built so far live until the next reload: move them out
-                # of the collector's generations, or each full collection walks them (50-80 ms with a
-                # 20k-shopper model: a pause every request in flight waits for).
-                current.person_index, current.product_index  # noqa: B018 - built now, not on a request
-                gc.freeze()
-                self._current = current
+                self._current = loaded.with_fresh(self.fresh) if self.fresh is not None else loaded
                 self._version = version
         except NoModelError:
             # Keep serving the previous model, if any; popularity answers until the first training.
