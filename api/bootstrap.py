@@ -17,7 +17,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api.adapters.db import make_engine, make_session_factory
+from api.adapters.db import make_engine, make_read_only_session_factory, make_session_factory
 from api.adapters.field_crypto import FieldCipher
 from api.adapters.flag_consumer import consume_flags
 from api.adapters.outbox_relay import run_relay
@@ -43,15 +43,19 @@ from api.routes import (
 from api.service_layer.group_buys import settle_expired_group_buys
 from api.service_layer.notifications import send_pending
 from api.service_layer.orders import close_expired_orders
+from api.service_layer.recommendations import ShelfCache, read_shelf
+from api.service_layer.unit_of_work import UnitOfWork
 from api.settings import ApiSettings
 from api.wechat import signing
 from api.wechat.client import WeChatApiError, WeChatClient
 from api.wechat.pay import WeChatPayClient, WeChatPayError
 from recsys.freshness import RecentInteractions, consume_interactions
-from recsys.train import load_live
+from recsys.train import live_run_id, load_live
 
 log = logging.getLogger(__name__)
+# Recommendations come first: they are on every home and product page, and FastAPI tries routers in order.
 ROUTERS: tuple[APIRouter, ...] = (
+    recommendations.router,
     internal.router,
     shop.router,
     orders.router,
@@ -59,7 +63,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     admin.router,
     group_buys.router,
     group_buys.admin_router,
-    recommendations.router,
     membership.router,
     membership.admin_router,
     account_review.router,
@@ -82,10 +85,13 @@ def bootstrap(settings: ApiSettings, *, clock: Callable[[], datetime] | None = N
         platform_keys[settings.wechat_pay_platform_serial] = signing.load_public_key(
             settings.wechat_pay_platform_public_key_path.read_bytes()
         )
+    session_factory = make_session_factory(engine)
+    read_only_session_factory = make_read_only_session_factory(engine)
     return Container(
         settings=settings,
         engine=engine,
-        session_factory=make_session_factory(engine),
+        session_factory=session_factory,
+        read_only_session_factory=read_only_session_factory,
         wechat=WeChatClient(
             base_url=settings.wechat_api_base_url,
             appid=settings.wechat_appid,
@@ -114,6 +120,7 @@ def bootstrap(settings: ApiSettings, *, clock: Callable[[], datetime] | None = N
         clock=clock or (lambda: datetime.now(UTC)),
         recommender=LiveRecommender(
             lambda: load_live(settings.recsys),
+            live_version=lambda: live_run_id(settings.recsys),
             reload_after_s=settings.recommender_reload_s,
             fresh=RecentInteractions(
                 per_shopper=settings.recommender_fresh_per_shopper,
@@ -121,6 +128,10 @@ def bootstrap(settings: ApiSettings, *, clock: Callable[[], datetime] | None = N
             )
             if settings.recommender_freshness_enabled
             else None,
+        ),
+        shelves=ShelfCache(
+            lambda: read_shelf(UnitOfWork(read_only_session_factory, clock=clock)),
+            max_age_s=settings.recommender_shelf_max_age_s,
         ),
     )
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.adapters.field_crypto import FieldCipher
 from api.adapters.recommender import LiveRecommender
 from api.rate_limit import RateLimiter
+from api.service_layer.recommendations import ShelfCache
 from api.service_layer.unit_of_work import UnitOfWork
 from api.settings import ApiSettings
 from api.wechat.client import WeChatClient
@@ -23,6 +24,7 @@ class Container:
     settings: ApiSettings
     engine: Engine
     session_factory: sessionmaker[Session]
+    read_only_session_factory: sessionmaker[Session]
     wechat: WeChatClient
     pay: WeChatPayClient
     cipher: FieldCipher
@@ -30,9 +32,14 @@ class Container:
     order_limiter: RateLimiter
     clock: Callable[[], datetime]
     recommender: LiveRecommender
+    shelves: ShelfCache
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory, clock=self.clock)
+
+    def read_only_uow(self) -> UnitOfWork:
+        """For use cases that only read (recommendations): never commit through it."""
+        return UnitOfWork(self.read_only_session_factory, clock=self.clock)
 
     def now(self) -> datetime:
         return self.clock()

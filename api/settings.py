@@ -81,6 +81,9 @@ class ApiSettings(BaseSettings):
     # this often, so a newly trained model is served without a restart.
     recsys: RecsysSettings = Field(default_factory=RecsysSettings)
     recommender_reload_s: float = 300.0
+    # The catalogue snapshot that narrows the model's candidates is re-read in the background this often;
+    # each answer still checks listing and stock of the products it shows.
+    recommender_shelf_max_age_s: float = Field(default=15.0, ge=0)
     # Freshness: read shoploop.events (when Kafka is in use, as for the outbox relay) and recompute a shopper's
     # vector from their latest views and add-to-carts, without retraining. Bounded: per shopper and shoppers.
     recommender_freshness_enabled: bool = True

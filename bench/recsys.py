@@ -4,6 +4,7 @@ Run from the project root::
 
     .venv/bin/python -m bench.recsys                 # Online Retail: search, table, pipeline timing
     .venv/bin/python -m bench.recsys --synthetic     # also 100k users × 20k items × 2M interactions
+    .venv/bin/python -m bench.recsys --serving       # the order core's HTTP API at 300 requests/s, freshness
 
 Prints Markdown; docs/recsys.md holds the last recorded output.
 """
@@ -11,11 +12,16 @@ Prints Markdown; docs/recsys.md holds the last recorded output.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+import queue
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -30,6 +36,9 @@ from recsys.evaluate import format_table
 from recsys.model import ALSModel, ALSParams, Recommender, weight_matrix
 from recsys.settings import RecsysSettings
 from recsys.train import evaluate_only, train
+
+BENCH_MCHID, BENCH_APPID = "1900000109", "wxd0000000shoploop"
+REQUEST_TIMEOUT_S = 10.0
 
 
 def bare_fit_seconds(user_items: object, params: ALSParams, num_threads: int) -> float:
@@ -144,10 +153,366 @@ def synthetic(
     print(f"\npipeline / bare fit = {total / bare:.2f}× (target ≤ 2×)")
 
 
-def serving(num_threads: int, *, users: int = 20_000, items: int = 5_000, requests: int = 2_000) -> None:
-    """Serving latency in-process: bare recommend() vs Recommender.recommend_for, with and without a fresh
+# --- serving through the HTTP API ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServingShop:
+    """A synthetic shop: the model in a registry, the same products on sale in the order core's database."""
+
+    database_url: str
+    registry_dir: Path
+    recommender: Recommender
+    tokens: list[str]  # bearer tokens of logged-in shoppers, most with history, some new
+    product_ids: list[str]
+    unlisted: frozenset[str]
+
+
+def build_serving_shop(folder: Path, *, users: int, items: int, num_threads: int) -> ServingShop:
+    """Train a model on synthetic purchases and put its catalogue on sale (5 % sold out, 2 % unlisted)."""
+    from sqlalchemy import insert, update
+
+    from api.adapters import tables as t
+    from api.adapters.db import make_engine, make_session_factory
+    from api.migrate import upgrade_database
+    from api.service_layer import accounts, catalogue, orders
+    from api.service_layer.unit_of_work import UnitOfWork
+    from recsys.dataset import basket_matrix
+    from recsys.registry import ModelRegistry
+
+    rng = np.random.default_rng(7)
+    n = users * 20
+    product_of = rng.zipf(1.3, n) % items
+    frame = pl.DataFrame(
+        {
+            "person_id": [f"u{i}" for i in rng.integers(0, users, n)],
+            "product_id": [f"p{i}" for i in product_of],
+            "kind": rng.choice(["view", "add_to_cart", "purchase"], n, p=[0.6, 0.2, 0.2]),
+            "occurred_at": [
+                datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=int(h))
+                for h in rng.integers(0, 24 * 60, n)
+            ],
+            "quantity": 1,
+        }
+    ).with_columns(basket_id=pl.col("person_id") + "-" + (pl.col("occurred_at").dt.day()).cast(pl.Utf8))
+    categories = [f"Aisle {c}" for c in range(20)]
+    products = pl.DataFrame(
+        {
+            "product_id": [f"p{i}" for i in range(items)],
+            "name": [f"Panda product {i}" for i in range(items)],
+            "category": [categories[i % len(categories)] for i in range(items)],
+        }
+    )
+    matrix = build_interaction_matrix(frame)
+    model = ALSModel(ALSParams(factors=64, iterations=5), num_threads=num_threads).fit(matrix.user_items)
+    purchases = frame.filter(pl.col("kind") == "purchase")
+    recommender = Recommender.from_training(
+        matrix, model, baskets=basket_matrix(purchases, matrix.product_ids), products=products
+    )
+    registry_dir = folder / "recsys-models"
+    ModelRegistry(registry_dir).save_run(recommender, validation_score=0.1)
+
+    database_url = f"sqlite:///{folder / 'shoploop.db'}"
+    upgrade_database(database_url)
+    engine = make_engine(database_url)
+    factory = make_session_factory(engine)
+    now = datetime.now(UTC)
+    for product_id, name, category in products.iter_rows():
+        catalogue.create_product(
+            UnitOfWork(factory),
+            product_id=product_id,
+            title=name,
+            category=category,
+            description="",
+            skus=[{"sku_id": f"k{product_id}", "price_fen": int(rng.integers(500, 20_000)), "stock": 1_000}],
+            now=now,
+        )
+    # 2,000 shoppers with a training history and 200 new ones log in; 200 of them have paid orders since.
+    known = [str(p) for p in rng.choice(matrix.person_ids, 2_000, replace=False)]
+    shoppers = known + [f"new{i}" for i in range(200)]
+    tokens = []
+    with factory.begin() as session:
+        session.execute(
+            insert(t.users),
+            [
+                {
+                    "user_id": s,
+                    "openid": f"o-{s}",
+                    "session_key": "bench",
+                    "created_at": now,
+                    "last_login_at": now,
+                }
+                for s in shoppers
+            ],
+        )
+    for shopper in shoppers:
+        uow = UnitOfWork(factory)
+        with uow:
+            tokens.append(
+                accounts._issue(uow, subject_id=shopper, kind="shopper", now=now, ttl=timedelta(days=1)).token
+            )
+            uow.commit()
+    for number, shopper in enumerate(known[:200]):
+        order = orders.place_order(
+            UnitOfWork(factory),
+            orders.PlaceOrder(
+                user_id=shopper, idempotency_key=f"bench-{number}", items=[(f"kp{number % 50 + 1}", 1)]
+            ),
+            now=now,
+            payment_window=timedelta(minutes=30),
+            low_stock_threshold=5,
+        )
+        orders.confirm_payment(
+            UnitOfWork(factory),
+            {
+                "mchid": BENCH_MCHID,
+                "appid": BENCH_APPID,
+                "trade_state": "SUCCESS",
+                "out_trade_no": order.order_id,
+                "transaction_id": f"42{number:020d}",
+                "amount": {"total": order.total_fen},
+            },
+            mchid=BENCH_MCHID,
+            appid=BENCH_APPID,
+            now=now,
+            notification_id=f"n{number}",
+        )
+    with factory.begin() as session:
+        sold_out = [f"kp{i}" for i in rng.choice(items, items // 20, replace=False)]
+        session.execute(update(t.skus).where(t.skus.c.sku_id.in_(sold_out)).values(stock=0))
+        unlisted = [f"p{i}" for i in rng.choice(items, items // 50, replace=False)]
+        session.execute(
+            update(t.products).where(t.products.c.product_id.in_(unlisted)).values(is_listed=False)
+        )
+    engine.dispose()
+    return ServingShop(
+        database_url, registry_dir, recommender, tokens, list(matrix.product_ids), frozenset(unlisted)
+    )
+
+
+def _api_settings(database_url: str, registry_dir: Path, port: int, num_threads: int) -> Any:
+    from api.settings import ApiSettings
+
+    return ApiSettings(
+        environment="development",
+        database_url=database_url,
+        wechat_appid=BENCH_APPID,
+        wechat_pay_mchid=BENCH_MCHID,
+        notify_base_url=f"http://127.0.0.1:{port}",
+        auto_close_interval_s=0,
+        notification_interval_s=0,
+        reward_consumer_enabled=False,
+        account_flag_consumer_enabled=False,
+        outbox_relay_enabled=False,  # no Kafka here: freshness is measured on its own below
+        recsys=RecsysSettings(registry_dir=registry_dir, num_threads=num_threads),
+    )
+
+
+def run_api_server(database_url: str, registry_dir: Path, port: int, num_threads: int) -> None:
+    """The order core as `shoploop api` runs it (one uvicorn process), on the benchmark's database."""
+    import uvicorn
+
+    from api.bootstrap import create_app
+
+    settings = _api_settings(database_url, registry_dir, port, num_threads)
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+
+
+@dataclass(frozen=True)
+class OpenLoopResult:
+    latencies_ms: dict[str, list[float]]  # by route, from each request's scheduled time
+    statuses: dict[int, int]
+    sent: int
+    late_starts: int  # requests that found no idle connection and waited for one
+
+
+async def _open_loop(
+    port: int, requests: list[tuple[str, bytes]], rate: float, connections: int
+) -> OpenLoopResult:
+    """Send ``requests`` at a fixed rate, whatever the answers do; latency counts from the scheduled time.
+
+    Keep-alive HTTP/1.1 over asyncio streams (a general client spends hundreds of microseconds of CPU per
+    request, taken from the server's cores). A request that finds every connection busy waits for one,
+    and that wait is part of its latency.
+    """
+    idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    for _ in range(connections):
+        idle.put_nowait(await asyncio.open_connection("127.0.0.1", port))
+    latencies: dict[str, list[float]] = {}
+    statuses: dict[int, int] = {}
+    late = 0
+
+    async def one(route: str, request: bytes, due: float) -> None:
+        nonlocal late
+        if idle.empty():
+            late += 1
+        reader, writer = await idle.get()
+        try:
+            writer.write(request)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT_S)
+            length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+            await reader.readexactly(length)
+            status = int(head[9:12])
+        except (OSError, asyncio.IncompleteReadError, TimeoutError):
+            # A dropped or stuck connection counts as a failed request (status 0) and is replaced.
+            writer.close()
+            status = 0
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        latencies.setdefault(route, []).append((time.perf_counter() - due) * 1000)
+        statuses[status] = statuses.get(status, 0) + 1
+        idle.put_nowait((reader, writer))
+
+    tasks = []
+    started = time.perf_counter() + 0.05
+    for index, (route, request) in enumerate(requests):
+        due = started + index / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(route, request, due)))
+    await asyncio.gather(*tasks)
+    while not idle.empty():
+        _, writer = idle.get_nowait()
+        writer.close()
+    return OpenLoopResult(latencies, statuses, len(requests), late)
+
+
+def _load_process(
+    port: int, requests: list[tuple[str, bytes]], rate: float, connections: int, results: Any
+) -> None:
+    import uvloop
+
+    results.put(uvloop.run(_open_loop(port, requests, rate, connections)))
+
+
+def _requests(shop: ServingShop, port: int, count: int, seed: int) -> list[tuple[str, bytes]]:
+    """The mix a mini-program home and product page make: 60 % 猜你喜欢, 20 % complements, 20 % similar."""
+    rng = np.random.default_rng(seed)
+    popular = [
+        shop.product_ids[i]
+        for i in np.argsort(-shop.recommender.popularity)[:1_100]
+        if shop.product_ids[i] not in shop.unlisted
+    ][:1_000]
+    made = []
+    for _ in range(count):
+        token = shop.tokens[int(rng.integers(len(shop.tokens)))]
+        draw = rng.random()
+        if draw < 0.6:
+            route, path = "recommendations", "/v1/recommendations?n=10"
+        else:
+            product_id = popular[int(rng.integers(len(popular)))]
+            route = "complements" if draw < 0.8 else "similar"
+            path = f"/v1/products/{product_id}/{route}?n=10"
+        made.append(
+            (
+                route,
+                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n\r\n".encode(),
+            )
+        )
+    return made
+
+
+def _wait_for_health(port: int, process: Any, timeout_s: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.exitcode is not None:
+            raise RuntimeError(f"the API process exited with {process.exitcode}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the API did not answer on port {port} within {timeout_s} s")
+
+
+def _ms(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def http_serving(
+    num_threads: int, *, port: int, rate: float, seconds: float, users: int = 20_000, items: int = 5_000
+) -> None:
+    """Recommendations through the order core's HTTP API under a steady open-loop load from another process,
+    beside the bare ``recommend()`` call on the same model in the same run."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        shop = build_serving_shop(Path(folder), users=users, items=items, num_threads=num_threads)
+        print(
+            f"\n### Serving through the HTTP API ({users} users × {items} items, 64 factors; "
+            f"shop built in {time.perf_counter() - started:.0f} s)\n"
+        )
+        server = context.Process(
+            target=run_api_server, args=(shop.database_url, shop.registry_dir, port, num_threads), daemon=True
+        )
+        server.start()
+        try:
+            _wait_for_health(port, server)
+            # Warm-up at the same rate (model load, connection pools, first-call caches), not measured.
+            results = context.Queue()
+            for _phase, count, seed in (("warm-up", int(rate * 3), 1), ("measured", int(rate * seconds), 2)):
+                requests = _requests(shop, port, count, seed)
+                cpu_before = _cpu_seconds(server.pid)
+                load = context.Process(target=_load_process, args=(port, requests, rate, 64, results))
+                load.start()
+                try:
+                    result: OpenLoopResult = results.get(timeout=count / rate + 60)
+                except queue.Empty:
+                    raise RuntimeError(
+                        f"the load did not finish; API process exit code {server.exitcode}"
+                    ) from None
+                load.join()
+                server_cpu = _cpu_seconds(server.pid) - cpu_before
+            every = [v for values in result.latencies_ms.values() for v in values]
+            print(
+                f"{result.sent} requests at {rate:.0f}/s for {result.sent / rate:.0f} s (open loop, 64 keep-alive "
+                f"connections, latency from the scheduled send time); statuses {result.statuses}; "
+                f"{result.late_starts} waited for a free connection; API process CPU {server_cpu:.1f} s "
+                f"({server_cpu / (result.sent / rate) * 100:.0f} % of a core)\n"
+            )
+            print("| route | requests | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|")
+            for route, values in [*sorted(result.latencies_ms.items()), ("all", every)]:
+                print(
+                    f"| {route} | {len(values)} | {_ms(values, 50):.2f} | {_ms(values, 99):.2f} | {max(values):.1f} |"
+                )
+        finally:
+            server.terminate()
+            server.join(timeout=10)
+        model, purchased = shop.recommender.model, shop.recommender.purchased
+        rng = np.random.default_rng(3)
+        rows = rng.integers(0, purchased.shape[0], 2_000)
+        timings = []
+        for row in rows:
+            begun = time.perf_counter()
+            model.recommend(int(row), purchased[int(row)], 10, filter_already_liked_items=False)
+            timings.append((time.perf_counter() - begun) * 1000)
+        print(
+            f"| bare `ALSModel.recommend` in-process (ceiling) | {len(timings)} | {_ms(timings, 50):.3f} | "
+            f"{_ms(timings, 99):.3f} | {max(timings):.2f} |"
+        )
+        print(
+            f"\nAPI p99 (all routes) = {_ms(every, 99):.2f} ms at {rate:.0f} requests/s (target < 10 ms); "
+            f"{_ms(every, 99) / _ms(timings, 99):.0f}× the bare call's p99"
+        )
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def in_process_serving(
+    num_threads: int, *, users: int = 20_000, items: int = 5_000, requests: int = 2_000
+) -> None:
+    """In-process: bare recommend() vs Recommender.recommend_for, with and without a fresh
     vector recompute; and freshness through the embedded broker (event published → recommendation changed)."""
-    import asyncio
 
     from aiokafka import AIOKafkaProducer
 
@@ -242,10 +607,16 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=24, help="hyperparameter search trials")
     parser.add_argument("--threads", type=int, default=2, help="implicit threads")
     parser.add_argument("--synthetic", action="store_true", help="also run the 100k × 20k × 2M pipeline")
-    parser.add_argument("--serving", action="store_true", help="only serving latency and freshness")
+    parser.add_argument(
+        "--serving", action="store_true", help="only serving latency (HTTP API under load) and freshness"
+    )
+    parser.add_argument("--port", type=int, default=18101, help="port of the API under test (--serving)")
+    parser.add_argument("--rate", type=float, default=300.0, help="requests per second (--serving)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured load duration (--serving)")
     arguments = parser.parse_args()
     if arguments.serving:
-        serving(arguments.threads)
+        http_serving(arguments.threads, port=arguments.port, rate=arguments.rate, seconds=arguments.seconds)
+        in_process_serving(arguments.threads)
         return
     online_retail(arguments.trials, arguments.threads)
     if arguments.synthetic:

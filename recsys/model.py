@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from recsys.dataset import InteractionMatrix, InteractionWeights
 from recsys.freshness import FreshSource, RecentInteraction, ShopperSegment
 
-Weighting = Literal["bm25", "confidence"]
+Weighting = Literal["bm25", "confidence", "log"]
 Measure = Literal["cosine", "lift"]
 FORMAT_VERSION = "shoploop-recsys/1"
 COLD_START_REASON = "popular right now"
@@ -53,7 +53,8 @@ class ALSParams:
         ALS sweeps.
     weighting : {"bm25", "confidence"}
         ``"bm25"`` reweights the matrix with BM25 (``bm25_k1``, ``bm25_b``) before the fit, damping
-        very popular items and very busy shoppers; ``"confidence"`` uses the weights as they are.
+        very popular items and very busy shoppers; ``"confidence"`` uses the weights as they are;
+        ``"log"`` uses ``log(1 + weight)``, so a shopper's hundredth purchase of an item adds little.
     random_state : int
         Seed for the initial factors: the same seed on the same matrix gives the same model.
     """
@@ -76,8 +77,8 @@ class ALSParams:
             raise ValueError(f"regularization must be >= 0, got {self.regularization}")
         if self.alpha <= 0:
             raise ValueError(f"alpha must be > 0, got {self.alpha}")
-        if self.weighting not in ("bm25", "confidence"):
-            raise ValueError(f"weighting must be 'bm25' or 'confidence', got {self.weighting!r}")
+        if self.weighting not in ("bm25", "confidence", "log"):
+            raise ValueError(f"weighting must be 'bm25', 'confidence' or 'log', got {self.weighting!r}")
         if not 0 <= self.bm25_b <= 1:
             raise ValueError(f"bm25_b must be in [0, 1], got {self.bm25_b}")
 
@@ -88,7 +89,10 @@ def weight_matrix(user_items: sp.csr_matrix, params: ALSParams) -> sp.csr_matrix
 
     if params.weighting == "bm25":
         return sp.csr_matrix(bm25_weight(user_items, K1=params.bm25_k1, B=params.bm25_b), dtype=np.float32)
-    return sp.csr_matrix(user_items, dtype=np.float32)
+    weighted = sp.csr_matrix(user_items, dtype=np.float32, copy=True)
+    if params.weighting == "log":
+        weighted.data = np.log1p(weighted.data)
+    return weighted
 
 
 class ALSModel:
@@ -344,6 +348,10 @@ def weigh_row(
     BM25 needs the training matrix's item weights (:func:`bm25_idf`) and mean row sum; confidence
     weighting leaves the row as it is.
     """
+    if params.weighting == "log":
+        logged = sp.csr_matrix(row, dtype=np.float32, copy=True)
+        logged.data = np.log1p(logged.data)
+        return logged
     if params.weighting != "bm25":
         return row
     length_norm = (1.0 - params.bm25_b) + params.bm25_b * float(row.data.sum()) / (average_length or 1.0)
@@ -569,6 +577,7 @@ class Recommender:
         hidden: Collection[str] = (),
         out_of_stock: Collection[str] = (),
         category: str | None = None,
+        purchased: Collection[str] = (),
         recent: Sequence[RecentInteraction] | None = None,
         segment: ShopperSegment | None = None,
     ) -> list[Recommendation]:
@@ -590,6 +599,9 @@ class Recommender:
         hidden, out_of_stock : collection of str
             Product ids; ids the model does not know are ignored.
         category : str, optional
+        purchased : collection of str
+            Products the shopper bought since the model was trained (e.g. from the order core's paid
+            orders); excluded like the training window's purchases, repurchasable categories aside.
         recent : sequence of RecentInteraction, optional
             Overrides :attr:`fresh` for this call.
         segment : ShopperSegment, optional
@@ -604,8 +616,7 @@ class Recommender:
             recent = self.fresh.recent(person_id) if self.fresh is not None else ()
         fresh_columns = self._fresh_columns(recent)
         blocked = self._blocked(hidden, out_of_stock, category)
-        if row is not None:
-            blocked |= self._already_purchased(row)
+        blocked |= self._already_purchased(row, purchased)
         blocked[[column for column, kind in fresh_columns.items() if kind == "add_to_cart"]] = True
         if blocked.all():
             return []
@@ -613,20 +624,9 @@ class Recommender:
             scores = self.model.item_factors @ self._fresh_vector(row, recent)
             result = self._top(scores, n, blocked, row, fresh_columns)
         elif row is not None:
-            ids, scores = self.model.recommend(
-                row,
-                self.purchased[row],
-                n,
-                filter_already_liked_items=False,
-                filter_items=np.flatnonzero(blocked).astype(np.int32),
-            )
-            result = [
-                Recommendation(
-                    str(self.product_ids[item]), float(score), self._reason_for(row, int(item), {})
-                )
-                for item, score in zip(ids, scores, strict=True)
-                if np.isfinite(score) and not blocked[item]
-            ]
+            # one shopper's scores over the catalogue is a single mat-vec: no call into implicit's thread pool
+            scores = self.model.item_factors @ self.model.user_factors[row]
+            result = self._top(scores, n, blocked, row, {})
         else:
             return self._cold_start(n, blocked, segment or self._segment_of(person_id))
         if len(result) < n:
@@ -640,14 +640,16 @@ class Recommender:
         """Products shoppers treat alike (close ALS item factors), most similar first."""
         column = self._column(product_id)
         blocked = self._blocked((), out_of_stock, category)
-        ids, scores = self.model.similar_items(
-            column, n, filter_items=np.flatnonzero(blocked).astype(np.int32)
-        )
+        blocked[column] = True
+        # cosine of unit factors in numpy: implicit's similar_items starts its thread pool on every call
+        unit = self._unit_item_factors
+        scores = unit @ unit[column]
+        allowed = np.flatnonzero(~blocked)
+        if len(allowed) > n:
+            allowed = allowed[np.argpartition(-scores[allowed], n - 1)[:n]]
+        best = allowed[np.lexsort((allowed, -scores[allowed]))]
         reason = f"similar to {self._name(column)}"
-        return [
-            Recommendation(str(self.product_ids[i]), float(s), reason)
-            for i, s in zip(ids, scores, strict=True)
-        ]
+        return [Recommendation(str(self.product_ids[i]), float(scores[i]), reason) for i in best.tolist()]
 
     def complements(
         self, product_id: str, n: int = 10, *, out_of_stock: Collection[str] = (), category: str | None = None
@@ -812,42 +814,106 @@ class Recommender:
     def _blocked(
         self, hidden: Collection[str], out_of_stock: Collection[str], category: str | None
     ) -> NDArray[np.bool_]:
-        blocked = np.zeros(len(self.product_ids), dtype=bool)
-        for product_id in (*hidden, *out_of_stock):
-            column = self.product_index.get(str(product_id))
-            if column is not None:
-                blocked[column] = True
+        blocked = self._columns_mask(hidden)
+        blocked |= self._columns_mask(out_of_stock)
         if category is not None:
-            blocked |= self.product_categories != category
+            blocked |= self._category_mask(category)
         return blocked
 
-    def _already_purchased(self, row: int) -> NDArray[np.bool_]:
+    def _columns_mask(self, product_ids: Collection[str]) -> NDArray[np.bool_]:
+        """Products as a mask over the columns; a frozenset (the order core's shelf snapshot, the same object
+        for thousands of requests) is looked up once and remembered."""
+        if isinstance(product_ids, frozenset):
+            cached = self._mask_cache.get(product_ids)
+            if cached is not None:
+                return cached.copy()
+        mask = np.zeros(len(self.product_ids), dtype=bool)
+        index = self.product_index
+        for product_id in product_ids:
+            column = index.get(str(product_id))
+            if column is not None:
+                mask[column] = True
+        if isinstance(product_ids, frozenset):
+            if len(self._mask_cache) >= 4:
+                self._mask_cache.pop(next(iter(self._mask_cache)))
+            self._mask_cache[product_ids] = mask.copy()
+        return mask
+
+    @cached_property
+    def _mask_cache(self) -> dict[frozenset[str], NDArray[np.bool_]]:
+        return {}
+
+    def _category_mask(self, category: str) -> NDArray[np.bool_]:
+        cached = self._category_masks.get(category)
+        if cached is None:
+            cached = self._category_masks[category] = self.product_categories != category
+        return cached
+
+    @cached_property
+    def _category_masks(self) -> dict[str, NDArray[np.bool_]]:
+        return {}
+
+    def _already_purchased(self, row: int | None, since_training: Collection[str] = ()) -> NDArray[np.bool_]:
         bought = np.zeros(len(self.product_ids), dtype=bool)
-        bought[self.purchased[row].indices] = True
-        if self.repurchasable_categories:
-            bought &= ~np.isin(self.product_categories, list(self.repurchasable_categories))
+        if row is not None:
+            bought[self._row_columns(self.purchased, row)] = True
+        for product_id in since_training:
+            column = self.product_index.get(str(product_id))
+            if column is not None:
+                bought[column] = True
+        bought &= ~self._repurchasable
         return bought
 
+    @cached_property
+    def _popularity_order(self) -> NDArray[np.int64]:
+        return np.lexsort((np.arange(len(self.popularity)), -self.popularity))
+
+    @cached_property
+    def _repurchasable(self) -> NDArray[np.bool_]:
+        """Per product: in a category of consumables that may be recommended again after a purchase."""
+        if not self.repurchasable_categories:
+            return np.zeros(len(self.product_ids), dtype=bool)
+        return np.isin(self.product_categories, sorted(self.repurchasable_categories))
+
+    @staticmethod
+    def _row_columns(matrix: sp.csr_matrix, row: int) -> NDArray[np.int32]:
+        """The columns of one CSR row, read from its arrays (scipy's row slicing costs ~50 µs a call)."""
+        return np.asarray(matrix.indices[matrix.indptr[row] : matrix.indptr[row + 1]])
+
     def _popular(self, n: int, blocked: NDArray[np.bool_]) -> list[Recommendation]:
-        order = np.lexsort((np.arange(len(self.popularity)), -self.popularity))
+        order = self._popularity_order
         allowed = order[~blocked[order]][:n]
         return [
             Recommendation(str(self.product_ids[i]), float(self.popularity[i]), COLD_START_REASON)
             for i in allowed
         ]
 
-    def _reason_for(self, row: int | None, item: int, fresh_columns: Mapping[int, str]) -> str:
-        history = self.interacted[row].indices if row is not None else np.empty(0, dtype=np.int32)
-        history = np.union1d(history, np.fromiter(fresh_columns, dtype=np.int32, count=len(fresh_columns)))
+    def _reasons(
+        self, row: int | None, items: NDArray[np.int64], fresh_columns: Mapping[int, str]
+    ) -> list[str]:
+        """Why each of ``items`` is shown: the product of the shopper's history closest to it in factor space.
+
+        One (history × items) product of unit factors for the whole list, not one lookup per item.
+        """
+        history = self._row_columns(self.interacted, row) if row is not None else np.empty(0, np.int32)
+        if fresh_columns:
+            history = np.union1d(
+                history, np.fromiter(fresh_columns, dtype=np.int32, count=len(fresh_columns))
+            )
         if len(history) == 0:
-            return COLD_START_REASON
-        closeness = self._unit_item_factors[history] @ self._unit_item_factors[item]
-        anchor = int(history[int(np.argmax(closeness))])
-        if fresh_columns.get(anchor) == "add_to_cart":
-            return f"because you added {self._name(anchor)} to your cart"
-        if row is not None and self.purchased[row, anchor]:
-            return f"because you bought {self._name(anchor)}"
-        return f"because you viewed {self._name(anchor)}"
+            return [COLD_START_REASON] * len(items)
+        unit = self._unit_item_factors
+        anchors = history[np.argmax(unit[history] @ unit[items].T, axis=0)]
+        bought = set(self._row_columns(self.purchased, row).tolist()) if row is not None else set()
+        reasons = []
+        for anchor in anchors.tolist():
+            if fresh_columns.get(anchor) == "add_to_cart":
+                reasons.append(f"because you added {self._name(anchor)} to your cart")
+            elif anchor in bought:
+                reasons.append(f"because you bought {self._name(anchor)}")
+            else:
+                reasons.append(f"because you viewed {self._name(anchor)}")
+        return reasons
 
     def _fresh_columns(self, recent: Sequence[RecentInteraction]) -> dict[int, str]:
         """Column → strongest recent kind, for the products the model knows."""
@@ -873,16 +939,20 @@ class Recommender:
             shape=(1, n_items),
         )
         base = self.confidences if self.confidences is not None else self.interacted
-        merged = sp.csr_matrix(fresh + base[row] if row is not None else fresh, dtype=np.float32)
+        if row is not None:
+            start, end = base.indptr[row], base.indptr[row + 1]
+            fresh = fresh + sp.csr_matrix(
+                (base.data[start:end], base.indices[start:end], [0, end - start]), shape=(1, n_items)
+            )
+        merged = sp.csr_matrix(fresh, dtype=np.float32)
         merged.sum_duplicates()
         return self.model.recalculate_user(self._weigh_row(merged))
 
     def _weigh_row(self, row: sp.csr_matrix) -> sp.csr_matrix:
-        if self.item_idf is None:
-            return row
-        return weigh_row(
-            row, self.model.params, item_idf=self.item_idf, average_length=self.bm25_average_length
-        )
+        if self.item_idf is None and self.model.params.weighting == "bm25":
+            return row  # an artifact from before fresh rows were weighted
+        item_idf = self.item_idf if self.item_idf is not None else np.ones(row.shape[1], np.float32)
+        return weigh_row(row, self.model.params, item_idf=item_idf, average_length=self.bm25_average_length)
 
     def _top(
         self,
@@ -897,10 +967,8 @@ class Recommender:
             allowed = allowed[np.argpartition(-scores[allowed], n - 1)[:n]]
         best = allowed[np.lexsort((allowed, -scores[allowed]))]
         return [
-            Recommendation(
-                str(self.product_ids[i]), float(scores[i]), self._reason_for(row, int(i), fresh_columns)
-            )
-            for i in best
+            Recommendation(str(self.product_ids[i]), float(scores[i]), reason)
+            for i, reason in zip(best.tolist(), self._reasons(row, best, fresh_columns), strict=True)
         ]
 
     def _segment_of(self, person_id: str) -> ShopperSegment:

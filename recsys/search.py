@@ -25,7 +25,10 @@ DEFAULT_GRID: dict[str, Sequence[Any]] = {
     "regularization": (0.01, 0.05, 0.2),
     "alpha": (0.25, 0.5, 1.0, 2.0, 5.0),
     "iterations": (15, 30),
-    "weighting": ("bm25", "confidence"),
+    "weighting": ("bm25", "confidence", "log"),
+    # BM25's saturation and length normalisation (only read when weighting is bm25)
+    "bm25_k1": (1.2, 10.0, 100.0),
+    "bm25_b": (0.5, 0.8, 1.0),
 }
 WEIGHT_KEYS = frozenset({"view", "add_to_cart", "purchase", "half_life_days", "quantity"})
 

@@ -236,6 +236,12 @@ def load_live(settings: RecsysSettings | None = None) -> Recommender:
     return ModelRegistry(settings.resolved_registry_dir()).load_live()
 
 
+def live_run_id(settings: RecsysSettings | None = None) -> str:
+    """The run serving should use (promoting a better one first), without reading its artifact."""
+    settings = settings or RecsysSettings()
+    return ModelRegistry(settings.resolved_registry_dir()).promote_best().run_id
+
+
 def main() -> None:
     """Train with settings from the environment and print the evaluation table."""
     run = train_latest()

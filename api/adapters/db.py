@@ -9,6 +9,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+READ_ONLY = "shoploop_read_only"
+
 
 def make_engine(database_url: str, *, pool_size: int = 10) -> Engine:
     url = make_url(database_url)
@@ -37,8 +39,20 @@ def _make_sqlite_transactions_immediate(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only transaction never upgrades to a writer, so it cannot deadlock: it begins deferred and
+        # reads its WAL snapshot beside the writers instead of queueing for the write lock.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+
+
+def make_read_only_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for reads only (on SQLite they do not take the write lock); never write through them."""
+    return sessionmaker(
+        bind=engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False, autoflush=False
+    )

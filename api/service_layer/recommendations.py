@@ -2,15 +2,24 @@
 
 Only listed, in-stock products of our catalogue are returned. Before the first model is trained (or for a
 product the model does not know) the shop's best sellers answer instead, with source "popular".
+
+A request costs one or two short database reads, both indexed: the shopper's paid products (猜你喜欢
+only) and the listing and stock of the few candidate products it is about to show. The whole catalogue
+(:class:`Shelf`: what is on sale, best sellers, category names) is read at most every few seconds by
+:class:`ShelfCache` and only narrows the candidates; the per-request read is what decides, so a product
+that sold out a moment ago is never shown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import threading
+import time
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 
 from api.adapters import tables as t
 from api.adapters.recommender import LiveRecommender
@@ -18,8 +27,12 @@ from api.domain.errors import ProductNotFound
 from api.service_layer.unit_of_work import UnitOfWork
 from recsys.model import Recommendation
 
+log = logging.getLogger(__name__)
+
 Source = Literal["model", "popular"]
 POPULAR_REASON = "popular in the shop"
+# Candidates asked of the model per item shown: its catalogue is wider than what is on sale right now.
+CANDIDATES_PER_ITEM = 3
 
 
 @dataclass(frozen=True)
@@ -39,140 +52,306 @@ class Recommendations:
 
 
 @dataclass(frozen=True)
-class _Shelf:
-    """Listed products with stock, with what the answer shows about them."""
+class ProductFacts:
+    """What the answer shows about a product on sale."""
 
-    products: dict[str, tuple[str, str, int, int]]  # product_id → (title, category_id, min price, sales)
-    not_on_sale: set[str]  # unlisted or sold out: never recommended
+    title: str
+    category_id: str
+    min_price_fen: int
+    sales_count: int
 
 
-def _shelf(uow: UnitOfWork) -> _Shelf:
+@dataclass(frozen=True)
+class BestSeller:
+    product_id: str
+    category_id: str
+    sales_count: int
+
+
+@dataclass(frozen=True)
+class Shelf:
+    """A snapshot of the catalogue: what is not on sale, the best sellers, and category names."""
+
+    not_on_sale: frozenset[str]  # unlisted or sold out when the snapshot was read
+    best_sellers: tuple[BestSeller, ...]  # the BEST_SELLERS_KEPT most sold on-sale products (ties by id)
+    category_names: dict[str, str]  # category_id → name
+
+
+# The snapshot keeps this many best sellers: enough for the popular fallback, small enough to read in ms.
+BEST_SELLERS_KEPT = 1_000
+
+
+def read_shelf(uow: UnitOfWork) -> Shelf:
+    """The catalogue snapshot for :class:`ShelfCache`: three reads that aggregate in the database and return
+    few rows (the sold-out and unlisted, the best sellers, the categories), so a refresh takes milliseconds
+    of the serving process's time rather than one Python object per product."""
     p, s = t.products.c, t.skus.c
+    in_stock = func.sum(s.stock) > 0
     with uow:
-        rows = uow.session.execute(
-            select(
-                p.product_id,
-                p.title,
-                p.category_id,
-                p.sales_count,
-                p.is_listed,
-                func.min(s.price_fen).label("min_price_fen"),
-                func.sum(s.stock).label("stock"),
-            )
-            .join(t.skus, s.product_id == p.product_id)
-            .group_by(p.product_id, p.title, p.category_id, p.sales_count, p.is_listed)
-        ).all()
-    on_sale = {
-        r.product_id: (r.title, r.category_id, int(r.min_price_fen), int(r.sales_count))
-        for r in rows
-        if r.is_listed and int(r.stock or 0) > 0
-    }
-    return _Shelf(products=on_sale, not_on_sale={r.product_id for r in rows} - set(on_sale))
-
-
-def _category_name(uow: UnitOfWork, category_id: str) -> str | None:
-    with uow:
-        return uow.session.execute(
-            select(t.categories.c.name).where(t.categories.c.category_id == category_id)
-        ).scalar_one_or_none()
-
-
-def _present(shelf: _Shelf, found: Sequence[Recommendation], n: int) -> list[RecommendedProduct]:
-    items = []
-    for item in found:
-        known = shelf.products.get(item.product_id)
-        if known is not None:
-            title, category_id, price, _ = known
-            items.append(
-                RecommendedProduct(item.product_id, title, category_id, price, item.score, item.reason)
-            )
-    return items[:n]
-
-
-def _popular(
-    shelf: _Shelf, n: int, *, exclude: set[str], category_id: str | None = None, reason: str = POPULAR_REASON
-) -> list[RecommendedProduct]:
-    ranked = sorted(
-        (
-            (product_id, facts)
-            for product_id, facts in shelf.products.items()
-            if product_id not in exclude and (category_id is None or facts[1] == category_id)
-        ),
-        key=lambda pair: (-pair[1][3], pair[0]),
-    )[:n]
-    return [
-        RecommendedProduct(product_id, title, category, price, float(sales), reason)
-        for product_id, (title, category, price, sales) in ranked
-    ]
-
-
-def _bought(uow: UnitOfWork, user_id: str) -> set[str]:
-    with uow:
-        return set(
+        not_on_sale: list[str] = list(
             uow.session.execute(
-                select(t.order_lines.c.product_id)
-                .join(t.orders, t.orders.c.order_id == t.order_lines.c.order_id)
-                .where(and_(t.orders.c.user_id == user_id, t.orders.c.paid_at.is_not(None)))
+                select(p.product_id)
+                .join(t.skus, s.product_id == p.product_id)
+                .group_by(p.product_id, p.is_listed)
+                .having(~(p.is_listed.is_(True) & in_stock))
             ).scalars()
+        )
+        best_sellers = uow.session.execute(
+            select(p.product_id, p.category_id, p.sales_count)
+            .join(t.skus, s.product_id == p.product_id)
+            .where(p.is_listed.is_(True))
+            .group_by(p.product_id, p.category_id, p.sales_count)
+            .having(in_stock)
+            .order_by(p.sales_count.desc(), p.product_id)
+            .limit(BEST_SELLERS_KEPT)
+        ).all()
+        category_names = {
+            str(category_id): str(name)
+            for category_id, name in uow.session.execute(
+                select(t.categories.c.category_id, t.categories.c.name)
+            ).all()
+        }
+        return Shelf(
+            not_on_sale=frozenset(not_on_sale),
+            best_sellers=tuple(BestSeller(str(r[0]), str(r[1]), int(r[2])) for r in best_sellers),
+            category_names=category_names,
         )
 
 
+class ShelfCache:
+    """The last :class:`Shelf`, re-read in a background thread once it is `max_age_s` old.
+
+    Requests never wait for the catalogue read except the very first. The snapshot only narrows what the
+    model proposes; each answer checks its few candidates against the database (:func:`_on_sale_now`).
+    """
+
+    def __init__(
+        self,
+        read: Callable[[], Shelf],
+        *,
+        max_age_s: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_age_s < 0:
+            raise ValueError(f"max_age_s must be >= 0, got {max_age_s}")
+        self._read = read
+        self._max_age_s = max_age_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._shelf: Shelf | None = None
+        self._read_at = float("-inf")
+        self._refreshing = False
+
+    def get(self) -> Shelf:
+        shelf = self._shelf
+        if shelf is None:
+            with self._lock:
+                if self._shelf is None:
+                    self._shelf, self._read_at = self._read(), self._clock()
+                return self._shelf
+        if self._clock() - self._read_at >= self._max_age_s:
+            with self._lock:
+                if not self._refreshing and self._clock() - self._read_at >= self._max_age_s:
+                    self._refreshing = True
+                    threading.Thread(target=self._refresh, name="shelf-refresh", daemon=True).start()
+        return shelf
+
+    def _refresh(self) -> None:
+        try:
+            self._shelf, self._read_at = self._read(), self._clock()
+        except Exception:
+            # keep the previous snapshot; the per-request check still keeps sold-out products out
+            log.exception("could not re-read the shelf; keeping the previous snapshot")
+            self._read_at = self._clock()
+        finally:
+            self._refreshing = False
+
+
+@dataclass(frozen=True)
+class _Listing:
+    is_listed: bool
+    facts: ProductFacts | None  # None when not on sale (unlisted or no stock)
+
+
+# Built once: the two reads every request makes (bound by parameter, so SQLAlchemy compiles each once).
+_LISTINGS = (
+    select(
+        t.products.c.product_id,
+        t.products.c.title,
+        t.products.c.category_id,
+        t.products.c.sales_count,
+        t.products.c.is_listed,
+        func.min(t.skus.c.price_fen),
+        func.sum(t.skus.c.stock),
+    )
+    .join(t.skus, t.skus.c.product_id == t.products.c.product_id)
+    .where(t.products.c.product_id.in_(bindparam("product_ids", expanding=True)))
+    .group_by(
+        t.products.c.product_id,
+        t.products.c.title,
+        t.products.c.category_id,
+        t.products.c.sales_count,
+        t.products.c.is_listed,
+    )
+)
+_PAID_PRODUCTS = (
+    select(t.order_lines.c.product_id)
+    .join(t.orders, t.orders.c.order_id == t.order_lines.c.order_id)
+    .where(and_(t.orders.c.user_id == bindparam("user_id"), t.orders.c.paid_at.is_not(None)))
+)
+
+
+def _on_sale_now(uow: UnitOfWork, product_ids: Collection[str]) -> dict[str, _Listing]:
+    """Listing, stock and display facts of these products as of now: one indexed read."""
+    if not product_ids:
+        return {}
+    with uow:
+        rows = uow.session.execute(_LISTINGS, {"product_ids": sorted(set(product_ids))}).all()
+    return {
+        str(product_id): _Listing(
+            bool(is_listed),
+            ProductFacts(str(title), str(category_id), int(min_price_fen), int(sales_count))  # type: ignore[call-overload]
+            if is_listed and int(stock or 0) > 0  # type: ignore[call-overload]
+            else None,
+        )
+        for product_id, title, category_id, sales_count, is_listed, min_price_fen, stock in rows
+    }
+
+
+def _bought(uow: UnitOfWork, user_id: str) -> set[str]:
+    """Every product the shopper has paid for (orders by user id are indexed)."""
+    with uow:
+        return set(uow.session.execute(_PAID_PRODUCTS, {"user_id": user_id}).scalars())
+
+
+def _present(
+    listings: dict[str, _Listing],
+    found: Sequence[tuple[str, float, str]],
+    n: int,
+    *,
+    exclude: Collection[str] = (),
+) -> list[RecommendedProduct]:
+    items = []
+    for product_id, score, reason in found:
+        listing = listings.get(product_id)
+        if listing is not None and listing.facts is not None and product_id not in exclude:
+            facts = listing.facts
+            items.append(
+                RecommendedProduct(
+                    product_id, facts.title, facts.category_id, facts.min_price_fen, score, reason
+                )
+            )
+            if len(items) == n:
+                break
+    return items
+
+
+def _scored(found: Sequence[Recommendation]) -> list[tuple[str, float, str]]:
+    return [(item.product_id, item.score, item.reason) for item in found]
+
+
+def _best_sellers(
+    shelf: Shelf,
+    n: int,
+    *,
+    exclude: Collection[str],
+    keep: Callable[[BestSeller], bool] = lambda _: True,
+    reason: str = POPULAR_REASON,
+) -> list[tuple[str, float, str]]:
+    ranked = []
+    for seller in shelf.best_sellers:
+        if seller.product_id not in exclude and keep(seller):
+            ranked.append((seller.product_id, float(seller.sales_count), reason))
+            if len(ranked) == n:
+                break
+    return ranked
+
+
 def for_shopper(
-    uow: UnitOfWork, live: LiveRecommender, *, user_id: str, n: int, category_id: str | None = None
+    uow: UnitOfWork,
+    live: LiveRecommender,
+    shelves: ShelfCache,
+    *,
+    user_id: str,
+    n: int,
+    category_id: str | None = None,
 ) -> Recommendations:
     """猜你喜欢: the shopper's top `n` products (nothing already bought, unlisted or sold out)."""
-    shelf = _shelf(uow)
+    shelf = shelves.get()
+    bought = _bought(uow, user_id)
     model = live.get()
+    wanted = n * CANDIDATES_PER_ITEM
     if model is not None:
-        category = _category_name(uow, category_id) if category_id else None
+        category = shelf.category_names.get(category_id) if category_id else None
         if category_id is None or category is not None:
-            # Ask for more than n: the model's catalogue is wider than what is on sale today.
-            found = model.recommend_for(user_id, n * 3, out_of_stock=shelf.not_on_sale, category=category)
-            items = _present(shelf, found, n)
+            found = _scored(
+                model.recommend_for(
+                    user_id, wanted, out_of_stock=shelf.not_on_sale, category=category, purchased=bought
+                )
+            )
+            items = _present(_on_sale_now(uow, [product_id for product_id, _, _ in found]), found, n)
             if items:
                 return Recommendations("model", items)
-    return Recommendations(
-        "popular", _popular(shelf, n, exclude=_bought(uow, user_id), category_id=category_id)
+    popular = _best_sellers(
+        shelf,
+        wanted,
+        exclude=bought,
+        keep=lambda seller: category_id is None or seller.category_id == category_id,
     )
+    return Recommendations("popular", _present(_on_sale_now(uow, [p for p, _, _ in popular]), popular, n))
 
 
-def _require_product(uow: UnitOfWork, product_id: str) -> None:
-    with uow:
-        listed = uow.session.execute(
-            select(t.products.c.product_id).where(
-                and_(t.products.c.product_id == product_id, t.products.c.is_listed.is_(True))
-            )
-        ).scalar_one_or_none()
-    if listed is None:
+def _require_listed(listings: dict[str, _Listing], product_id: str) -> None:
+    listing = listings.get(product_id)
+    if listing is None or not listing.is_listed:
         raise ProductNotFound("no such product")
 
 
-def similar(uow: UnitOfWork, live: LiveRecommender, *, product_id: str, n: int) -> Recommendations:
+def similar(
+    uow: UnitOfWork, live: LiveRecommender, shelves: ShelfCache, *, product_id: str, n: int
+) -> Recommendations:
     """Products shoppers treat alike; without a model (or for a new product): best sellers of its category."""
-    shelf = _shelf(uow)
-    _require_product(uow, product_id)
+    shelf = shelves.get()
     model = live.get()
+    wanted = n * CANDIDATES_PER_ITEM
+    found: list[tuple[str, float, str]] = []
     if model is not None and product_id in model.product_index:
-        items = _present(shelf, model.similar(product_id, n * 3 + 1, out_of_stock=shelf.not_on_sale), n + 1)
-        items = [item for item in items if item.product_id != product_id][:n]
-        if items:
-            return Recommendations("model", items)
-    category = shelf.products.get(product_id, ("", "", 0, 0))[1] or None
-    return Recommendations(
-        "popular",
-        _popular(shelf, n, exclude={product_id}, category_id=category, reason="more in this category"),
+        found = _scored(model.similar(product_id, wanted, out_of_stock=shelf.not_on_sale))
+    listings = _on_sale_now(uow, [product_id, *(p for p, _, _ in found)])
+    _require_listed(listings, product_id)
+    items = _present(listings, found, n, exclude={product_id})
+    if items:
+        return Recommendations("model", items)
+    facts = listings[product_id].facts
+    category = facts.category_id if facts is not None else None
+    popular = _best_sellers(
+        shelf,
+        wanted,
+        exclude={product_id},
+        keep=lambda seller: category is None or seller.category_id == category,
+        reason="more in this category",
     )
+    return Recommendations("popular", _present(_on_sale_now(uow, [p for p, _, _ in popular]), popular, n))
 
 
-def complements(uow: UnitOfWork, live: LiveRecommender, *, product_id: str, n: int) -> Recommendations:
+def complements(
+    uow: UnitOfWork, live: LiveRecommender, shelves: ShelfCache, *, product_id: str, n: int
+) -> Recommendations:
     """搭配推荐: what is bought in the same basket; without a model: best sellers of other categories."""
-    shelf = _shelf(uow)
-    _require_product(uow, product_id)
+    shelf = shelves.get()
     model = live.get()
+    wanted = n * CANDIDATES_PER_ITEM
+    found: list[tuple[str, float, str]] = []
     if model is not None and product_id in model.product_index:
-        items = _present(shelf, model.complements(product_id, n * 3, out_of_stock=shelf.not_on_sale), n)
-        if items:
-            return Recommendations("model", items)
-    category = shelf.products.get(product_id, ("", "", 0, 0))[1]
-    others = {pid for pid, facts in shelf.products.items() if facts[1] == category} | {product_id}
-    return Recommendations("popular", _popular(shelf, n, exclude=others))
+        found = _scored(model.complements(product_id, wanted, out_of_stock=shelf.not_on_sale))
+    listings = _on_sale_now(uow, [product_id, *(p for p, _, _ in found)])
+    _require_listed(listings, product_id)
+    items = _present(listings, found, n)
+    if items:
+        return Recommendations("model", items)
+    facts = listings[product_id].facts
+    category = facts.category_id if facts is not None else None
+    popular = _best_sellers(
+        shelf, wanted, exclude={product_id}, keep=lambda seller: seller.category_id != category
+    )
+    return Recommendations("popular", _present(_on_sale_now(uow, [p for p, _, _ in popular]), popular, n))

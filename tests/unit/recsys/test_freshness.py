@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -12,7 +13,16 @@ import pytest
 
 from recsys.dataset import build_interaction_matrix
 from recsys.freshness import RecentInteraction, RecentInteractions, ShopperSegment, interaction_from_event
-from recsys.model import ALSModel, ALSParams, Recommendation, Recommender, bm25_idf, weigh_row, weight_matrix
+from recsys.model import (
+    ALSModel,
+    ALSParams,
+    Recommendation,
+    Recommender,
+    Weighting,
+    bm25_idf,
+    weigh_row,
+    weight_matrix,
+)
 
 Make = Callable[[list[tuple[str, str, str, int]]], pl.DataFrame]
 NOW = datetime(2024, 4, 1, tzinfo=UTC)
@@ -176,3 +186,21 @@ def test_the_stream_remembers_the_first_channel_and_the_latest_region() -> None:
 def test_store_limits_must_be_positive() -> None:
     with pytest.raises(ValueError, match="per_shopper and max_shoppers must be >= 1"):
         RecentInteractions(per_shopper=0)
+
+
+@pytest.mark.parametrize("weighting", ["bm25", "confidence", "log"])
+def test_a_fresh_row_is_weighted_like_training_rows_under_every_weighting(
+    shop: Recommender, weighting: Weighting
+) -> None:
+    assert shop.confidences is not None
+    params = replace(shop.model.params, weighting=weighting)
+    trained = weight_matrix(shop.confidences, params)
+
+    for row in range(shop.confidences.shape[0]):
+        alone = weigh_row(
+            shop.confidences[row],
+            params,
+            item_idf=bm25_idf(shop.confidences),
+            average_length=shop.bm25_average_length,
+        )
+        np.testing.assert_allclose(alone.toarray(), trained[row].toarray(), rtol=1e-5)

@@ -77,6 +77,26 @@ def test_already_purchased_products_are_not_recommended_again(make_interactions:
     assert recommended_again & bought
 
 
+def test_a_product_bought_since_the_training_is_not_recommended_unless_it_is_a_consumable(
+    make_interactions: Make,
+) -> None:
+    shop = build_shop(make_interactions)
+    consumables_shop = build_shop(make_interactions, repurchasable=("coffee",))
+    favourite = shop.recommend_for("p00", n=1)[0].product_id
+
+    assert favourite not in ids(shop.recommend_for("p00", n=5, purchased={favourite}))
+    assert favourite in ids(consumables_shop.recommend_for("p00", n=10, purchased={favourite}))
+
+
+def test_a_sold_out_set_reused_across_requests_follows_its_content(shop: Recommender) -> None:
+    favourite = shop.recommend_for("p00", n=1)[0].product_id
+    sold_out = frozenset({favourite})
+
+    assert favourite not in ids(shop.recommend_for("p00", n=5, out_of_stock=sold_out))
+    assert favourite not in ids(shop.recommend_for("p00", n=5, out_of_stock=sold_out))
+    assert favourite in ids(shop.recommend_for("p00", n=5, out_of_stock=frozenset()))
+
+
 def test_a_product_the_shopper_hid_is_never_shown_to_them(shop: Recommender) -> None:
     favourite = shop.recommend_for("p00", n=1)[0].product_id
 
