@@ -35,6 +35,7 @@ from sqlalchemy import Engine, event, func, select, text
 from api.adapters import tables as t
 from api.adapters.db import make_engine, make_session_factory
 from api.domain.errors import OutOfStock
+from api.domain.orders import Order
 from api.migrate import upgrade_database
 from api.service_layer import catalogue, orders
 from api.service_layer.unit_of_work import UnitOfWork
@@ -102,7 +103,7 @@ def flash_sale(database_url: str, *, buyers: int, units: int, threads: int) -> d
     elapsed = time.perf_counter() - started
     with factory() as session:
         paid = len(list(session.execute(select(t.orders.c.order_id).where(t.orders.c.status == "paid"))))
-        stock = session.execute(select(t.skus.c.stock).where(t.skus.c.sku_id == "flash")).scalar_one()
+        stock: int = session.execute(select(t.skus.c.stock).where(t.skus.c.sku_id == "flash")).scalar_one()
     engine.dispose()
     return {
         "buyers": buyers,
@@ -140,7 +141,7 @@ def random_basket(rng: random.Random, skus: list[tuple[str, int]]) -> list[tuple
     return [(sku_id, rng.randint(1, 2)) for sku_id, _ in rng.sample(skus, rng.randint(1, 3))]
 
 
-def place(factory: Any, rng: random.Random, skus: list[tuple[str, int]]) -> orders.Order:
+def place(factory: Any, rng: random.Random, skus: list[tuple[str, int]]) -> Order:
     return orders.place_order(
         UnitOfWork(factory),
         orders.PlaceOrder(
@@ -169,7 +170,7 @@ def pay_client(platform_serial: str, platform_public_pem: bytes) -> WeChatPayCli
 
 def handle_notification(
     pay: WeChatPayClient, factory: Any, headers: dict[str, str], body: bytes
-) -> orders.Order | None:
+) -> Order | None:
     """What POST /v1/payments/wechat/notify does after reading the request (api/routes/payments.py)."""
     notification = pay.parse_notification(headers, body, max_skew_s=300)
     assert notification.event_type == "TRANSACTION.SUCCESS"
@@ -285,7 +286,10 @@ def run_phase(
 
 def percentiles(latencies: list[float]) -> dict[str, float]:
     ordered = sorted(latencies)
-    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
     return {
         "p50_ms": round(pick(0.50), 2),
         "p99_ms": round(pick(0.99), 2),
@@ -349,8 +353,8 @@ def check_nothing_oversold(database_url: str, skus: list[tuple[str, int]]) -> di
     """Stock taken off the shelf equals the quantities ordered, SKU by SKU; payments match the outbox."""
     engine = make_engine(database_url)
     with engine.connect() as connection:
-        stock = dict(connection.execute(select(t.skus.c.sku_id, t.skus.c.stock)).all())
-        ordered = dict(
+        stock: dict[str, int] = dict(connection.execute(select(t.skus.c.sku_id, t.skus.c.stock)).all())
+        ordered: dict[str, int] = dict(
             connection.execute(
                 select(t.order_lines.c.sku_id, func.sum(t.order_lines.c.quantity)).group_by(
                     t.order_lines.c.sku_id
@@ -477,16 +481,16 @@ def main() -> None:
         assert result["paid_orders"] == args.units and result["stock_left"] == 0
     if args.part in ("sustained", "all"):
         with postgres_schema() as (url, psycopg_url):
-            result = sustained(
+            figures = sustained(
                 url, psycopg_url, processes=args.processes, threads=args.threads, seconds=args.seconds
             )
         print("sustained, postgresql:")
-        for key, value in result.items():
+        for key, value in figures.items():
             print(f"  {key:32} {value}")
         met = (
-            result["orders_placed_per_s"] >= 500
-            and result["place"]["p99_ms"] < 100
-            and result["notify"]["p99_ms"] < 100
+            figures["orders_placed_per_s"] >= 500
+            and figures["place"]["p99_ms"] < 100
+            and figures["notify"]["p99_ms"] < 100
         )
         print(f"  targets (>= 500 orders/s, p99 < 100 ms): {'met' if met else 'NOT met'}")
 

@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from api.adapters import tables as t
+from api.adapters.db import insert_or_merge
 from api.domain import events
 from api.domain.coupons import CouponStatus, best_coupon, discount_with
 from api.domain.errors import (
+    AccountFrozen,
     AddressNotFound,
     ConcurrentUpdate,
     CouponNotUsable,
@@ -29,6 +31,7 @@ from api.domain.errors import (
 )
 from api.domain.group_buys import GroupBuyStatus
 from api.domain.inventory import is_low_stock
+from api.domain.membership import MemberDay, member_discount_fen
 from api.domain.notifications import NotificationKind
 from api.domain.orders import Order, OrderLine, OrderStatus
 from api.service_layer import account_review, carts, membership, notifications
@@ -60,6 +63,63 @@ def new_order_id(now: datetime) -> str:
     return "SL" + now.strftime("%Y%m%d%H%M%S") + secrets.token_hex(8)
 
 
+@dataclass(frozen=True)
+class ShopperStanding:
+    """What checkout reads about the shopper, in one round trip."""
+
+    is_frozen: bool
+    spend_fen: int
+    member_day: MemberDay | None
+    order_id_for_key: str | None  # the order this idempotency key already placed
+
+
+def _scalar(column: Any, *conditions: Any) -> Any:
+    return select(column).where(*conditions).scalar_subquery()
+
+
+_user: Any = bindparam("user_id")
+SHOPPER_STANDING = select(
+    _scalar(t.account_freezes.c.is_frozen, t.account_freezes.c.user_id == _user).label("is_frozen"),
+    _scalar(t.member_accounts.c.spend_fen, t.member_accounts.c.user_id == _user).label("spend_fen"),
+    *(
+        _scalar(column, t.member_day.c.config_id == membership.MEMBER_DAY_ID).label(column.name)
+        for column in (
+            t.member_day.c.day_of_month,
+            t.member_day.c.extra_discount_percent,
+            t.member_day.c.points_multiplier,
+            t.member_day.c.is_active,
+        )
+    ),
+    _scalar(
+        t.orders.c.order_id,
+        t.orders.c.user_id == _user,
+        t.orders.c.idempotency_key == bindparam("idempotency_key"),
+    ).label("order_id_for_key"),
+)
+
+
+def shopper_standing(uow: UnitOfWork, *, user_id: str, idempotency_key: str) -> ShopperStanding:
+    row = uow.session.execute(
+        SHOPPER_STANDING, {"user_id": user_id, "idempotency_key": idempotency_key}
+    ).one()
+    member_day = (
+        MemberDay(
+            day_of_month=row.day_of_month,
+            extra_discount_percent=row.extra_discount_percent,
+            points_multiplier=row.points_multiplier,
+            is_active=bool(row.is_active),
+        )
+        if row.day_of_month is not None
+        else None
+    )
+    return ShopperStanding(
+        is_frozen=bool(row.is_frozen),
+        spend_fen=int(row.spend_fen or 0),
+        member_day=member_day,
+        order_id_for_key=row.order_id_for_key,
+    )
+
+
 def place_order(
     uow: UnitOfWork,
     command: PlaceOrder,
@@ -70,11 +130,18 @@ def place_order(
 ) -> Order:
     """Reserve stock and place the order in one transaction; the same idempotency key returns the same order."""
     with uow:
-        existing = uow.orders.by_idempotency_key(command.user_id, command.idempotency_key)
-        if existing:
+        standing = shopper_standing(uow, user_id=command.user_id, idempotency_key=command.idempotency_key)
+        if standing.order_id_for_key:
+            existing = uow.orders.get(standing.order_id_for_key)
+            assert existing is not None
             return existing
         order = add_order(
-            uow, command, now=now, payment_window=payment_window, low_stock_threshold=low_stock_threshold
+            uow,
+            command,
+            now=now,
+            payment_window=payment_window,
+            low_stock_threshold=low_stock_threshold,
+            standing=standing,
         )
         try:
             uow.commit()
@@ -95,9 +162,13 @@ def add_order(
     now: datetime,
     payment_window: timedelta,
     low_stock_threshold: int,
+    standing: ShopperStanding | None = None,
 ) -> Order:
     """Reserve the stock, use the coupon and add the order inside the caller's unit of work (not committed)."""
-    account_review.ensure_not_frozen(uow, command.user_id)
+    if standing is None:
+        standing = shopper_standing(uow, user_id=command.user_id, idempotency_key=command.idempotency_key)
+    if standing.is_frozen:
+        raise AccountFrozen(account_review.FROZEN_MESSAGE)
     if command.address_id and not owns_address(uow, user_id=command.user_id, address_id=command.address_id):
         raise AddressNotFound("no such address")
     items = command.items if command.items is not None else carts.cart_lines(uow, command.user_id)
@@ -106,9 +177,10 @@ def add_order(
     merged: dict[str, int] = {}
     for sku_id, quantity in items:
         merged[sku_id] = merged.get(sku_id, 0) + quantity
+    skus = uow.inventory.skus(list(merged))
     lines: list[OrderLine] = []
     for sku_id, quantity in sorted(merged.items()):  # a fixed lock order avoids deadlocks between buyers
-        sku = uow.inventory.sku(sku_id)
+        sku = skus.get(sku_id)
         if sku is None or not sku["is_listed"]:
             raise ProductNotFound(f"no such SKU {sku_id}")
         if quantity <= 0:
@@ -137,7 +209,9 @@ def add_order(
         raise CouponNotUsable("this coupon was just used")
     # Special prices (group buys, bargains) are final; everything else gets the member level's discount.
     member_discount = (
-        membership.checkout_discount(uow, user_id=command.user_id, amount_fen=subtotal - discount, now=now)
+        member_discount_fen(
+            subtotal - discount, spend_fen=standing.spend_fen, member_day=standing.member_day, now=now
+        )
         if command.unit_price_fen is None
         else 0
     )
@@ -287,13 +361,21 @@ def _is_recorded(uow: UnitOfWork, notification_id: str | None) -> bool:
 
 def _record_notification(
     uow: UnitOfWork, notification_id: str | None, *, event_type: str, order_id: str, now: datetime
-) -> None:
-    if notification_id:
-        uow.session.execute(
-            insert(t.payment_notifications).values(
-                notification_id=notification_id, event_type=event_type, out_trade_no=order_id, received_at=now
-            )
+) -> bool:
+    """Record WeChat's notification id; False when it was recorded before (a replay: change nothing).
+
+    A concurrent copy of the same notification waits here for the first one's transaction, then sees it."""
+    if not notification_id:
+        return True
+    recorded = uow.session.execute(
+        insert_or_merge(uow.session, t.payment_notifications)
+        .values(
+            notification_id=notification_id, event_type=event_type, out_trade_no=order_id, received_at=now
         )
+        .on_conflict_do_nothing(index_elements=["notification_id"])
+        .returning(t.payment_notifications.c.notification_id)
+    )
+    return recorded.first() is not None
 
 
 def _apply_payment(
@@ -306,7 +388,10 @@ def _apply_payment(
     notification_id: str | None,
 ) -> Order | None:
     with uow:
-        if _is_recorded(uow, notification_id):
+        # Recorded first, in the same transaction: a refused payment rolls it back with everything else.
+        if not _record_notification(
+            uow, notification_id, event_type="TRANSACTION.SUCCESS", order_id=order_id, now=now
+        ):
             return uow.orders.get(order_id)
         order = uow.orders.get(order_id, for_update=True)
         if order is None:
@@ -321,9 +406,6 @@ def _apply_payment(
                 uow, order, NotificationKind.ORDER_PAID, amount_fen=order.total_fen, now=now
             )
             membership.on_order_paid(uow, order, now=now)
-        _record_notification(
-            uow, notification_id, event_type="TRANSACTION.SUCCESS", order_id=order_id, now=now
-        )
         uow.commit()
         return order
 
@@ -572,9 +654,10 @@ def _apply_refund(
             .where(t.refunds.c.refund_id == refund_id)
             .values(status=new_status, updated_at=now)
         )
-        _record_notification(
+        if not _record_notification(
             uow, notification_id, event_type=f"REFUND.{status}", order_id=order.order_id, now=now
-        )
+        ):
+            raise ConcurrentUpdate("a copy of this refund notification was applied meanwhile")
         uow.commit()
 
 
