@@ -215,13 +215,9 @@ class InventoryRepository:
         The WHERE clause is re-checked under the row lock (PostgreSQL) or the write lock (SQLite), so two
         buyers can never both take the last unit.
         """
-        result = self.session.execute(
-            update(t.skus)
-            .where(and_(t.skus.c.sku_id == sku_id, t.skus.c.stock >= quantity))
-            .values(stock=t.skus.c.stock - quantity)
-            .returning(t.skus.c.stock)
-        )
-        left = result.scalar_one_or_none()
+        left = self.session.execute(
+            RESERVE, {"wanted_sku_id": sku_id, "quantity": quantity}
+        ).scalar_one_or_none()
         if left is None:
             raise OutOfStock(f"not enough stock for {sku_id}")
         return int(left)
@@ -232,11 +228,7 @@ class InventoryRepository:
         )
 
     def add_sales(self, product_id: str, quantity: int) -> None:
-        self.session.execute(
-            update(t.products)
-            .where(t.products.c.product_id == product_id)
-            .values(sales_count=t.products.c.sales_count + quantity)
-        )
+        self.session.execute(ADD_SALES, {"sold_product_id": product_id, "quantity": quantity})
 
     def sku(self, sku_id: str) -> dict[str, Any] | None:
         return self.skus([sku_id]).get(sku_id)
@@ -247,6 +239,18 @@ class InventoryRepository:
         return {row["sku_id"]: dict(row) for row in found}
 
 
+# Built once (the hot path's statements; SQLAlchemy then reuses their compiled form without rebuilding them).
+RESERVE = (
+    update(t.skus)
+    .where(and_(t.skus.c.sku_id == bindparam("wanted_sku_id"), t.skus.c.stock >= bindparam("quantity")))
+    .values(stock=t.skus.c.stock - bindparam("quantity"))
+    .returning(t.skus.c.stock)
+)
+ADD_SALES = (
+    update(t.products)
+    .where(t.products.c.product_id == bindparam("sold_product_id"))
+    .values(sales_count=t.products.c.sales_count + bindparam("quantity"))
+)
 SKUS_WITH_PRODUCTS = (
     select(
         t.skus.c.sku_id,

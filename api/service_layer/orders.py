@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from api.adapters import tables as t
@@ -71,6 +71,7 @@ class ShopperStanding:
     spend_fen: int
     member_day: MemberDay | None
     order_id_for_key: str | None  # the order this idempotency key already placed
+    has_available_coupons: bool  # when False, the automatic coupon choice has nothing to look at
 
 
 def _scalar(column: Any, *conditions: Any) -> Any:
@@ -95,6 +96,9 @@ SHOPPER_STANDING = select(
         t.orders.c.user_id == _user,
         t.orders.c.idempotency_key == bindparam("idempotency_key"),
     ).label("order_id_for_key"),
+    exists()
+    .where(t.coupons.c.user_id == _user, t.coupons.c.status == CouponStatus.AVAILABLE)
+    .label("has_available_coupons"),
 )
 
 
@@ -117,6 +121,7 @@ def shopper_standing(uow: UnitOfWork, *, user_id: str, idempotency_key: str) -> 
         spend_fen=int(row.spend_fen or 0),
         member_day=member_day,
         order_id_for_key=row.order_id_for_key,
+        has_available_coupons=bool(row.has_available_coupons),
     )
 
 
@@ -204,7 +209,9 @@ def add_order(
         )
     order_id = new_order_id(now)
     subtotal = sum(line.amount_fen for line in lines)
-    coupon_id, discount = _choose_coupon(uow, command, subtotal_fen=subtotal, now=now)
+    coupon_id, discount = _choose_coupon(
+        uow, command, subtotal_fen=subtotal, now=now, has_available=standing.has_available_coupons
+    )
     if coupon_id and not uow.coupons.mark_used(coupon_id, user_id=command.user_id, order_id=order_id):
         raise CouponNotUsable("this coupon was just used")
     # Special prices (group buys, bargains) are final; everything else gets the member level's discount.
@@ -247,9 +254,9 @@ def add_order(
 
 
 def _choose_coupon(
-    uow: UnitOfWork, command: PlaceOrder, *, subtotal_fen: int, now: datetime
+    uow: UnitOfWork, command: PlaceOrder, *, subtotal_fen: int, now: datetime, has_available: bool
 ) -> tuple[str | None, int]:
-    if command.coupon == "none":
+    if command.coupon == "none" or (command.coupon == "auto" and not has_available):
         return None, 0
     if command.coupon == "auto":
         coupon, discount = best_coupon(
