@@ -35,7 +35,7 @@ from api.domain.membership import MemberDay, member_discount_fen
 from api.domain.notifications import NotificationKind
 from api.domain.orders import Order, OrderLine, OrderStatus
 from api.service_layer import account_review, carts, membership, notifications
-from api.service_layer.addresses import owns_address
+from api.service_layer.addresses import shipping_region
 from api.service_layer.unit_of_work import UnitOfWork
 from api.wechat.pay import WeChatPayClient, WeChatPayError
 
@@ -174,8 +174,11 @@ def add_order(
         standing = shopper_standing(uow, user_id=command.user_id, idempotency_key=command.idempotency_key)
     if standing.is_frozen:
         raise AccountFrozen(account_review.FROZEN_MESSAGE)
-    if command.address_id and not owns_address(uow, user_id=command.user_id, address_id=command.address_id):
-        raise AddressNotFound("no such address")
+    region = None
+    if command.address_id:
+        region = shipping_region(uow, user_id=command.user_id, address_id=command.address_id)
+        if region is None:
+            raise AddressNotFound("no such address")
     items = command.items if command.items is not None else carts.cart_lines(uow, command.user_id)
     if not items:
         raise EmptyOrder("nothing to order")
@@ -235,6 +238,7 @@ def add_order(
         group_buy_id=command.group_buy_id,
         pay_before=command.pay_before,
         member_discount_fen=member_discount,
+        shipping_region=region,
     )
     uow.orders.add(order)
     if coupon_id:
