@@ -409,14 +409,19 @@ def _apply_payment(
             raise OrderNotFound("the payment names an order we do not have")
         if order.pay(transaction_id=str(transaction["transaction_id"]), amount_fen=amount, now=now):
             uow.orders.save(order)
-            for line in order.lines:
-                uow.inventory.add_sales(line.product_id, line.quantity)
             if order.group_buy_id:
                 _group_member_paid(uow, order, now=now)
             notifications.enqueue(
                 uow, order, NotificationKind.ORDER_PAID, amount_fen=order.total_fen, now=now
             )
             membership.on_order_paid(uow, order, now=now)
+            # Last, so that the rows every payment of a best seller shares are held only until the commit, and in
+            # product order, so that two payments never wait for each other's rows in opposite orders.
+            sold: dict[str, int] = {}
+            for line in order.lines:
+                sold[line.product_id] = sold.get(line.product_id, 0) + line.quantity
+            for product_id, quantity in sorted(sold.items()):
+                uow.inventory.add_sales(product_id, quantity)
         uow.commit()
         return order
 
