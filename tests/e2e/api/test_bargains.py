@@ -181,3 +181,32 @@ def test_one_friend_cutting_from_several_phones_at_the_same_moment_cuts_once(
     assert (
         _cut(other_shopper, bargain["bargain_id"], "phone-hong-0100").json()["code"] == "bargain_already_cut"
     )
+
+
+def test_after_the_deadline_nobody_cuts_and_the_starter_cannot_buy_at_the_bargained_price(
+    stack, shopper, other_shopper, third_shopper, staff_member
+) -> None:
+    deal_id = _deal(staff_member, expected_cuts=5)
+    bargain = shopper.api.post(
+        "/v1/bargains", json={"deal_id": deal_id}, headers={"X-Device-Id": "phone-ming-0001"}
+    ).json()
+    assert _cut(other_shopper, bargain["bargain_id"], "phone-hong-0001").status_code == 201
+    stock = shopper.api.get("/v1/products/p-tee").json()["skus"]
+    with stack.app.state.container.uow() as uow:
+        uow.session.execute(
+            update(t.bargains)
+            .where(t.bargains.c.bargain_id == bargain["bargain_id"])
+            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        uow.commit()
+
+    late = _cut(third_shopper, bargain["bargain_id"], "phone-gang-0001")
+    assert late.status_code == 409 and late.json()["code"] == "bargain_closed", late.text
+    bought = shopper.api.post(
+        f"/v1/bargains/{bargain['bargain_id']}/order", json={}, headers={"Idempotency-Key": uuid.uuid4().hex}
+    )
+    assert bought.json()["code"] == "bargain_closed", bought.text
+    page = shopper.api.get(f"/v1/bargains/{bargain['bargain_id']}").json()
+    assert (page["status"], len(page["cuts"])) == ("expired", 1)
+    assert shopper.api.get("/v1/products/p-tee").json()["skus"] == stock  # nothing reserved by the refusal
+    assert shopper.api.get("/v1/orders").json() == []
