@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -56,3 +57,11 @@ def make_read_only_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(
         bind=engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False, autoflush=False
     )
+
+
+def insert_or_merge(session: Session, table: Any) -> Any:
+    """An INSERT that can take ON CONFLICT DO NOTHING / DO UPDATE on the session's database (both dialects
+    spell it the same way); one round trip instead of a SELECT then an INSERT."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)

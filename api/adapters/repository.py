@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from api.adapters import tables as t
@@ -41,32 +41,33 @@ class OrderRepository:
         self.seen[order.order_id] = order
 
     def get(self, order_id: str, *, for_update: bool = False) -> Order | None:
-        statement = select(t.orders).where(t.orders.c.order_id == order_id)
-        if for_update:
-            statement = statement.with_for_update()
-        row = self.session.execute(statement).mappings().first()
-        return self._track(self._load(row)) if row else None
+        statement = ORDER_BY_ID_FOR_UPDATE if for_update else ORDER_BY_ID
+        return self._one(statement, {"order_id": order_id})
 
     def get_for_user(self, order_id: str, user_id: str) -> Order | None:
         """The order only when it belongs to `user_id`: callers cannot tell 'not yours' from 'missing'."""
-        row = (
-            self.session.execute(
-                select(t.orders).where(and_(t.orders.c.order_id == order_id, t.orders.c.user_id == user_id))
-            )
-            .mappings()
-            .first()
-        )
-        return self._track(self._load(row)) if row else None
+        return self._one(ORDER_FOR_USER, {"order_id": order_id, "user_id": user_id})
 
     def by_idempotency_key(self, user_id: str, key: str) -> Order | None:
-        row = (
-            self.session.execute(
-                select(t.orders).where(and_(t.orders.c.user_id == user_id, t.orders.c.idempotency_key == key))
+        return self._one(ORDER_BY_IDEMPOTENCY_KEY, {"user_id": user_id, "idempotency_key": key})
+
+    def _one(self, statement: Any, parameters: dict[str, Any]) -> Order | None:
+        """One order and its lines in one round trip (the statements select both, joined)."""
+        found = self.session.execute(statement, parameters).mappings().all()
+        if not found:
+            return None
+        lines = [
+            OrderLine(
+                sku_id=row["line_sku_id"],
+                product_id=row["line_product_id"],
+                title=row["line_title"],
+                unit_price_fen=row["line_unit_price_fen"],
+                quantity=row["line_quantity"],
             )
-            .mappings()
-            .first()
-        )
-        return self._track(self._load(row)) if row else None
+            for row in found
+            if row["line_no"] is not None
+        ]
+        return self._track(_order(found[0], lines))
 
     def list_for_user(self, user_id: str, *, status: str | None = None, limit: int = 50) -> list[Order]:
         statement = select(t.orders).where(t.orders.c.user_id == user_id)
@@ -122,28 +123,63 @@ class OrderRepository:
                 .order_by(t.order_lines.c.line_no)
             )
         ]
-        before = row["status_before_refund"]
-        return Order(
-            order_id=row["order_id"],
-            user_id=row["user_id"],
-            lines=lines,
-            created_at=row["created_at"],
-            expires_at=row["expires_at"],
-            discount_fen=row["discount_fen"],
-            coupon_id=row["coupon_id"],
-            status=OrderStatus(row["status"]),
-            idempotency_key=row["idempotency_key"],
-            address_id=row["address_id"],
-            transaction_id=row["transaction_id"],
-            prepay_id=row["prepay_id"],
-            tracking_no=row["tracking_no"],
-            paid_at=row["paid_at"],
-            refunded_fen=row["refunded_fen"],
-            status_before_refund=OrderStatus(before) if before else None,
-            group_buy_id=row["group_buy_id"],
-            member_discount_fen=row["member_discount_fen"],
-            version=row["version"],
+        return _order(row, lines)
+
+
+def _order(row: Any, lines: list[OrderLine]) -> Order:
+    before = row["status_before_refund"]
+    return Order(
+        order_id=row["order_id"],
+        user_id=row["user_id"],
+        lines=lines,
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        discount_fen=row["discount_fen"],
+        coupon_id=row["coupon_id"],
+        status=OrderStatus(row["status"]),
+        idempotency_key=row["idempotency_key"],
+        address_id=row["address_id"],
+        transaction_id=row["transaction_id"],
+        prepay_id=row["prepay_id"],
+        tracking_no=row["tracking_no"],
+        paid_at=row["paid_at"],
+        refunded_fen=row["refunded_fen"],
+        status_before_refund=OrderStatus(before) if before else None,
+        group_buy_id=row["group_buy_id"],
+        member_discount_fen=row["member_discount_fen"],
+        version=row["version"],
+    )
+
+
+def _order_with_lines(*conditions: Any) -> Any:
+    """Built once: the order's columns and each line's, one row per line (an order always has lines, but
+    an outer join keeps the order visible even if it had none)."""
+    lines = t.order_lines.c
+    return (
+        select(
+            t.orders,
+            lines.line_no,
+            lines.sku_id.label("line_sku_id"),
+            lines.product_id.label("line_product_id"),
+            lines.title.label("line_title"),
+            lines.unit_price_fen.label("line_unit_price_fen"),
+            lines.quantity.label("line_quantity"),
         )
+        .outerjoin(t.order_lines, lines.order_id == t.orders.c.order_id)
+        .where(*conditions)
+        .order_by(lines.line_no)
+    )
+
+
+ORDER_BY_ID = _order_with_lines(t.orders.c.order_id == bindparam("order_id"))
+# Locks the order row only (PostgreSQL; SQLite's write lock is the whole database).
+ORDER_BY_ID_FOR_UPDATE = ORDER_BY_ID.with_for_update(of=t.orders)
+ORDER_FOR_USER = _order_with_lines(
+    t.orders.c.order_id == bindparam("order_id"), t.orders.c.user_id == bindparam("user_id")
+)
+ORDER_BY_IDEMPOTENCY_KEY = _order_with_lines(
+    t.orders.c.user_id == bindparam("user_id"), t.orders.c.idempotency_key == bindparam("idempotency_key")
+)
 
 
 def _order_row(order: Order) -> dict[str, Any]:
@@ -179,13 +215,9 @@ class InventoryRepository:
         The WHERE clause is re-checked under the row lock (PostgreSQL) or the write lock (SQLite), so two
         buyers can never both take the last unit.
         """
-        result = self.session.execute(
-            update(t.skus)
-            .where(and_(t.skus.c.sku_id == sku_id, t.skus.c.stock >= quantity))
-            .values(stock=t.skus.c.stock - quantity)
-            .returning(t.skus.c.stock)
-        )
-        left = result.scalar_one_or_none()
+        left = self.session.execute(
+            RESERVE, {"wanted_sku_id": sku_id, "quantity": quantity}
+        ).scalar_one_or_none()
         if left is None:
             raise OutOfStock(f"not enough stock for {sku_id}")
         return int(left)
@@ -196,32 +228,43 @@ class InventoryRepository:
         )
 
     def add_sales(self, product_id: str, quantity: int) -> None:
-        self.session.execute(
-            update(t.products)
-            .where(t.products.c.product_id == product_id)
-            .values(sales_count=t.products.c.sales_count + quantity)
-        )
+        self.session.execute(ADD_SALES, {"sold_product_id": product_id, "quantity": quantity})
 
     def sku(self, sku_id: str) -> dict[str, Any] | None:
-        row = (
-            self.session.execute(
-                select(
-                    t.skus.c.sku_id,
-                    t.skus.c.product_id,
-                    t.skus.c.price_fen,
-                    t.skus.c.stock,
-                    t.skus.c.colour,
-                    t.skus.c.size,
-                    t.products.c.title,
-                    t.products.c.is_listed,
-                )
-                .join(t.products, t.products.c.product_id == t.skus.c.product_id)
-                .where(t.skus.c.sku_id == sku_id)
-            )
-            .mappings()
-            .first()
-        )
-        return dict(row) if row else None
+        return self.skus([sku_id]).get(sku_id)
+
+    def skus(self, sku_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The SKUs with their product's title and listing, by id, in one round trip (missing ones absent)."""
+        found = self.session.execute(SKUS_WITH_PRODUCTS, {"sku_ids": list(sku_ids)}).mappings()
+        return {row["sku_id"]: dict(row) for row in found}
+
+
+# Built once (the hot path's statements; SQLAlchemy then reuses their compiled form without rebuilding them).
+RESERVE = (
+    update(t.skus)
+    .where(and_(t.skus.c.sku_id == bindparam("wanted_sku_id"), t.skus.c.stock >= bindparam("quantity")))
+    .values(stock=t.skus.c.stock - bindparam("quantity"))
+    .returning(t.skus.c.stock)
+)
+ADD_SALES = (
+    update(t.products)
+    .where(t.products.c.product_id == bindparam("sold_product_id"))
+    .values(sales_count=t.products.c.sales_count + bindparam("quantity"))
+)
+SKUS_WITH_PRODUCTS = (
+    select(
+        t.skus.c.sku_id,
+        t.skus.c.product_id,
+        t.skus.c.price_fen,
+        t.skus.c.stock,
+        t.skus.c.colour,
+        t.skus.c.size,
+        t.products.c.title,
+        t.products.c.is_listed,
+    )
+    .join(t.products, t.products.c.product_id == t.skus.c.product_id)
+    .where(t.skus.c.sku_id.in_(bindparam("sku_ids", expanding=True)))
+)
 
 
 class CouponRepository:

@@ -29,6 +29,9 @@ class OrderPlaced(Event):
     discount_fen: int
     coupon_id: str | None
     lines: tuple[tuple[str, int, int], ...] = field(default=())  # (sku_id, quantity, unit_price_fen)
+    # The shipping address's province and city (the warehouse's regional marts); None without an address.
+    shipping_province: str | None = None
+    shipping_city: str | None = None
 
 
 @dataclass(frozen=True)

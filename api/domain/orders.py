@@ -97,7 +97,10 @@ class Order:
         group_buy_id: str | None = None,
         pay_before: datetime | None = None,
         member_discount_fen: int = 0,
+        shipping_region: tuple[str, str] | None = None,
     ) -> Order:
+        """`shipping_region` is the address's (province, city), plaintext in the event for the regional
+        analytics; the recipient, phone and street stay encrypted and out of events."""
         if not lines or any(line.quantity <= 0 for line in lines):
             raise EmptyOrder("an order needs at least one line with a positive quantity")
         subtotal = sum(line.amount_fen for line in lines)
@@ -128,6 +131,8 @@ class Order:
                 discount_fen=discount_fen,
                 coupon_id=coupon_id,
                 lines=tuple((line.sku_id, line.quantity, line.unit_price_fen) for line in lines),
+                shipping_province=shipping_region[0] if shipping_region else None,
+                shipping_city=shipping_region[1] if shipping_region else None,
             )
         )
         return order

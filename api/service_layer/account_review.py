@@ -23,6 +23,7 @@ from api.domain.errors import AccountFrozen, AccountNotFound, FlagNotFound, Inva
 from api.service_layer.unit_of_work import UnitOfWork
 
 STREAMS_ACTOR = "streams"
+FROZEN_MESSAGE = "this account is under review; please contact customer service"
 Decision = Literal["confirm", "dismiss"]
 
 
@@ -47,7 +48,7 @@ def is_frozen(uow: UnitOfWork, user_id: str) -> bool:
 def ensure_not_frozen(uow: UnitOfWork, user_id: str) -> None:
     """Called inside the use case's unit of work, before anything is written."""
     if is_frozen(uow, user_id):
-        raise AccountFrozen("this account is under review; please contact customer service")
+        raise AccountFrozen(FROZEN_MESSAGE)
 
 
 def _audit(uow: UnitOfWork, *, user_id: str, action: str, actor: str, note: str, now: datetime) -> None:

@@ -135,6 +135,16 @@ def rotate_address_keys(uow: UnitOfWork, cipher: FieldCipher, *, batch_size: int
             rotated += len(rows)
 
 
+def shipping_region(uow: UnitOfWork, *, user_id: str, address_id: str) -> tuple[str, str] | None:
+    """The address's (province, city) when it is the shopper's own, else None. Inside an open unit of work."""
+    row = uow.session.execute(
+        select(t.addresses.c.province, t.addresses.c.city).where(
+            and_(t.addresses.c.address_id == address_id, t.addresses.c.user_id == user_id)
+        )
+    ).first()
+    return (row.province, row.city) if row else None
+
+
 def owns_address(uow: UnitOfWork, *, user_id: str, address_id: str) -> bool:
     """Inside an open unit of work."""
     return (

@@ -251,6 +251,9 @@ def _cut_once(
         if uow.session.execute(select(c.cut_no).where(c.bargain_id == bargain_id, same_person)).first():
             raise BargainAlreadyCut("you already helped with this bargain")
         amount = bargain.cut(helper_user_id=helper_user_id, helper_device_id=device_id, now=now)
+        # The version check first: a friend racing another friend for the same cut number waits here and
+        # retries (ConcurrentUpdate), so an IntegrityError below can only be the same person cutting twice.
+        _save(uow, bargain)
         uow.session.execute(
             insert(t.bargain_cuts).values(
                 bargain_id=bargain_id,
@@ -263,7 +266,6 @@ def _cut_once(
                 cut_at=now,
             )
         )
-        _save(uow, bargain)
         uow.commit()
     return amount
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from api.adapters import tables as t
+from api.adapters.db import insert_or_merge
 from api.domain import events
 from api.domain.errors import NotEnoughPoints, RewardNotFound
 from api.domain.membership import (
@@ -109,17 +110,23 @@ def _add_spend(uow: UnitOfWork, *, user_id: str, amount_fen: int, now: datetime)
             .returning(c.spend_fen)
         ).scalar_one()
     )
-    level = level_for(spend).name
-    if level != before["level"]:
-        uow.session.execute(update(t.member_accounts).where(c.user_id == user_id).values(level=level))
+    _level_reached(uow, user_id=user_id, level=before["level"], spend_fen=spend, now=now)
+
+
+def _level_reached(uow: UnitOfWork, *, user_id: str, level: str, spend_fen: int, now: datetime) -> None:
+    """Move the account to the level its new spend reaches, if that is not its level (`level`) already."""
+    reached = level_for(spend_fen).name
+    if reached != level:
+        c = t.member_accounts.c
+        uow.session.execute(update(t.member_accounts).where(c.user_id == user_id).values(level=reached))
         uow.record(
             events.MemberLevelChanged(
                 key=user_id,
                 occurred_at=now,
                 user_id=user_id,
-                level=level,
-                previous_level=before["level"],
-                spend_fen=spend,
+                level=reached,
+                previous_level=level,
+                spend_fen=spend_fen,
             )
         )
 
@@ -137,16 +144,46 @@ def on_registration(uow: UnitOfWork, *, user_id: str, now: datetime) -> None:
 
 
 def on_order_paid(uow: UnitOfWork, order: Order, *, now: datetime) -> None:
+    """Add the order's spend and points in one upsert of the account, then its ledger entry. Called once per
+    order (the order's paid transition, under its row lock); the unique ref would refuse a second entry."""
     points = points_for_payment(order.total_fen, member_day=member_day(uow), now=now)
-    _add_spend(uow, user_id=order.user_id, amount_fen=order.total_fen, now=now)
-    _add_points(
-        uow,
-        user_id=order.user_id,
-        delta=points,
-        reason="order_paid",
-        ref=f"order_paid:{order.order_id}",
-        now=now,
+    c = t.member_accounts.c
+    account = (
+        uow.session.execute(
+            insert_or_merge(uow.session, t.member_accounts)
+            .values(
+                user_id=order.user_id,
+                points_balance=points,
+                spend_fen=order.total_fen,
+                level=level_for(0).name,
+                updated_at=now,
+            )
+            .on_conflict_do_update(
+                index_elements=["user_id"],
+                set_={
+                    "points_balance": c.points_balance + points,
+                    "spend_fen": c.spend_fen + order.total_fen,
+                    "updated_at": now,
+                },
+            )
+            .returning(c.points_balance, c.spend_fen, c.level)
+        )
+        .mappings()
+        .one()
     )
+    _level_reached(
+        uow, user_id=order.user_id, level=account["level"], spend_fen=int(account["spend_fen"]), now=now
+    )
+    if points:
+        _write_entry(
+            uow,
+            user_id=order.user_id,
+            delta=points,
+            reason="order_paid",
+            ref=f"order_paid:{order.order_id}",
+            balance=int(account["points_balance"]),
+            now=now,
+        )
 
 
 def on_order_refunded(

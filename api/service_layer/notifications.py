@@ -8,9 +8,10 @@ import secrets
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import RowMapping, and_, insert, select, update
+from sqlalchemy import RowMapping, and_, select, update
 
 from api.adapters import tables as t
+from api.adapters.db import insert_or_merge
 from api.domain import events
 from api.domain.errors import WeChatUnavailable
 from api.domain.notifications import (
@@ -30,24 +31,21 @@ log = logging.getLogger(__name__)
 
 def enqueue(uow: UnitOfWork, order: Order, kind: NotificationKind, *, amount_fen: int, now: datetime) -> None:
     """Queue one message for the order, inside the caller's transaction; a second one for the same kind is
-    ignored (confirmations arrive more than once)."""
-    c = t.order_notifications.c
-    exists = uow.session.execute(
-        select(c.notification_id).where(and_(c.order_id == order.order_id, c.kind == kind))
-    ).first()
-    if exists is None:
-        uow.session.execute(
-            insert(t.order_notifications).values(
-                notification_id="nt" + secrets.token_hex(10),
-                order_id=order.order_id,
-                user_id=order.user_id,
-                kind=str(kind),
-                amount_fen=amount_fen,
-                status=SendStatus.PENDING,
-                attempts=0,
-                created_at=now,
-            )
+    ignored (confirmations arrive more than once): the unique (order_id, kind) decides, in one statement."""
+    uow.session.execute(
+        insert_or_merge(uow.session, t.order_notifications)
+        .values(
+            notification_id="nt" + secrets.token_hex(10),
+            order_id=order.order_id,
+            user_id=order.user_id,
+            kind=str(kind),
+            amount_fen=amount_fen,
+            status=SendStatus.PENDING,
+            attempts=0,
+            created_at=now,
         )
+        .on_conflict_do_nothing(index_elements=["order_id", "kind"])
+    )
 
 
 def send_pending(

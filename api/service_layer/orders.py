@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from api.adapters import tables as t
+from api.adapters.db import insert_or_merge
 from api.domain import events
 from api.domain.coupons import CouponStatus, best_coupon, discount_with
 from api.domain.errors import (
+    AccountFrozen,
     AddressNotFound,
     ConcurrentUpdate,
     CouponNotUsable,
@@ -29,10 +31,11 @@ from api.domain.errors import (
 )
 from api.domain.group_buys import GroupBuyStatus
 from api.domain.inventory import is_low_stock
+from api.domain.membership import MemberDay, member_discount_fen
 from api.domain.notifications import NotificationKind
 from api.domain.orders import Order, OrderLine, OrderStatus
 from api.service_layer import account_review, carts, membership, notifications
-from api.service_layer.addresses import owns_address
+from api.service_layer.addresses import shipping_region
 from api.service_layer.unit_of_work import UnitOfWork
 from api.wechat.pay import WeChatPayClient, WeChatPayError
 
@@ -60,6 +63,68 @@ def new_order_id(now: datetime) -> str:
     return "SL" + now.strftime("%Y%m%d%H%M%S") + secrets.token_hex(8)
 
 
+@dataclass(frozen=True)
+class ShopperStanding:
+    """What checkout reads about the shopper, in one round trip."""
+
+    is_frozen: bool
+    spend_fen: int
+    member_day: MemberDay | None
+    order_id_for_key: str | None  # the order this idempotency key already placed
+    has_available_coupons: bool  # when False, the automatic coupon choice has nothing to look at
+
+
+def _scalar(column: Any, *conditions: Any) -> Any:
+    return select(column).where(*conditions).scalar_subquery()
+
+
+_user: Any = bindparam("user_id")
+SHOPPER_STANDING = select(
+    _scalar(t.account_freezes.c.is_frozen, t.account_freezes.c.user_id == _user).label("is_frozen"),
+    _scalar(t.member_accounts.c.spend_fen, t.member_accounts.c.user_id == _user).label("spend_fen"),
+    *(
+        _scalar(column, t.member_day.c.config_id == membership.MEMBER_DAY_ID).label(column.name)
+        for column in (
+            t.member_day.c.day_of_month,
+            t.member_day.c.extra_discount_percent,
+            t.member_day.c.points_multiplier,
+            t.member_day.c.is_active,
+        )
+    ),
+    _scalar(
+        t.orders.c.order_id,
+        t.orders.c.user_id == _user,
+        t.orders.c.idempotency_key == bindparam("idempotency_key"),
+    ).label("order_id_for_key"),
+    exists()
+    .where(t.coupons.c.user_id == _user, t.coupons.c.status == CouponStatus.AVAILABLE)
+    .label("has_available_coupons"),
+)
+
+
+def shopper_standing(uow: UnitOfWork, *, user_id: str, idempotency_key: str) -> ShopperStanding:
+    row = uow.session.execute(
+        SHOPPER_STANDING, {"user_id": user_id, "idempotency_key": idempotency_key}
+    ).one()
+    member_day = (
+        MemberDay(
+            day_of_month=row.day_of_month,
+            extra_discount_percent=row.extra_discount_percent,
+            points_multiplier=row.points_multiplier,
+            is_active=bool(row.is_active),
+        )
+        if row.day_of_month is not None
+        else None
+    )
+    return ShopperStanding(
+        is_frozen=bool(row.is_frozen),
+        spend_fen=int(row.spend_fen or 0),
+        member_day=member_day,
+        order_id_for_key=row.order_id_for_key,
+        has_available_coupons=bool(row.has_available_coupons),
+    )
+
+
 def place_order(
     uow: UnitOfWork,
     command: PlaceOrder,
@@ -70,11 +135,18 @@ def place_order(
 ) -> Order:
     """Reserve stock and place the order in one transaction; the same idempotency key returns the same order."""
     with uow:
-        existing = uow.orders.by_idempotency_key(command.user_id, command.idempotency_key)
-        if existing:
+        standing = shopper_standing(uow, user_id=command.user_id, idempotency_key=command.idempotency_key)
+        if standing.order_id_for_key:
+            existing = uow.orders.get(standing.order_id_for_key)
+            assert existing is not None
             return existing
         order = add_order(
-            uow, command, now=now, payment_window=payment_window, low_stock_threshold=low_stock_threshold
+            uow,
+            command,
+            now=now,
+            payment_window=payment_window,
+            low_stock_threshold=low_stock_threshold,
+            standing=standing,
         )
         try:
             uow.commit()
@@ -95,20 +167,28 @@ def add_order(
     now: datetime,
     payment_window: timedelta,
     low_stock_threshold: int,
+    standing: ShopperStanding | None = None,
 ) -> Order:
     """Reserve the stock, use the coupon and add the order inside the caller's unit of work (not committed)."""
-    account_review.ensure_not_frozen(uow, command.user_id)
-    if command.address_id and not owns_address(uow, user_id=command.user_id, address_id=command.address_id):
-        raise AddressNotFound("no such address")
+    if standing is None:
+        standing = shopper_standing(uow, user_id=command.user_id, idempotency_key=command.idempotency_key)
+    if standing.is_frozen:
+        raise AccountFrozen(account_review.FROZEN_MESSAGE)
+    region = None
+    if command.address_id:
+        region = shipping_region(uow, user_id=command.user_id, address_id=command.address_id)
+        if region is None:
+            raise AddressNotFound("no such address")
     items = command.items if command.items is not None else carts.cart_lines(uow, command.user_id)
     if not items:
         raise EmptyOrder("nothing to order")
     merged: dict[str, int] = {}
     for sku_id, quantity in items:
         merged[sku_id] = merged.get(sku_id, 0) + quantity
+    skus = uow.inventory.skus(list(merged))
     lines: list[OrderLine] = []
     for sku_id, quantity in sorted(merged.items()):  # a fixed lock order avoids deadlocks between buyers
-        sku = uow.inventory.sku(sku_id)
+        sku = skus.get(sku_id)
         if sku is None or not sku["is_listed"]:
             raise ProductNotFound(f"no such SKU {sku_id}")
         if quantity <= 0:
@@ -132,12 +212,16 @@ def add_order(
         )
     order_id = new_order_id(now)
     subtotal = sum(line.amount_fen for line in lines)
-    coupon_id, discount = _choose_coupon(uow, command, subtotal_fen=subtotal, now=now)
+    coupon_id, discount = _choose_coupon(
+        uow, command, subtotal_fen=subtotal, now=now, has_available=standing.has_available_coupons
+    )
     if coupon_id and not uow.coupons.mark_used(coupon_id, user_id=command.user_id, order_id=order_id):
         raise CouponNotUsable("this coupon was just used")
     # Special prices (group buys, bargains) are final; everything else gets the member level's discount.
     member_discount = (
-        membership.checkout_discount(uow, user_id=command.user_id, amount_fen=subtotal - discount, now=now)
+        member_discount_fen(
+            subtotal - discount, spend_fen=standing.spend_fen, member_day=standing.member_day, now=now
+        )
         if command.unit_price_fen is None
         else 0
     )
@@ -154,6 +238,7 @@ def add_order(
         group_buy_id=command.group_buy_id,
         pay_before=command.pay_before,
         member_discount_fen=member_discount,
+        shipping_region=region,
     )
     uow.orders.add(order)
     if coupon_id:
@@ -173,9 +258,9 @@ def add_order(
 
 
 def _choose_coupon(
-    uow: UnitOfWork, command: PlaceOrder, *, subtotal_fen: int, now: datetime
+    uow: UnitOfWork, command: PlaceOrder, *, subtotal_fen: int, now: datetime, has_available: bool
 ) -> tuple[str | None, int]:
-    if command.coupon == "none":
+    if command.coupon == "none" or (command.coupon == "auto" and not has_available):
         return None, 0
     if command.coupon == "auto":
         coupon, discount = best_coupon(
@@ -287,13 +372,21 @@ def _is_recorded(uow: UnitOfWork, notification_id: str | None) -> bool:
 
 def _record_notification(
     uow: UnitOfWork, notification_id: str | None, *, event_type: str, order_id: str, now: datetime
-) -> None:
-    if notification_id:
-        uow.session.execute(
-            insert(t.payment_notifications).values(
-                notification_id=notification_id, event_type=event_type, out_trade_no=order_id, received_at=now
-            )
+) -> bool:
+    """Record WeChat's notification id; False when it was recorded before (a replay: change nothing).
+
+    A concurrent copy of the same notification waits here for the first one's transaction, then sees it."""
+    if not notification_id:
+        return True
+    recorded = uow.session.execute(
+        insert_or_merge(uow.session, t.payment_notifications)
+        .values(
+            notification_id=notification_id, event_type=event_type, out_trade_no=order_id, received_at=now
         )
+        .on_conflict_do_nothing(index_elements=["notification_id"])
+        .returning(t.payment_notifications.c.notification_id)
+    )
+    return recorded.first() is not None
 
 
 def _apply_payment(
@@ -306,24 +399,29 @@ def _apply_payment(
     notification_id: str | None,
 ) -> Order | None:
     with uow:
-        if _is_recorded(uow, notification_id):
+        # Recorded first, in the same transaction: a refused payment rolls it back with everything else.
+        if not _record_notification(
+            uow, notification_id, event_type="TRANSACTION.SUCCESS", order_id=order_id, now=now
+        ):
             return uow.orders.get(order_id)
         order = uow.orders.get(order_id, for_update=True)
         if order is None:
             raise OrderNotFound("the payment names an order we do not have")
         if order.pay(transaction_id=str(transaction["transaction_id"]), amount_fen=amount, now=now):
             uow.orders.save(order)
-            for line in order.lines:
-                uow.inventory.add_sales(line.product_id, line.quantity)
             if order.group_buy_id:
                 _group_member_paid(uow, order, now=now)
             notifications.enqueue(
                 uow, order, NotificationKind.ORDER_PAID, amount_fen=order.total_fen, now=now
             )
             membership.on_order_paid(uow, order, now=now)
-        _record_notification(
-            uow, notification_id, event_type="TRANSACTION.SUCCESS", order_id=order_id, now=now
-        )
+            # Last, so that the rows every payment of a best seller shares are held only until the commit, and in
+            # product order, so that two payments never wait for each other's rows in opposite orders.
+            sold: dict[str, int] = {}
+            for line in order.lines:
+                sold[line.product_id] = sold.get(line.product_id, 0) + line.quantity
+            for product_id, quantity in sorted(sold.items()):
+                uow.inventory.add_sales(product_id, quantity)
         uow.commit()
         return order
 
@@ -572,9 +670,10 @@ def _apply_refund(
             .where(t.refunds.c.refund_id == refund_id)
             .values(status=new_status, updated_at=now)
         )
-        _record_notification(
+        if not _record_notification(
             uow, notification_id, event_type=f"REFUND.{status}", order_id=order.order_id, now=now
-        )
+        ):
+            raise ConcurrentUpdate("a copy of this refund notification was applied meanwhile")
         uow.commit()
 
 

@@ -83,3 +83,12 @@ def test_a_shopper_logs_in_browses_fills_a_cart_uses_a_coupon_pays_gets_the_parc
         "RefundSucceeded",
     ):
         assert name in names
+    # The order's region reaches the warehouse's regional marts; the street, phone and recipient never leave.
+    with stack.app.state.container.uow() as uow:
+        placed_event = uow.session.execute(
+            select(t.outbox.c.payload).where(t.outbox.c.event_name == "OrderPlaced")
+        ).scalar_one()
+    assert '"shipping_province":"上海"' in placed_event and '"shipping_city":"上海"' in placed_event
+    assert (
+        "南京西路" not in placed_event and "13800138000" not in placed_event and "王小明" not in placed_event
+    )
