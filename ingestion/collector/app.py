@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
 
 from ingestion.collector.errors import CollectorError, RateLimited
 from ingestion.collector.identity import IdentityGraph
@@ -20,6 +24,8 @@ from ingestion.collector.publisher import EventPublisher, KafkaEventPublisher
 from ingestion.collector.rate_limit import RateLimiter
 from ingestion.collector.settings import CollectorSettings
 from shoploop.kafka import Topics
+
+log = structlog.get_logger(__name__)
 
 SINGLE_CALLS = ("track", "identify", "page", "screen", "group", "alias")
 # What Segment's API answers on success, written once (FastAPI would encode a dict on every request).
@@ -35,16 +41,21 @@ def create_app(settings: CollectorSettings | None = None, publisher: EventPublis
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Opened here, not when the app is built: nothing connects before the server starts.
-        app.state.identity_graph = await run_in_threadpool(
-            IdentityGraph.from_url, settings.identity_database_url
-        )
+        identity_graph = await run_in_threadpool(IdentityGraph.from_url, settings.identity_database_url)
+        app.state.identity_graph = identity_graph
         await publisher.start()
+        forgetting = asyncio.create_task(
+            _drop_forgotten_people(identity_graph, settings.identity_forget_poll_s)
+        )
         # Everything made so far lives as long as the process: keep it out of the collector's cycle detection,
         # which otherwise walks it again and again as requests allocate their events.
         gc.freeze()
         try:
             yield
         finally:
+            forgetting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await forgetting
             await publisher.stop()
 
     app = FastAPI(
@@ -111,3 +122,17 @@ def create_app(settings: CollectorSettings | None = None, publisher: EventPublis
         return {"status": "ok"}
 
     return app
+
+
+async def _drop_forgotten_people(identity_graph: IdentityGraph, interval_s: float) -> None:
+    """Apply `shoploop privacy forget` to this worker's identity cache within `interval_s` of the erasure."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            forgotten = await run_in_threadpool(identity_graph.read_forgotten)
+        except SQLAlchemyError as error:  # a database hiccup must not stop the loop: the next read retries
+            log.warning("identity_forget_log_unreadable", error=repr(error))
+            continue
+        # Applied here, on the event loop that serves requests from the cache, not in the thread.
+        if identity_graph.apply_forgotten(forgotten):
+            log.info("forgotten_people_dropped_from_identity_cache", people=len(forgotten.people))

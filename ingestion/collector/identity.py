@@ -7,6 +7,12 @@ invalidation, and keeps a person's stream state on one partition:
   before and after login, and the order core's server-side events by userId, share one key;
 - when both sides already belong to different people (the same shopper on a second phone), nothing
   moves: the link is recorded as a merge, and the warehouse unites the two.
+
+The one exception is erasure (`shoploop privacy forget`): it deletes a person's mappings and appends the
+person to `identity_forgets` in the same transaction. Every collector worker reads that log every second
+(`drop_forgotten`) and drops the person's mappings from its cache, so no running collector keeps them (or keys
+new events by them) after the erasure. Entries older than a day are pruned: a worker that missed some (a
+gap in the sequence) clears its whole cache, which only costs a few database reads.
 """
 
 from __future__ import annotations
@@ -15,11 +21,22 @@ import dataclasses
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, create_engine, insert, select
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
@@ -45,6 +62,18 @@ identity_merges = Table(
     Column("merged_into", String(200), primary_key=True),
     Column("merged_at", DateTime(timezone=True), nullable=False),
 )
+
+# The erasures running collectors must apply to their caches, in order (see the module docstring).
+identity_forgets = Table(
+    "identity_forgets",
+    metadata,
+    Column("sequence", Integer, primary_key=True, autoincrement=True),
+    Column("person_id", String(200), nullable=False),
+    Column("forgotten_at", DateTime(timezone=True), nullable=False),
+)
+
+# How long an erasure stays in the log: far longer than any running worker takes to read it.
+FORGET_LOG_RETENTION = timedelta(days=1)
 
 
 def anonymous(anonymous_id: str) -> str:
@@ -113,6 +142,15 @@ def plan_mapping(
     return person, new, merge
 
 
+@dataclass(frozen=True, slots=True)
+class Forgotten:
+    """Erasures read from the log: the people, the last sequence number read, and whether some were missed."""
+
+    people: frozenset[str]
+    last_sequence: int
+    is_gap: bool
+
+
 class IdentityGraph:
     """The graph in a SQL database (SQLite embedded, PostgreSQL in production) behind an in-memory cache."""
 
@@ -121,6 +159,8 @@ class IdentityGraph:
         self._cache: OrderedDict[str, str] = OrderedDict()
         self._cache_size = cache_size
         _create_tables(engine)
+        # The cache starts empty, so erasures logged before now need no applying.
+        self._last_forget_seen = self._latest_forget()
 
     @classmethod
     def from_url(cls, database_url: str) -> IdentityGraph:
@@ -261,7 +301,12 @@ class IdentityGraph:
         return [a if b == person_id else b for a, b in self.merges() if person_id in (a, b)]
 
     def forget(self, person_id: str) -> int:
-        """Remove a person's identities and merges (privacy erasure); returns how many ids were removed."""
+        """Remove a person's identities and merges (privacy erasure); returns how many ids were removed.
+
+        The erasure is logged in the same transaction, so every running collector drops the person's cached
+        mappings at its next `drop_forgotten`.
+        """
+        now = datetime.now(UTC)
         with self._engine.begin() as connection:
             removed = connection.execute(
                 identities.delete().where(identities.c.person_id == person_id)
@@ -271,8 +316,53 @@ class IdentityGraph:
                     (identity_merges.c.person_id == person_id) | (identity_merges.c.merged_into == person_id)
                 )
             )
-        self._cache = OrderedDict((k, v) for k, v in self._cache.items() if v != person_id)
+            connection.execute(
+                identity_forgets.delete().where(identity_forgets.c.forgotten_at < now - FORGET_LOG_RETENTION)
+            )
+            connection.execute(identity_forgets.insert().values(person_id=person_id, forgotten_at=now))
+        self._drop_people({person_id})
         return int(removed or 0)
+
+    def drop_forgotten(self) -> int:
+        """Apply the erasures logged since the last call to this worker's cache; returns how many people."""
+        return self.apply_forgotten(self.read_forgotten())
+
+    def read_forgotten(self) -> Forgotten:
+        """The erasures logged since the last one applied (one indexed read; run it in a thread)."""
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(identity_forgets.c.sequence, identity_forgets.c.person_id)
+                .where(identity_forgets.c.sequence > self._last_forget_seen)
+                .order_by(identity_forgets.c.sequence)
+            ).all()
+        if not rows:
+            return Forgotten(people=frozenset(), last_sequence=self._last_forget_seen, is_gap=False)
+        first = int(rows[0].sequence)
+        return Forgotten(
+            people=frozenset(str(row.person_id) for row in rows),
+            last_sequence=int(rows[-1].sequence),
+            # Entries pruned before this worker read them (or a skipped sequence number): it cannot tell
+            # whose mappings it still holds.
+            is_gap=self._last_forget_seen > 0 and first != self._last_forget_seen + 1,
+        )
+
+    def apply_forgotten(self, forgotten: Forgotten) -> int:
+        """Drop the forgotten people's mappings from the cache (on the thread that serves requests from it)."""
+        if forgotten.is_gap:
+            self._cache = OrderedDict()
+        elif forgotten.people:
+            self._drop_people(set(forgotten.people))
+        self._last_forget_seen = max(self._last_forget_seen, forgotten.last_sequence)
+        return len(forgotten.people)
+
+    def _latest_forget(self) -> int:
+        with self._engine.connect() as connection:
+            latest = connection.execute(select(func.max(identity_forgets.c.sequence))).scalar()
+        return int(latest or 0)
+
+    def _drop_people(self, people: set[str]) -> None:
+        # Rebuilt rather than deleted from in place: requests on the event loop read the cache meanwhile.
+        self._cache = OrderedDict((k, v) for k, v in self._cache.items() if v not in people)
 
 
 def _create_tables(engine: Engine) -> None:

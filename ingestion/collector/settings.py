@@ -27,6 +27,8 @@ class CollectorSettings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     # The identity graph (anonymousId/userId → person): SQLite embedded, PostgreSQL when workers span hosts.
     identity_database_url: str = "sqlite:///var/collector/identity.db"
+    # How often each worker reads the erasure log and drops forgotten people from its identity cache.
+    identity_forget_poll_s: float = 1.0
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
 
     @model_validator(mode="after")

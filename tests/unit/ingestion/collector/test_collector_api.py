@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import gzip
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import orjson
 import pytest
@@ -12,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from ingestion.collector.app import create_app
 from ingestion.collector.errors import PublishFailed
+from ingestion.collector.identity import IdentityGraph
 from ingestion.collector.settings import CollectorSettings
 from shoploop.kafka import Topics
 
@@ -178,3 +181,30 @@ def test_after_login_server_side_events_are_keyed_by_the_shoppers_person(
     keys = [key for key, _ in publisher.records[Topics.EVENTS.name]]
     assert keys == [b"device-hua", b"device-hua"]
     assert [event["person_id"] for event in publisher.events()] == ["device-hua", "device-hua"]
+
+
+def test_a_running_collector_stops_keying_by_a_forgotten_shoppers_login(
+    tmp_path: Path, publisher: RecordingPublisher
+) -> None:
+    url = f"sqlite:///{tmp_path / 'identity.db'}"
+    settings = CollectorSettings(
+        write_keys={"miniprogram": WRITE_KEY}, identity_database_url=url, identity_forget_poll_s=0.05
+    )
+    login = {"type": "identify", "anonymousId": "device-hua", "userId": "u-hua"}
+    paid = {"type": "track", "event": "Coupon Applied", "userId": "u-hua", "properties": {"coupon_id": "c-5"}}
+    with TestClient(create_app(settings, publisher)) as client:
+        assert (
+            client.post("/v1/batch", json={"batch": [login, paid], "writeKey": WRITE_KEY}).status_code == 200
+        )
+
+        # `shoploop privacy forget` runs in a process of its own, on the same identity graph.
+        IdentityGraph.from_url(url).forget("device-hua")
+        time.sleep(0.5)
+
+        assert client.post("/v1/batch", json={"batch": [paid], "writeKey": WRITE_KEY}).status_code == 200
+    # The collector no longer knows that u-hua logged in on device-hua: her new event is a person of its own.
+    assert [key for key, _ in publisher.records[Topics.EVENTS.name]] == [
+        b"device-hua",
+        b"device-hua",
+        b"u-hua",
+    ]

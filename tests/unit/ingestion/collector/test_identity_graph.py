@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.collector.identity import IdentityGraph, Sighting, anonymous, user
+from ingestion.collector.identity import IdentityGraph, Sighting, anonymous, identity_forgets, user
 from ingestion.contract.event import TrackedEvent
 
 
@@ -128,3 +128,33 @@ def test_a_workers_cache_serves_no_stale_person_after_another_worker_links_an_id
     cached = first.assign_people_from_cache(_events(("track", None, "u-ming"), ("track", "phone-ming", None)))
     assert cached is not None
     assert [event.person_id for event in cached] == ["phone-ming", "phone-ming"]
+
+
+def test_a_running_workers_cache_drops_a_person_forgotten_by_another_process(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    collector, privacy_cli = IdentityGraph.from_url(url), IdentityGraph.from_url(url)
+    collector.assign_people(_events(("identify", "phone-lily", "u-lily")))
+    assert collector.assign_people_from_cache(_events(("track", None, "u-lily"))) is not None
+
+    privacy_cli.forget("phone-lily")
+    assert collector.drop_forgotten() == 1
+
+    # The login is forgotten: the cache no longer decides, and the database makes u-lily a person of her own.
+    assert collector.assign_people_from_cache(_events(("track", None, "u-lily"))) is None
+    assert [e.person_id for e in collector.assign_people(_events(("track", None, "u-lily")))] == ["u-lily"]
+    assert collector.drop_forgotten() == 0
+
+
+def test_a_worker_that_missed_pruned_erasures_holds_no_cached_mapping(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    collector, privacy_cli = IdentityGraph.from_url(url), IdentityGraph.from_url(url)
+    privacy_cli.forget("someone-long-gone")
+    collector.drop_forgotten()
+    collector.assign_people(_events(("track", "phone-ming", None)))
+    privacy_cli.forget("phone-lily")
+    privacy_cli.forget("phone-hua")
+    with privacy_cli._engine.begin() as connection:  # the retention pruned the first of the two
+        connection.execute(identity_forgets.delete().where(identity_forgets.c.person_id == "phone-lily"))
+
+    collector.drop_forgotten()
+    assert collector.assign_people_from_cache(_events(("track", "phone-ming", None))) is None
