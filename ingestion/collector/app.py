@@ -20,7 +20,7 @@ from ingestion.collector.errors import CollectorError, RateLimited
 from ingestion.collector.identity import IdentityGraph
 from ingestion.collector.intake import as_batch, authenticate, decode_body, split_batch
 from ingestion.collector.privacy import Pseudonymiser
-from ingestion.collector.publisher import EventPublisher, KafkaEventPublisher
+from ingestion.collector.publisher import ConfluentEventPublisher, EventPublisher
 from ingestion.collector.rate_limit import RateLimiter
 from ingestion.collector.settings import CollectorSettings
 from shoploop.kafka import Topics
@@ -34,7 +34,7 @@ SUCCESS_BODY = b'{"success":true}'
 
 def create_app(settings: CollectorSettings | None = None, publisher: EventPublisher | None = None) -> FastAPI:
     settings = settings or CollectorSettings()
-    publisher = publisher or KafkaEventPublisher(settings.kafka, timeout_s=settings.publish_timeout_s)
+    publisher = publisher or ConfluentEventPublisher(settings.kafka, timeout_s=settings.publish_timeout_s)
     rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_per_source)
     pseudonymiser = Pseudonymiser(settings.pseudonym_key.get_secret_value().encode())
 
