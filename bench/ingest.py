@@ -375,6 +375,11 @@ def main() -> None:
     )
     parser.add_argument("--ceiling-s", type=float, default=5.0, help="seconds each producer ceiling runs")
     parser.add_argument("--sink", choices=SINK_MODES, default="concurrent", help="when the sink runs")
+    parser.add_argument(
+        "--new-devices",
+        action="store_true",
+        help="start the load with an identity graph that knows none of its devices (first sightings)",
+    )
     args = parser.parse_args()
 
     shoploop = str(Path(sys.executable).parent / "shoploop")
@@ -418,15 +423,20 @@ def main() -> None:
         try:
             wait_until_listening(host, port)
             # Warm up: the collector's workers open their producers and the sink joins its group.
+            warm_up_seeds = [20_000_000 + seed for seed in range(4 * args.workers)]
+            if not args.new_devices:
+                # Every device of the load seen once: the identity graph knows them all, as it knows a shop's
+                # returning shoppers, and the load measures the steady state rather than the first sightings.
+                warm_up_seeds += list(range(0, PEOPLE // 7 + 1, 14))  # seed s holds devices 7s … 7s + 99
             with httpx.Client(base_url=url, timeout=30) as client:
-                for seed in range(4 * args.workers):
+                for seed in warm_up_seeds:
                     response = client.post(
                         "/v1/batch",
-                        content=_batch_body(20_000_000 + seed),
+                        content=_batch_body(seed),
                         headers={"Content-Type": "application/json"},
                     )
                     assert response.status_code == 200, response.text
-            warm_up_events = 4 * args.workers * BATCH_SIZE
+            warm_up_events = len(warm_up_seeds) * BATCH_SIZE
             started = multiprocessing.Event()
             results: multiprocessing.Queue[Any] = multiprocessing.Queue()
             loader = multiprocessing.Process(
@@ -467,7 +477,7 @@ def main() -> None:
     latencies = result.latencies_s
     print(
         f"collector workers: {args.workers}, connections: {args.connections}, duration: {args.duration_s:.0f} s,"
-        f" sink: {args.sink}"
+        f" sink: {args.sink}, devices: {'new to the identity graph' if args.new_devices else 'known'}"
     )
     print(f"ceiling  collector's publisher alone (confluent-kafka):   {ceiling:>10,.0f} events/s")
     print(f"         aiokafka, same records (reference):              {aiokafka_rate:>10,.0f} events/s")
