@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from api.container import Container
-from api.deps import Credentials, current_shopper
+from api.deps import Credentials, recently_verified_shopper
 from api.schemas import RecommendationsPublic
 from api.service_layer import recommendations
 from api.service_layer.recommendations import Recommendations
@@ -31,7 +31,7 @@ async def _answer(
     container: Container = request.app.state.container
 
     def run() -> Recommendations:
-        shopper = current_shopper(container, credentials)
+        shopper = recently_verified_shopper(container, credentials)
         return use_case(container, shopper.user_id)
 
     return RecommendationsPublic.of(run())
