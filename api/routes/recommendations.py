@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, status
 
 from api.container import Container
-from api.deps import Credentials, recently_verified_shopper
+from api.deps import ContainerDep, Credentials, CurrentShopper, recently_verified_shopper
 from api.schemas import RecommendationsPublic
 from api.service_layer import recommendations
 from api.service_layer.recommendations import Recommendations
@@ -66,8 +66,13 @@ async def similar(
     return await _answer(
         request,
         credentials,
-        lambda container, _: recommendations.similar(
-            container.read_only_uow(), container.recommender, container.shelves, product_id=product_id, n=n
+        lambda container, user_id: recommendations.similar(
+            container.read_only_uow(),
+            container.recommender,
+            container.shelves,
+            user_id=user_id,
+            product_id=product_id,
+            n=n,
         ),
     )
 
@@ -80,7 +85,29 @@ async def complements(
     return await _answer(
         request,
         credentials,
-        lambda container, _: recommendations.complements(
-            container.read_only_uow(), container.recommender, container.shelves, product_id=product_id, n=n
+        lambda container, user_id: recommendations.complements(
+            container.read_only_uow(),
+            container.recommender,
+            container.shelves,
+            user_id=user_id,
+            product_id=product_id,
+            n=n,
         ),
     )
+
+
+@router.get("/recommendations/hidden")
+def list_hidden(shopper: CurrentShopper, container: ContainerDep) -> list[str]:
+    """The products this shopper hid from their recommendations, most recently hidden first."""
+    return recommendations.hidden_products(container.read_only_uow(), user_id=shopper.user_id)
+
+
+@router.post("/recommendations/hidden/{product_id}", status_code=status.HTTP_204_NO_CONTENT)
+def hide(product_id: str, shopper: CurrentShopper, container: ContainerDep) -> None:
+    """ "不感兴趣": never recommend this product to this shopper again, in any list, until unhidden."""
+    recommendations.hide(container.uow(), user_id=shopper.user_id, product_id=product_id, now=container.now())
+
+
+@router.delete("/recommendations/hidden/{product_id}", status_code=status.HTTP_204_NO_CONTENT)
+def unhide(product_id: str, shopper: CurrentShopper, container: ContainerDep) -> None:
+    recommendations.unhide(container.uow(), user_id=shopper.user_id, product_id=product_id)
