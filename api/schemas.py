@@ -359,11 +359,18 @@ class RecommendationsPublic(BaseModel):
         description='"model": the recommender\'s live model; "popular": best sellers (no model yet)'
     )
     items: list[RecommendedProductPublic]
+    model_version: str | None = Field(
+        default=None,
+        description='the model\'s run id when source is "model"; the mini-program sends it back in '
+        "Recommendation Shown / Clicked so that click-through rate is measured per model version",
+    )
 
     @classmethod
     def of(cls, found: Recommendations) -> RecommendationsPublic:
         return cls(
-            source=found.source, items=[RecommendedProductPublic(**vars(item)) for item in found.items]
+            source=found.source,
+            items=[RecommendedProductPublic(**vars(item)) for item in found.items],
+            model_version=found.model_version,
         )
 
 

@@ -51,6 +51,7 @@ class RecommendedProduct:
 class Recommendations:
     source: Source
     items: list[RecommendedProduct]
+    model_version: str | None = None  # the registry run that ranked them (source "model")
 
 
 @dataclass(frozen=True)
@@ -357,7 +358,7 @@ def for_shopper(
                 _on_sale_now(uow, [product_id for product_id, _, _ in found]), found, n, exclude=hidden
             )
             if items:
-                return Recommendations("model", items)
+                return Recommendations("model", items, live.version)
     popular = _best_sellers(
         shelf,
         wanted,
@@ -389,7 +390,7 @@ def similar(
     _require_listed(listings, product_id)
     items = _present(listings, found, n, exclude=hidden | {product_id})
     if items:
-        return Recommendations("model", items)
+        return Recommendations("model", items, live.version)
     facts = listings[product_id].facts
     category = facts.category_id if facts is not None else None
     popular = _best_sellers(
@@ -418,7 +419,7 @@ def complements(
     _require_listed(listings, product_id)
     items = _present(listings, found, n, exclude=hidden)
     if items:
-        return Recommendations("model", items)
+        return Recommendations("model", items, live.version)
     facts = listings[product_id].facts
     category = facts.category_id if facts is not None else None
     popular = _best_sellers(
