@@ -20,13 +20,19 @@ from api.deps import ContainerDep, Credentials, CurrentShopper, recently_verifie
 from api.schemas import RecommendationsPublic
 from api.service_layer import recommendations
 from api.service_layer.recommendations import Recommendations
+from recsys.reasons import Language
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 HowMany = Annotated[int, Query(ge=1, le=50)]
+# The language of each item's `reason` text; `reason_code` and `reason_params` are the same in both.
+Lang = Annotated[Language, Query(description="language of the reason text: zh (default) or en")]
 
 
 async def _answer(
-    request: Request, credentials: Credentials, use_case: Callable[[Container, str], Recommendations]
+    request: Request,
+    credentials: Credentials,
+    use_case: Callable[[Container, str], Recommendations],
+    language: Language,
 ) -> RecommendationsPublic:
     container: Container = request.app.state.container
 
@@ -34,7 +40,7 @@ async def _answer(
         shopper = recently_verified_shopper(container, credentials)
         return use_case(container, shopper.user_id)
 
-    return RecommendationsPublic.of(run())
+    return RecommendationsPublic.of(run(), language)
 
 
 @router.get("/recommendations")
@@ -43,6 +49,7 @@ async def for_me(
     credentials: Credentials,
     n: HowMany = 10,
     category_id: Annotated[str | None, Query(max_length=40)] = None,
+    lang: Lang = "zh",
 ) -> RecommendationsPublic:
     """猜你喜欢. `source` is "popular" until a model has been trained."""
     return await _answer(
@@ -56,12 +63,13 @@ async def for_me(
             n=n,
             category_id=category_id,
         ),
+        lang,
     )
 
 
 @router.get("/products/{product_id}/similar")
 async def similar(
-    product_id: str, request: Request, credentials: Credentials, n: HowMany = 10
+    product_id: str, request: Request, credentials: Credentials, n: HowMany = 10, lang: Lang = "zh"
 ) -> RecommendationsPublic:
     return await _answer(
         request,
@@ -74,12 +82,13 @@ async def similar(
             product_id=product_id,
             n=n,
         ),
+        lang,
     )
 
 
 @router.get("/products/{product_id}/complements")
 async def complements(
-    product_id: str, request: Request, credentials: Credentials, n: HowMany = 10
+    product_id: str, request: Request, credentials: Credentials, n: HowMany = 10, lang: Lang = "zh"
 ) -> RecommendationsPublic:
     """搭配推荐: products bought in the same basket."""
     return await _answer(
@@ -93,6 +102,7 @@ async def complements(
             product_id=product_id,
             n=n,
         ),
+        lang,
     )
 
 

@@ -163,7 +163,8 @@ class VerifiedShoppers:
             ).first()
         if row is None:
             raise Unauthenticated("log in again")
-        user_id, expires_at, openid = row
+        user_id, openid = row[0], row[2]
+        expires_at: datetime = row[1]
         shopper = Shopper(user_id=str(user_id), openid=str(openid))
         with self._lock:
             self._entries[key] = (shopper, min(expires_at, now + self._max_age))

@@ -28,11 +28,12 @@ from api.adapters.recommender import LiveRecommender
 from api.domain.errors import ProductNotFound
 from api.service_layer.unit_of_work import UnitOfWork
 from recsys.model import Recommendation
+from recsys.reasons import Reason
 
 log = logging.getLogger(__name__)
 
 Source = Literal["model", "popular"]
-POPULAR_REASON = "popular in the shop"
+POPULAR_REASON = Reason.of("popular_in_shop")
 # Candidates asked of the model per item shown: its catalogue is wider than what is on sale right now.
 CANDIDATES_PER_ITEM = 3
 
@@ -44,7 +45,7 @@ class RecommendedProduct:
     category_id: str
     min_price_fen: int
     score: float
-    reason: str
+    reason: Reason  # rendered in the reader's language at the edge
 
 
 @dataclass(frozen=True)
@@ -238,7 +239,8 @@ def _bought_and_hidden(uow: UnitOfWork, user_id: str) -> tuple[set[str], frozens
 
 def _hidden(uow: UnitOfWork, user_id: str) -> frozenset[str]:
     with uow:
-        return frozenset(str(p) for p in uow.session.execute(_HIDDEN, {"user_id": user_id}).scalars())
+        found: list[str] = list(uow.session.execute(_HIDDEN, {"user_id": user_id}).scalars())
+    return frozenset(found)
 
 
 def hide(uow: UnitOfWork, *, user_id: str, product_id: str, now: datetime) -> None:
@@ -276,17 +278,17 @@ def hidden_products(uow: UnitOfWork, *, user_id: str) -> list[str]:
     """The products the shopper hid, most recently hidden first."""
     h = t.hidden_products.c
     with uow:
-        return [
-            str(p)
-            for p in uow.session.execute(
+        found: list[str] = list(
+            uow.session.execute(
                 select(h.product_id).where(h.user_id == user_id).order_by(h.hidden_at.desc(), h.product_id)
             ).scalars()
-        ]
+        )
+    return found
 
 
 def _present(
     listings: dict[str, _Listing],
-    found: Sequence[tuple[str, float, str]],
+    found: Sequence[tuple[str, float, Reason]],
     n: int,
     *,
     exclude: Collection[str] = (),
@@ -306,8 +308,8 @@ def _present(
     return items
 
 
-def _scored(found: Sequence[Recommendation]) -> list[tuple[str, float, str]]:
-    return [(item.product_id, item.score, item.reason) for item in found]
+def _scored(found: Sequence[Recommendation]) -> list[tuple[str, float, Reason]]:
+    return [(item.product_id, item.score, item.why) for item in found]
 
 
 def _best_sellers(
@@ -316,8 +318,8 @@ def _best_sellers(
     *,
     exclude: Collection[str],
     keep: Callable[[BestSeller], bool] = lambda _: True,
-    reason: str = POPULAR_REASON,
-) -> list[tuple[str, float, str]]:
+    reason: Reason = POPULAR_REASON,
+) -> list[tuple[str, float, Reason]]:
     ranked = []
     for seller in shelf.best_sellers:
         if seller.product_id not in exclude and keep(seller):
@@ -383,7 +385,7 @@ def similar(
     hidden = _hidden(uow, user_id)
     model = live.get()
     wanted = n * CANDIDATES_PER_ITEM + len(hidden)
-    found: list[tuple[str, float, str]] = []
+    found: list[tuple[str, float, Reason]] = []
     if model is not None and product_id in model.product_index:
         found = _scored(model.similar(product_id, wanted, out_of_stock=shelf.not_on_sale))
     listings = _on_sale_now(uow, [product_id, *(p for p, _, _ in found)])
@@ -398,7 +400,7 @@ def similar(
         wanted,
         exclude=hidden | {product_id},
         keep=lambda seller: category is None or seller.category_id == category,
-        reason="more in this category",
+        reason=Reason.of("more_in_category"),
     )
     return Recommendations("popular", _present(_on_sale_now(uow, [p for p, _, _ in popular]), popular, n))
 
@@ -412,7 +414,7 @@ def complements(
     hidden = _hidden(uow, user_id)
     model = live.get()
     wanted = n * CANDIDATES_PER_ITEM + len(hidden)
-    found: list[tuple[str, float, str]] = []
+    found: list[tuple[str, float, Reason]] = []
     if model is not None and product_id in model.product_index:
         found = _scored(model.complements(product_id, wanted, out_of_stock=shelf.not_on_sale))
     listings = _on_sale_now(uow, [product_id, *(p for p, _, _ in found)])

@@ -149,7 +149,7 @@ def render() -> None:
                 "name": str(model.product_names[index[item.product_id]]),
                 "category": str(model.product_categories[index[item.product_id]]),
                 "score": round(item.score, 4),
-                "reason": item.reason,
+                "reason": item.why.text(language),
             }
             for rank, item in enumerate(model.recommend_for(person_id, 10), start=1)
         ]

@@ -78,10 +78,14 @@ def test_recommendations_are_best_sellers_until_a_model_is_trained_then_come_fro
     assert "p-retired" not in recommended  # not in our catalogue
     assert all(item["reason"] and item["min_price_fen"] > 0 for item in mine["items"])
 
-    together = shopper.api.get("/v1/products/p-tee/complements", params={"n": 5}).json()
+    together = shopper.api.get("/v1/products/p-tee/complements", params={"n": 5, "lang": "en"}).json()
     assert together["source"] == "model"
     assert together["items"][0]["product_id"] == "p-socks"
     assert together["items"][0]["reason"].startswith("often bought with")
+    assert together["items"][0]["reason_code"] == "bought_with"
+    in_chinese = shopper.api.get("/v1/products/p-tee/complements", params={"n": 5}).json()["items"][0]
+    assert in_chinese["reason"].startswith("常与") and in_chinese["reason"].endswith("一起购买")
+    assert in_chinese["reason_params"] == together["items"][0]["reason_params"]
     alike = shopper.api.get("/v1/products/p-tee/similar", params={"n": 5}).json()
     assert alike["items"] and "p-tee" not in [item["product_id"] for item in alike["items"]]
 
