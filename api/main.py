@@ -45,7 +45,7 @@ def run_api(
     return run_workers(partial(serve_worker, settings), host=host, port=port, workers=workers, name="api")
 
 
-def serve_worker(settings: ApiSettings, index: int, sock: socket.socket) -> None:
+def serve_worker(settings: ApiSettings, index: int, sock: socket.socket, *, log_level: str = "info") -> None:
     """One API worker process: its own container (database pool, live model, shelf snapshot, freshness
     consumer); only worker 0 runs the background jobs, which must run once per shop."""
     from api.bootstrap import create_app
@@ -53,7 +53,7 @@ def serve_worker(settings: ApiSettings, index: int, sock: socket.socket) -> None
     worker_settings = settings.model_copy(
         update={"background_jobs_enabled": index == 0 and settings.background_jobs_enabled}
     )
-    config = uvicorn.Config(create_app(worker_settings), log_level="info")
+    config = uvicorn.Config(create_app(worker_settings), log_level=log_level)
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -323,7 +323,13 @@ def run_api_server(database_url: str, registry_dir: Path, port: int, num_threads
     if workers <= 1:
         uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     else:
-        run_workers(partial(serve_worker, settings), host="127.0.0.1", port=port, workers=workers, name="api")
+        run_workers(
+            partial(serve_worker, settings, log_level="warning"),
+            host="127.0.0.1",
+            port=port,
+            workers=workers,
+            name="api",
+        )
 
 
 @dataclass(frozen=True)
