@@ -40,6 +40,7 @@ from api.routes import (
     recommendations,
     shop,
 )
+from api.service_layer.accounts import VerifiedShoppers
 from api.service_layer.group_buys import settle_expired_group_buys
 from api.service_layer.notifications import send_pending
 from api.service_layer.orders import close_expired_orders
@@ -133,6 +134,7 @@ def bootstrap(settings: ApiSettings, *, clock: Callable[[], datetime] | None = N
             lambda: read_shelf(UnitOfWork(read_only_session_factory, clock=clock)),
             max_age_s=settings.recommender_shelf_max_age_s,
         ),
+        verified_shoppers=VerifiedShoppers(max_age_s=settings.recommender_token_cache_s),
     )
 
 
@@ -213,11 +215,12 @@ def create_app(settings: ApiSettings | None = None, *, container: Container | No
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         tasks = []
-        if settings.auto_close_interval_s > 0:
+        jobs = settings.background_jobs_enabled
+        if jobs and settings.auto_close_interval_s > 0:
             tasks.append(asyncio.create_task(_auto_close_loop(container, stop)))
-        if settings.notification_interval_s > 0:
+        if jobs and settings.notification_interval_s > 0:
             tasks.append(asyncio.create_task(_notification_loop(container, stop)))
-        if settings.reward_consumer_enabled and settings.outbox_relay_enabled:
+        if jobs and settings.reward_consumer_enabled and settings.outbox_relay_enabled:
             tasks.append(
                 asyncio.create_task(
                     consume_rewards(
@@ -229,7 +232,7 @@ def create_app(settings: ApiSettings | None = None, *, container: Container | No
                     )
                 )
             )
-        if settings.account_flag_consumer_enabled and settings.outbox_relay_enabled:
+        if jobs and settings.account_flag_consumer_enabled and settings.outbox_relay_enabled:
             tasks.append(
                 asyncio.create_task(
                     consume_flags(
@@ -254,7 +257,7 @@ def create_app(settings: ApiSettings | None = None, *, container: Container | No
                     )
                 )
             )
-        if settings.outbox_relay_enabled:
+        if jobs and settings.outbox_relay_enabled:
             tasks.append(
                 asyncio.create_task(
                     run_relay(

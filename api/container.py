@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.adapters.field_crypto import FieldCipher
 from api.adapters.recommender import LiveRecommender
 from api.rate_limit import RateLimiter
+from api.service_layer.accounts import VerifiedShoppers
 from api.service_layer.recommendations import ShelfCache
 from api.service_layer.unit_of_work import UnitOfWork
 from api.settings import ApiSettings
@@ -33,6 +34,7 @@ class Container:
     clock: Callable[[], datetime]
     recommender: LiveRecommender
     shelves: ShelfCache
+    verified_shoppers: VerifiedShoppers
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory, clock=self.clock)

@@ -37,6 +37,15 @@ def current_shopper(container: ContainerDep, credentials: Credentials) -> Shoppe
     return shopper_for_token(container.uow(), credentials.credentials, now=container.now())
 
 
+def recently_verified_shopper(container: Container, credentials: Credentials) -> Shopper:
+    """The shopper, trusting a token verified in the last few seconds (read-only routes on every page)."""
+    if credentials is None:
+        raise Unauthenticated("log in first")
+    return container.verified_shoppers.shopper_for_token(
+        container.read_only_uow(), credentials.credentials, now=container.now()
+    )
+
+
 def current_staff(container: ContainerDep, credentials: Credentials) -> StaffMember:
     if credentials is None:
         raise Unauthenticated("log in to the back office first")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import structlog
 import uvicorn
 
@@ -15,8 +17,11 @@ def migrate(settings: ApiSettings | None = None) -> None:
     upgrade_database((settings or ApiSettings()).database_url)
 
 
-def run_api(*, host: str = "127.0.0.1", port: int = 8000, settings: ApiSettings | None = None) -> None:
-    """`shoploop api`: migrate, seed the catalogue if empty, then serve."""
+def run_api(
+    *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, settings: ApiSettings | None = None
+) -> int:
+    """`shoploop api`: migrate, seed the catalogue if empty, then serve (in `workers` processes); returns the
+    exit code."""
     from api.bootstrap import bootstrap, create_app
     from api.seed import seed_catalogue_if_empty
 
@@ -29,7 +34,27 @@ def run_api(*, host: str = "127.0.0.1", port: int = 8000, settings: ApiSettings 
 
         for created in seed_demo(container.uow, now=container.now()):
             structlog.get_logger(__name__).info("demo_seeded", created=created)
-    uvicorn.run(create_app(settings, container=container), host=host, port=port, log_level="info")
+    if workers <= 1:
+        uvicorn.run(create_app(settings, container=container), host=host, port=port, log_level="info")
+        return 0
+    container.close()
+    from functools import partial
+
+    from shoploop.serving import run_workers
+
+    return run_workers(partial(serve_worker, settings), host=host, port=port, workers=workers, name="api")
+
+
+def serve_worker(settings: ApiSettings, index: int, sock: socket.socket, *, log_level: str = "info") -> None:
+    """One API worker process: its own container (database pool, live model, shelf snapshot, freshness
+    consumer); only worker 0 runs the background jobs, which must run once per shop."""
+    from api.bootstrap import create_app
+
+    worker_settings = settings.model_copy(
+        update={"background_jobs_enabled": index == 0 and settings.background_jobs_enabled}
+    )
+    config = uvicorn.Config(create_app(worker_settings), log_level=log_level)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def run_sandbox(*, host: str = "127.0.0.1", port: int = 9480, settings: ApiSettings | None = None) -> None:

@@ -11,6 +11,7 @@ from api.domain.coupons import Coupon
 from api.domain.group_buys import GroupBuy
 from api.domain.orders import Order
 from api.service_layer.recommendations import Recommendations
+from recsys.reasons import Language
 
 
 class ErrorPublic(BaseModel):
@@ -351,7 +352,15 @@ class RecommendedProductPublic(BaseModel):
     category_id: str
     min_price_fen: int
     score: float
-    reason: str
+    reason: str = Field(description="why it is shown, in the language asked for (`lang`)")
+    reason_code: str = Field(
+        description="the reason as a code (viewed, added_to_cart, bought, similar_to, bought_with, popular, "
+        "popular_in_region, popular_with_channel, popular_in_shop, more_in_category), for clients that word "
+        "it themselves"
+    )
+    reason_params: dict[str, str] = Field(
+        description="the code's parameters: product (name) and product_id, region, channel"
+    )
 
 
 class RecommendationsPublic(BaseModel):
@@ -359,11 +368,30 @@ class RecommendationsPublic(BaseModel):
         description='"model": the recommender\'s live model; "popular": best sellers (no model yet)'
     )
     items: list[RecommendedProductPublic]
+    model_version: str | None = Field(
+        default=None,
+        description='the model\'s run id when source is "model"; the mini-program sends it back in '
+        "Recommendation Shown / Clicked so that click-through rate is measured per model version",
+    )
 
     @classmethod
-    def of(cls, found: Recommendations) -> RecommendationsPublic:
+    def of(cls, found: Recommendations, language: Language = "zh") -> RecommendationsPublic:
         return cls(
-            source=found.source, items=[RecommendedProductPublic(**vars(item)) for item in found.items]
+            source=found.source,
+            items=[
+                RecommendedProductPublic(
+                    product_id=item.product_id,
+                    title=item.title,
+                    category_id=item.category_id,
+                    min_price_fen=item.min_price_fen,
+                    score=item.score,
+                    reason=item.reason.text(language),
+                    reason_code=item.reason.code,
+                    reason_params=item.reason.parameters,
+                )
+                for item in found.items
+            ],
+            model_version=found.model_version,
         )
 
 

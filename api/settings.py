@@ -87,6 +87,9 @@ class ApiSettings(BaseSettings):
     # Freshness: read shoploop.events (when Kafka is in use, as for the outbox relay) and recompute a shopper's
     # vector from their latest views and add-to-carts, without retraining. Bounded: per shopper and shoppers.
     recommender_freshness_enabled: bool = True
+    # Recommendation routes (on every page) trust a shopper token verified this recently without reading
+    # the sessions table again; 0 checks the database on every request.
+    recommender_token_cache_s: float = Field(default=30.0, ge=0)
     recommender_fresh_per_shopper: int = Field(default=50, ge=1)
     recommender_fresh_max_shoppers: int = Field(default=100_000, ge=1)
     events_topic: str = Topics.EVENTS.name
@@ -99,6 +102,10 @@ class ApiSettings(BaseSettings):
     account_flag_consumer_enabled: bool = True
 
     outbox_relay_enabled: bool = True
+    # Order-core background jobs (auto-close, notifications, reward and flag consumers, outbox relay). With
+    # `shoploop api --workers N` only the first worker runs them; every worker serves requests and keeps its
+    # own recommender freshness consumer.
+    background_jobs_enabled: bool = True
     outbox_poll_interval_s: float = 1.0
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
 

@@ -5,6 +5,7 @@ Run from the project root::
     .venv/bin/python -m bench.recsys                 # Online Retail: search, table, pipeline timing
     .venv/bin/python -m bench.recsys --synthetic     # also 100k users × 20k items × 2M interactions
     .venv/bin/python -m bench.recsys --serving       # the order core's HTTP API at 300 requests/s, freshness
+    .venv/bin/python -m bench.recsys --serving --workers 2   # the API in two worker processes
 
 Prints Markdown; docs/recsys.md holds the last recorded output.
 """
@@ -308,14 +309,27 @@ def _api_settings(database_url: str, registry_dir: Path, port: int, num_threads:
     )
 
 
-def run_api_server(database_url: str, registry_dir: Path, port: int, num_threads: int) -> None:
-    """The order core as `shoploop api` runs it (one uvicorn process), on the benchmark's database."""
+def run_api_server(database_url: str, registry_dir: Path, port: int, num_threads: int, workers: int) -> None:
+    """The order core as `shoploop api --workers N` runs it, on the benchmark's database."""
+    from functools import partial
+
     import uvicorn
 
     from api.bootstrap import create_app
+    from api.main import serve_worker
+    from shoploop.serving import run_workers
 
     settings = _api_settings(database_url, registry_dir, port, num_threads)
-    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    if workers <= 1:
+        uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    else:
+        run_workers(
+            partial(serve_worker, settings, log_level="warning"),
+            host="127.0.0.1",
+            port=port,
+            workers=workers,
+            name="api",
+        )
 
 
 @dataclass(frozen=True)
@@ -433,7 +447,14 @@ def _ms(values: list[float], q: float) -> float:
 
 
 def http_serving(
-    num_threads: int, *, port: int, rate: float, seconds: float, users: int = 20_000, items: int = 5_000
+    num_threads: int,
+    *,
+    port: int,
+    rate: float,
+    seconds: float,
+    workers: int = 1,
+    users: int = 20_000,
+    items: int = 5_000,
 ) -> None:
     """Recommendations through the order core's HTTP API under a steady open-loop load from another process,
     beside the bare ``recommend()`` call on the same model in the same run."""
@@ -447,8 +468,9 @@ def http_serving(
             f"\n### Serving through the HTTP API ({users} users × {items} items, 64 factors; "
             f"shop built in {time.perf_counter() - started:.0f} s)\n"
         )
+        # Not a daemon: with workers it starts the worker processes itself.
         server = context.Process(
-            target=run_api_server, args=(shop.database_url, shop.registry_dir, port, num_threads), daemon=True
+            target=run_api_server, args=(shop.database_url, shop.registry_dir, port, num_threads, workers)
         )
         server.start()
         try:
@@ -472,8 +494,8 @@ def http_serving(
             print(
                 f"{result.sent} requests at {rate:.0f}/s for {result.sent / rate:.0f} s (open loop, 64 keep-alive "
                 f"connections, latency from the scheduled send time); statuses {result.statuses}; "
-                f"{result.late_starts} waited for a free connection; API process CPU {server_cpu:.1f} s "
-                f"({server_cpu / (result.sent / rate) * 100:.0f} % of a core)\n"
+                f"{result.late_starts} waited for a free connection; API CPU ({workers} worker process(es)) "
+                f"{server_cpu:.1f} s ({server_cpu / (result.sent / rate) * 100:.0f} % of a core)\n"
             )
             print("| route | requests | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|")
             for route, values in [*sorted(result.latencies_ms.items()), ("all", every)]:
@@ -502,10 +524,14 @@ def http_serving(
 
 
 def _cpu_seconds(pid: int | None) -> float:
+    """CPU time of a process and its live children (the API's worker processes), from /proc."""
     if pid is None:
         return 0.0
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    child_pids = children.read_text().split() if children.exists() else []
+    return own + sum(_cpu_seconds(int(child)) for child in child_pids)
 
 
 def in_process_serving(
@@ -613,10 +639,21 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18101, help="port of the API under test (--serving)")
     parser.add_argument("--rate", type=float, default=300.0, help="requests per second (--serving)")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured load duration (--serving)")
+    parser.add_argument("--workers", type=int, default=1, help="API worker processes (--serving)")
+    parser.add_argument(
+        "--http-only", action="store_true", help="with --serving: skip the in-process and freshness figures"
+    )
     arguments = parser.parse_args()
     if arguments.serving:
-        http_serving(arguments.threads, port=arguments.port, rate=arguments.rate, seconds=arguments.seconds)
-        in_process_serving(arguments.threads)
+        http_serving(
+            arguments.threads,
+            port=arguments.port,
+            rate=arguments.rate,
+            seconds=arguments.seconds,
+            workers=arguments.workers,
+        )
+        if not arguments.http_only:
+            in_process_serving(arguments.threads)
         return
     online_retail(arguments.trials, arguments.threads)
     if arguments.synthetic:

@@ -496,25 +496,15 @@ def most_active_shoppers(warehouse_path: Path, *, limit: int = 50) -> tuple[str,
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def recommendation_clicks(warehouse_path: Path, *, days: int = 28) -> pl.DataFrame:
-    """Per shop day of the latest `days`: recommendation lists shown, taps on them and the click-through rate.
-
-    From the staged events (no mart counts them yet); one Recommendation Shown is one list on screen.
-    """
+    """Per shop day of the latest `days` and model version: recommendation lists shown, taps, lists tapped and
+    the click-through rate (lists tapped / lists shown), from the fct_recommendation_daily mart."""
     return _frame(
         warehouse_path,
         """
-        with counted as (
-            select event_date,
-                count(*) filter (where event_name = 'Recommendation Shown') as shown,
-                count(*) filter (where event_name = 'Recommendation Clicked') as clicked
-            from staging.stg_lake__events
-            where event_name in ('Recommendation Shown', 'Recommendation Clicked')
-            group by event_date
-        )
-        select event_date, shown, clicked, clicked / nullif(shown, 0) as click_through_rate
-        from counted
-        where event_date > (select max(event_date) from counted) - $days::integer
-        order by event_date
+        select event_date, model_version, lists_shown, clicks, lists_clicked, click_through_rate
+        from fct_recommendation_daily
+        where event_date > (select max(event_date) from fct_recommendation_daily) - $days::integer
+        order by event_date, model_version
         """,
         {"days": days},
     )

@@ -25,6 +25,7 @@ MART_COLUMNS: Final[dict[str, str]] = {
     "fct_payments": "payment_id varchar, transaction_id varchar, order_id varchar, user_id varchar, person_id varchar, amount_fen bigint, amount_yuan decimal(18,2), paid_at timestamptz, paid_date date",
     "fct_product_daily": "event_date date, product_id varchar, views bigint, viewers bigint, cart_adds bigint, buyers bigint, units bigint, revenue_fen bigint, revenue_yuan decimal(18,2), view_to_purchase_rate double",
     "fct_pushes": "rule_id varchar, rule_version integer, treated_shoppers bigint, sent bigint, opened bigint, converted bigint, attributed_revenue_fen bigint, holdout_shoppers bigint, holdout_converted bigint, conversion_rate double, holdout_conversion_rate double, lift double, lift_ci_low double, lift_ci_high double",
+    "fct_recommendation_daily": "event_date date, model_version varchar, lists_shown bigint, products_shown bigint, clicks bigint, lists_clicked bigint, click_through_rate double, product_click_through_rate double",
     "fct_referrals": "share_id varchar, parent_share_id varchar, root_share_id varchar, depth integer, sharer_person_id varchar, product_id varchar, share_event varchar, share_via varchar, shared_at timestamptz, shared_date date, entered_shoppers bigint, new_shoppers bigint, attributed_orders bigint, attributed_gmv_fen bigint, sharer_referral_rewards bigint",
     "fct_referrals_daily": "shared_date date, shares bigint, sharers bigint, new_shoppers bigint, k_factor double, attributed_orders bigint, attributed_gmv_fen bigint",
     "fct_refunds": "refund_id varchar, order_id varchar, user_id varchar, amount_fen bigint, amount_yuan decimal(18,2), reason varchar, requested_at timestamptz, refunded_at timestamptz, refunded_date date",
@@ -170,14 +171,17 @@ _SAMPLE_SQL: Final = (
         lateral (select $now - to_days((pick % $days)::integer) - to_minutes((pick % 600)::integer) as seen_at)
     """,
     """
-    -- Three recommendation lists on screen per shopper; about two shoppers in nine tap one.
-    insert into staging.stg_lake__events
-    select u.person_id, 'Recommendation ' || case when k = 3 then 'Clicked' else 'Shown' end, null, seen_at,
-        (seen_at at time zone 'Asia/Shanghai')::date
-    from dim_users u, range(0, 4) v(k),
-        lateral (select hash(u.person_id, 'rec', k) as pick),
-        lateral (select $now - to_days((pick % $days)::integer) - to_minutes((pick % 600)::integer) as seen_at)
-    where k < 3 or pick % 9 < 2
+    -- Recommendation lists on screen per day and model version (the model retrained weekly, best sellers
+    -- before it); about one list in nine is tapped.
+    insert into fct_recommendation_daily
+    select d, version, shown, shown * 6, taps + taps // 5, taps, taps / shown, (taps + taps // 5) / (shown * 6)
+    from (
+        select (($now at time zone 'Asia/Shanghai')::date - day::integer)::date as d,
+            case when day >= $days - 7 then 'popular' else 'run-' || lpad((($days - day) // 7)::varchar, 2, '0')
+                end as version,
+            ($shoppers / 4 + (day * 37) % 60)::bigint as shown
+        from range(0, $days) a(day)
+    ), lateral (select shown // 9 + (hash(d) % 5)::bigint as taps)
     """,
     """
     insert into fct_funnel_daily

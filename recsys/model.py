@@ -19,22 +19,12 @@ from numpy.typing import NDArray
 
 from recsys.dataset import InteractionMatrix, InteractionWeights
 from recsys.freshness import FreshSource, RecentInteraction, ShopperSegment
+from recsys.reasons import Reason, ReasonCode
 
 Weighting = Literal["bm25", "confidence", "log"]
 Measure = Literal["cosine", "lift"]
 FORMAT_VERSION = "shoploop-recsys/1"
-COLD_START_REASON = "popular right now"
-# How a cold-start reason names an acquisition channel (ingestion/contract/scenes.py); others are spelled out.
-CHANNEL_LABELS = {
-    "share_single_chat": "shared links",
-    "share_group_chat": "shared links",
-    "qr_code": "QR codes",
-    "mini_program_code": "mini-program codes",
-    "subscribe_message": "subscribe messages",
-    "search": "WeChat search",
-    "ads": "ads",
-    "official_account_article": "official-account articles",
-}
+COLD_START_REASON = Reason.of("popular")
 
 
 @dataclass(frozen=True)
@@ -399,7 +389,12 @@ class Recommendation:
 
     product_id: str
     score: float
-    reason: str
+    why: Reason
+
+    @property
+    def reason(self) -> str:
+        """The reason in English (:meth:`Reason.text` renders it in another language)."""
+        return self.why.text("en")
 
 
 @dataclass
@@ -648,7 +643,7 @@ class Recommender:
         if len(allowed) > n:
             allowed = allowed[np.argpartition(-scores[allowed], n - 1)[:n]]
         best = allowed[np.lexsort((allowed, -scores[allowed]))]
-        reason = f"similar to {self._name(column)}"
+        reason = Reason.of("similar_to", product=self._name(column), product_id=product_id)
         return [Recommendation(str(self.product_ids[i]), float(scores[i]), reason) for i in best.tolist()]
 
     def complements(
@@ -663,7 +658,7 @@ class Recommender:
             self.complement_scores.data[start:end],
         )
         order = np.lexsort((partners, -strengths))
-        reason = f"often bought with {self._name(column)}"
+        reason = Reason.of("bought_with", product=self._name(column), product_id=product_id)
         return [
             Recommendation(str(self.product_ids[partners[i]]), float(strengths[i]), reason)
             for i in order
@@ -890,7 +885,7 @@ class Recommender:
 
     def _reasons(
         self, row: int | None, items: NDArray[np.int64], fresh_columns: Mapping[int, str]
-    ) -> list[str]:
+    ) -> list[Reason]:
         """Why each of ``items`` is shown: the product of the shopper's history closest to it in factor space.
 
         One (history × items) product of unit factors for the whole list, not one lookup per item.
@@ -907,12 +902,16 @@ class Recommender:
         bought = set(self._row_columns(self.purchased, row).tolist()) if row is not None else set()
         reasons = []
         for anchor in anchors.tolist():
-            if fresh_columns.get(anchor) == "add_to_cart":
-                reasons.append(f"because you added {self._name(anchor)} to your cart")
-            elif anchor in bought:
-                reasons.append(f"because you bought {self._name(anchor)}")
-            else:
-                reasons.append(f"because you viewed {self._name(anchor)}")
+            code: ReasonCode = (
+                "added_to_cart"
+                if fresh_columns.get(anchor) == "add_to_cart"
+                else "bought"
+                if anchor in bought
+                else "viewed"
+            )
+            reasons.append(
+                Reason.of(code, product=self._name(anchor), product_id=str(self.product_ids[anchor]))
+            )
         return reasons
 
     def _fresh_columns(self, recent: Sequence[RecentInteraction]) -> dict[int, str]:
@@ -984,11 +983,18 @@ class Recommender:
         """Hot lists of the shopper's region and acquisition channel, interleaved; overall popularity after."""
         hot_lists = []
         if segment.region is not None and segment.region in self.region_popularity:
-            hot_lists.append((self.region_popularity[segment.region], f"popular in {segment.region}"))
-        if segment.channel is not None and segment.channel in self.channel_popularity:
-            label = CHANNEL_LABELS.get(segment.channel, segment.channel.replace("_", " "))
             hot_lists.append(
-                (self.channel_popularity[segment.channel], f"popular with shoppers from {label}")
+                (
+                    self.region_popularity[segment.region],
+                    Reason.of("popular_in_region", region=segment.region),
+                )
+            )
+        if segment.channel is not None and segment.channel in self.channel_popularity:
+            hot_lists.append(
+                (
+                    self.channel_popularity[segment.channel],
+                    Reason.of("popular_with_channel", channel=segment.channel),
+                )
             )
         rankings = [
             (order[(popularity[order] > 0) & ~blocked[order]], popularity, reason)

@@ -276,6 +276,13 @@ def dashboard(
 def api(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8001,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes, each on a socket of its own with its own model snapshot; one per core.",
+        ),
+    ] = 1,
 ) -> None:
     """Run the order core: login, catalogue, cart, orders, WeChat Pay, refunds and the back office.
 
@@ -283,7 +290,7 @@ def api(
     """
     from api.main import run_api
 
-    run_api(host=host, port=port)
+    raise typer.Exit(run_api(host=host, port=port, workers=workers))
 
 
 @app.command("api-migrate")

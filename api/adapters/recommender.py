@@ -49,6 +49,11 @@ class LiveRecommender:
         # Set once the freshness consumer reads every partition of the events topic.
         self.fresh_reading = threading.Event()
 
+    @property
+    def version(self) -> str | None:
+        """The registry run id of the model being served (None before the first model, or without a registry)."""
+        return self._version
+
     def get(self) -> Recommender | None:
         if self._current is None:
             with self._lock:

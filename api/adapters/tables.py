@@ -542,3 +542,12 @@ automation_rules = Table(
     Column("updated_by", String(40), nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
 )
+
+# -- recommendations a shopper hid, migration 0009 -------------------------------------------------------
+hidden_products = Table(
+    "hidden_products",
+    metadata,
+    Column("user_id", String(40), primary_key=True),
+    Column("product_id", String(40), ForeignKey("products.product_id"), primary_key=True),
+    Column("hidden_at", UtcDateTime(), nullable=False),
+)

@@ -13,28 +13,34 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, status
 
 from api.container import Container
-from api.deps import Credentials, current_shopper
+from api.deps import ContainerDep, Credentials, CurrentShopper, recently_verified_shopper
 from api.schemas import RecommendationsPublic
 from api.service_layer import recommendations
 from api.service_layer.recommendations import Recommendations
+from recsys.reasons import Language
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 HowMany = Annotated[int, Query(ge=1, le=50)]
+# The language of each item's `reason` text; `reason_code` and `reason_params` are the same in both.
+Lang = Annotated[Language, Query(description="language of the reason text: zh (default) or en")]
 
 
 async def _answer(
-    request: Request, credentials: Credentials, use_case: Callable[[Container, str], Recommendations]
+    request: Request,
+    credentials: Credentials,
+    use_case: Callable[[Container, str], Recommendations],
+    language: Language,
 ) -> RecommendationsPublic:
     container: Container = request.app.state.container
 
     def run() -> Recommendations:
-        shopper = current_shopper(container, credentials)
+        shopper = recently_verified_shopper(container, credentials)
         return use_case(container, shopper.user_id)
 
-    return RecommendationsPublic.of(run())
+    return RecommendationsPublic.of(run(), language)
 
 
 @router.get("/recommendations")
@@ -43,6 +49,7 @@ async def for_me(
     credentials: Credentials,
     n: HowMany = 10,
     category_id: Annotated[str | None, Query(max_length=40)] = None,
+    lang: Lang = "zh",
 ) -> RecommendationsPublic:
     """猜你喜欢. `source` is "popular" until a model has been trained."""
     return await _answer(
@@ -56,31 +63,61 @@ async def for_me(
             n=n,
             category_id=category_id,
         ),
+        lang,
     )
 
 
 @router.get("/products/{product_id}/similar")
 async def similar(
-    product_id: str, request: Request, credentials: Credentials, n: HowMany = 10
+    product_id: str, request: Request, credentials: Credentials, n: HowMany = 10, lang: Lang = "zh"
 ) -> RecommendationsPublic:
     return await _answer(
         request,
         credentials,
-        lambda container, _: recommendations.similar(
-            container.read_only_uow(), container.recommender, container.shelves, product_id=product_id, n=n
+        lambda container, user_id: recommendations.similar(
+            container.read_only_uow(),
+            container.recommender,
+            container.shelves,
+            user_id=user_id,
+            product_id=product_id,
+            n=n,
         ),
+        lang,
     )
 
 
 @router.get("/products/{product_id}/complements")
 async def complements(
-    product_id: str, request: Request, credentials: Credentials, n: HowMany = 10
+    product_id: str, request: Request, credentials: Credentials, n: HowMany = 10, lang: Lang = "zh"
 ) -> RecommendationsPublic:
     """搭配推荐: products bought in the same basket."""
     return await _answer(
         request,
         credentials,
-        lambda container, _: recommendations.complements(
-            container.read_only_uow(), container.recommender, container.shelves, product_id=product_id, n=n
+        lambda container, user_id: recommendations.complements(
+            container.read_only_uow(),
+            container.recommender,
+            container.shelves,
+            user_id=user_id,
+            product_id=product_id,
+            n=n,
         ),
+        lang,
     )
+
+
+@router.get("/recommendations/hidden")
+def list_hidden(shopper: CurrentShopper, container: ContainerDep) -> list[str]:
+    """The products this shopper hid from their recommendations, most recently hidden first."""
+    return recommendations.hidden_products(container.read_only_uow(), user_id=shopper.user_id)
+
+
+@router.post("/recommendations/hidden/{product_id}", status_code=status.HTTP_204_NO_CONTENT)
+def hide(product_id: str, shopper: CurrentShopper, container: ContainerDep) -> None:
+    """ "不感兴趣": never recommend this product to this shopper again, in any list, until unhidden."""
+    recommendations.hide(container.uow(), user_id=shopper.user_id, product_id=product_id, now=container.now())
+
+
+@router.delete("/recommendations/hidden/{product_id}", status_code=status.HTTP_204_NO_CONTENT)
+def unhide(product_id: str, shopper: CurrentShopper, container: ContainerDep) -> None:
+    recommendations.unhide(container.uow(), user_id=shopper.user_id, product_id=product_id)

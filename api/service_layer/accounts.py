@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -116,6 +118,59 @@ def shopper_for_token(uow: UnitOfWork, token: str, *, now: datetime) -> Shopper:
             select(t.users.c.openid).where(t.users.c.user_id == user_id)
         ).scalar_one()
     return Shopper(user_id=user_id, openid=openid)
+
+
+class VerifiedShoppers:
+    """Shopper tokens verified in the last `max_age_s`, so read-only routes on every page (recommendations)
+    skip the two session reads. A token is trusted from memory until the earlier of its own expiry and
+    `max_age_s` after it was checked; a session deleted in the database (expiry sweep) stops working here
+    within `max_age_s`. Bounded (least recently used first out); safe to share between threads.
+    """
+
+    def __init__(self, *, max_age_s: float = 30.0, max_entries: int = 100_000) -> None:
+        if max_age_s < 0:
+            raise ValueError(f"max_age_s must be >= 0, got {max_age_s}")
+        if max_entries < 1:
+            raise ValueError(f"max_entries must be >= 1, got {max_entries}")
+        self._max_age = timedelta(seconds=max_age_s)
+        self._max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[Shopper, datetime]] = OrderedDict()  # hash → (shopper, until)
+
+    def shopper_for_token(self, uow: UnitOfWork, token: str, *, now: datetime) -> Shopper:
+        """Like :func:`shopper_for_token`, from memory when the token was verified recently."""
+        key = _token_hash(token)
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                if now < entry[1]:
+                    self._entries.move_to_end(key)
+                    return entry[0]
+                del self._entries[key]
+        if not self._max_age:
+            return shopper_for_token(uow, token, now=now)
+        with uow:
+            row = uow.session.execute(
+                select(t.sessions.c.subject_id, t.sessions.c.expires_at, t.users.c.openid)
+                .join(t.users, t.users.c.user_id == t.sessions.c.subject_id)
+                .where(
+                    and_(
+                        t.sessions.c.token_hash == key,
+                        t.sessions.c.kind == "shopper",
+                        t.sessions.c.expires_at > now,
+                    )
+                )
+            ).first()
+        if row is None:
+            raise Unauthenticated("log in again")
+        user_id, openid = row[0], row[2]
+        expires_at: datetime = row[1]
+        shopper = Shopper(user_id=str(user_id), openid=str(openid))
+        with self._lock:
+            self._entries[key] = (shopper, min(expires_at, now + self._max_age))
+            if len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+        return shopper
 
 
 def openid_of(uow: UnitOfWork, user_id: str) -> str:

@@ -17,20 +17,23 @@ import threading
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import and_, bindparam, delete, func, insert, literal, select, union_all
+from sqlalchemy.exc import IntegrityError
 
 from api.adapters import tables as t
 from api.adapters.recommender import LiveRecommender
 from api.domain.errors import ProductNotFound
 from api.service_layer.unit_of_work import UnitOfWork
 from recsys.model import Recommendation
+from recsys.reasons import Reason
 
 log = logging.getLogger(__name__)
 
 Source = Literal["model", "popular"]
-POPULAR_REASON = "popular in the shop"
+POPULAR_REASON = Reason.of("popular_in_shop")
 # Candidates asked of the model per item shown: its catalogue is wider than what is on sale right now.
 CANDIDATES_PER_ITEM = 3
 
@@ -42,13 +45,14 @@ class RecommendedProduct:
     category_id: str
     min_price_fen: int
     score: float
-    reason: str
+    reason: Reason  # rendered in the reader's language at the edge
 
 
 @dataclass(frozen=True)
 class Recommendations:
     source: Source
     items: list[RecommendedProduct]
+    model_version: str | None = None  # the registry run that ranked them (source "model")
 
 
 @dataclass(frozen=True)
@@ -194,11 +198,16 @@ _LISTINGS = (
         t.products.c.is_listed,
     )
 )
-_PAID_PRODUCTS = (
-    select(t.order_lines.c.product_id)
+# The shopper's paid products and the products they hid, in one round trip (both indexed by user id).
+_BOUGHT_AND_HIDDEN = union_all(
+    select(t.order_lines.c.product_id, literal(False).label("is_hidden"))
     .join(t.orders, t.orders.c.order_id == t.order_lines.c.order_id)
-    .where(and_(t.orders.c.user_id == bindparam("user_id"), t.orders.c.paid_at.is_not(None)))
+    .where(and_(t.orders.c.user_id == bindparam("user_id"), t.orders.c.paid_at.is_not(None))),
+    select(t.hidden_products.c.product_id, literal(True).label("is_hidden")).where(
+        t.hidden_products.c.user_id == bindparam("user_id")
+    ),
 )
+_HIDDEN = select(t.hidden_products.c.product_id).where(t.hidden_products.c.user_id == bindparam("user_id"))
 
 
 def _on_sale_now(uow: UnitOfWork, product_ids: Collection[str]) -> dict[str, _Listing]:
@@ -218,15 +227,68 @@ def _on_sale_now(uow: UnitOfWork, product_ids: Collection[str]) -> dict[str, _Li
     }
 
 
-def _bought(uow: UnitOfWork, user_id: str) -> set[str]:
-    """Every product the shopper has paid for (orders by user id are indexed)."""
+def _bought_and_hidden(uow: UnitOfWork, user_id: str) -> tuple[set[str], frozenset[str]]:
+    """Every product the shopper has paid for, and every product they hid."""
+    bought: set[str] = set()
+    hidden: set[str] = set()
     with uow:
-        return set(uow.session.execute(_PAID_PRODUCTS, {"user_id": user_id}).scalars())
+        for product_id, is_hidden in uow.session.execute(_BOUGHT_AND_HIDDEN, {"user_id": user_id}):
+            (hidden if is_hidden else bought).add(str(product_id))
+    return bought, frozenset(hidden)
+
+
+def _hidden(uow: UnitOfWork, user_id: str) -> frozenset[str]:
+    with uow:
+        found: list[str] = list(uow.session.execute(_HIDDEN, {"user_id": user_id}).scalars())
+    return frozenset(found)
+
+
+def hide(uow: UnitOfWork, *, user_id: str, product_id: str, now: datetime) -> None:
+    """The shopper never wants to see this product recommended again (in any list) until they unhide it."""
+    with uow:
+        if (
+            uow.session.execute(
+                select(t.products.c.product_id).where(t.products.c.product_id == product_id)
+            ).first()
+            is None
+        ):
+            raise ProductNotFound("no such product")
+        h = t.hidden_products.c
+        if uow.session.execute(
+            select(h.product_id).where(h.user_id == user_id, h.product_id == product_id)
+        ).first():
+            return
+        uow.session.execute(
+            insert(t.hidden_products).values(user_id=user_id, product_id=product_id, hidden_at=now)
+        )
+        try:
+            uow.commit()
+        except IntegrityError:
+            return  # a double tap raced itself; the product is hidden
+
+
+def unhide(uow: UnitOfWork, *, user_id: str, product_id: str) -> None:
+    with uow:
+        h = t.hidden_products.c
+        uow.session.execute(delete(t.hidden_products).where(h.user_id == user_id, h.product_id == product_id))
+        uow.commit()
+
+
+def hidden_products(uow: UnitOfWork, *, user_id: str) -> list[str]:
+    """The products the shopper hid, most recently hidden first."""
+    h = t.hidden_products.c
+    with uow:
+        found: list[str] = list(
+            uow.session.execute(
+                select(h.product_id).where(h.user_id == user_id).order_by(h.hidden_at.desc(), h.product_id)
+            ).scalars()
+        )
+    return found
 
 
 def _present(
     listings: dict[str, _Listing],
-    found: Sequence[tuple[str, float, str]],
+    found: Sequence[tuple[str, float, Reason]],
     n: int,
     *,
     exclude: Collection[str] = (),
@@ -246,8 +308,8 @@ def _present(
     return items
 
 
-def _scored(found: Sequence[Recommendation]) -> list[tuple[str, float, str]]:
-    return [(item.product_id, item.score, item.reason) for item in found]
+def _scored(found: Sequence[Recommendation]) -> list[tuple[str, float, Reason]]:
+    return [(item.product_id, item.score, item.why) for item in found]
 
 
 def _best_sellers(
@@ -256,8 +318,8 @@ def _best_sellers(
     *,
     exclude: Collection[str],
     keep: Callable[[BestSeller], bool] = lambda _: True,
-    reason: str = POPULAR_REASON,
-) -> list[tuple[str, float, str]]:
+    reason: Reason = POPULAR_REASON,
+) -> list[tuple[str, float, Reason]]:
     ranked = []
     for seller in shelf.best_sellers:
         if seller.product_id not in exclude and keep(seller):
@@ -276,9 +338,9 @@ def for_shopper(
     n: int,
     category_id: str | None = None,
 ) -> Recommendations:
-    """猜你喜欢: the shopper's top `n` products (nothing already bought, unlisted or sold out)."""
+    """猜你喜欢: the shopper's top `n` products (nothing already bought, hidden, unlisted or sold out)."""
     shelf = shelves.get()
-    bought = _bought(uow, user_id)
+    bought, hidden = _bought_and_hidden(uow, user_id)
     model = live.get()
     wanted = n * CANDIDATES_PER_ITEM
     if model is not None:
@@ -286,16 +348,23 @@ def for_shopper(
         if category_id is None or category is not None:
             found = _scored(
                 model.recommend_for(
-                    user_id, wanted, out_of_stock=shelf.not_on_sale, category=category, purchased=bought
+                    user_id,
+                    wanted,
+                    hidden=hidden,
+                    out_of_stock=shelf.not_on_sale,
+                    category=category,
+                    purchased=bought,
                 )
             )
-            items = _present(_on_sale_now(uow, [product_id for product_id, _, _ in found]), found, n)
+            items = _present(
+                _on_sale_now(uow, [product_id for product_id, _, _ in found]), found, n, exclude=hidden
+            )
             if items:
-                return Recommendations("model", items)
+                return Recommendations("model", items, live.version)
     popular = _best_sellers(
         shelf,
         wanted,
-        exclude=bought,
+        exclude=bought | hidden,
         keep=lambda seller: category_id is None or seller.category_id == category_id,
     )
     return Recommendations("popular", _present(_on_sale_now(uow, [p for p, _, _ in popular]), popular, n))
@@ -308,50 +377,54 @@ def _require_listed(listings: dict[str, _Listing], product_id: str) -> None:
 
 
 def similar(
-    uow: UnitOfWork, live: LiveRecommender, shelves: ShelfCache, *, product_id: str, n: int
+    uow: UnitOfWork, live: LiveRecommender, shelves: ShelfCache, *, user_id: str, product_id: str, n: int
 ) -> Recommendations:
-    """Products shoppers treat alike; without a model (or for a new product): best sellers of its category."""
+    """Products shoppers treat alike; without a model (or for a new product): best sellers of its category.
+    Never a product the shopper hid."""
     shelf = shelves.get()
+    hidden = _hidden(uow, user_id)
     model = live.get()
-    wanted = n * CANDIDATES_PER_ITEM
-    found: list[tuple[str, float, str]] = []
+    wanted = n * CANDIDATES_PER_ITEM + len(hidden)
+    found: list[tuple[str, float, Reason]] = []
     if model is not None and product_id in model.product_index:
         found = _scored(model.similar(product_id, wanted, out_of_stock=shelf.not_on_sale))
     listings = _on_sale_now(uow, [product_id, *(p for p, _, _ in found)])
     _require_listed(listings, product_id)
-    items = _present(listings, found, n, exclude={product_id})
+    items = _present(listings, found, n, exclude=hidden | {product_id})
     if items:
-        return Recommendations("model", items)
+        return Recommendations("model", items, live.version)
     facts = listings[product_id].facts
     category = facts.category_id if facts is not None else None
     popular = _best_sellers(
         shelf,
         wanted,
-        exclude={product_id},
+        exclude=hidden | {product_id},
         keep=lambda seller: category is None or seller.category_id == category,
-        reason="more in this category",
+        reason=Reason.of("more_in_category"),
     )
     return Recommendations("popular", _present(_on_sale_now(uow, [p for p, _, _ in popular]), popular, n))
 
 
 def complements(
-    uow: UnitOfWork, live: LiveRecommender, shelves: ShelfCache, *, product_id: str, n: int
+    uow: UnitOfWork, live: LiveRecommender, shelves: ShelfCache, *, user_id: str, product_id: str, n: int
 ) -> Recommendations:
-    """搭配推荐: what is bought in the same basket; without a model: best sellers of other categories."""
+    """搭配推荐: what is bought in the same basket; without a model: best sellers of other categories.
+    Never a product the shopper hid."""
     shelf = shelves.get()
+    hidden = _hidden(uow, user_id)
     model = live.get()
-    wanted = n * CANDIDATES_PER_ITEM
-    found: list[tuple[str, float, str]] = []
+    wanted = n * CANDIDATES_PER_ITEM + len(hidden)
+    found: list[tuple[str, float, Reason]] = []
     if model is not None and product_id in model.product_index:
         found = _scored(model.complements(product_id, wanted, out_of_stock=shelf.not_on_sale))
     listings = _on_sale_now(uow, [product_id, *(p for p, _, _ in found)])
     _require_listed(listings, product_id)
-    items = _present(listings, found, n)
+    items = _present(listings, found, n, exclude=hidden)
     if items:
-        return Recommendations("model", items)
+        return Recommendations("model", items, live.version)
     facts = listings[product_id].facts
     category = facts.category_id if facts is not None else None
     popular = _best_sellers(
-        shelf, wanted, exclude={product_id}, keep=lambda seller: seller.category_id != category
+        shelf, wanted, exclude=hidden | {product_id}, keep=lambda seller: seller.category_id != category
     )
     return Recommendations("popular", _present(_on_sale_now(uow, [p for p, _, _ in popular]), popular, n))

@@ -31,20 +31,25 @@ def version_label(run: RunCard, settings: DashboardSettings) -> str:
 
 
 def click_through(warehouse_path: Path, language: Language) -> None:
-    """Taps per recommendation list shown, per day, from the tracked Recommendation Shown / Clicked events."""
+    """Lists tapped per recommendation list shown, per day and model version (fct_recommendation_daily)."""
     st.subheader(text("recommender.ctr", language))
     daily = queries.recommendation_clicks(warehouse_path)
     if daily.is_empty():
         st.info(text("recommender.no_ctr", language), icon=":material/ads_click:")
         return
-    shown, clicked = int(daily["shown"].sum()), int(daily["clicked"].sum())
+    shown, tapped = int(daily["lists_shown"].sum()), int(daily["lists_clicked"].sum())
     columns = st.columns(3)
     columns[0].metric(
-        text("recommender.ctr_overall", language), format_rate(clicked / shown if shown else None)
+        text("recommender.ctr_overall", language), format_rate(tapped / shown if shown else None)
     )
     columns[1].metric(text("recommender.shown", language), f"{shown:,}")
-    columns[2].metric(text("recommender.clicked", language), f"{clicked:,}")
-    figure = go.Figure(go.Scatter(x=daily["event_date"], y=daily["click_through_rate"], mode="lines+markers"))
+    columns[2].metric(text("recommender.clicked", language), f"{int(daily['clicks'].sum()):,}")
+    figure = go.Figure()
+    for version in daily["model_version"].unique(maintain_order=True):
+        points = daily.filter(pl.col("model_version") == version)
+        figure.add_scatter(
+            x=points["event_date"], y=points["click_through_rate"], name=version, mode="lines+markers"
+        )
     figure.update_layout(
         height=260,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
@@ -144,7 +149,7 @@ def render() -> None:
                 "name": str(model.product_names[index[item.product_id]]),
                 "category": str(model.product_categories[index[item.product_id]]),
                 "score": round(item.score, 4),
-                "reason": item.reason,
+                "reason": item.why.text(language),
             }
             for rank, item in enumerate(model.recommend_for(person_id, 10), start=1)
         ]

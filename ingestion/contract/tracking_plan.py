@@ -148,6 +148,7 @@ class RecommendationClicked(_Properties):
     product_id: str
     position: int = Field(ge=0)
     slot: str | None = None
+    model_version: str | None = None
 
 
 class LocationShared(_Properties):

@@ -4,7 +4,8 @@ The pure model decides what a shopper does; this module makes the phone do it ag
 and the WeChat sandbox at the moment the message is due, and rewrites the message with what came back, as
 the mini-program would: the order core's `user_id` after login, the openid in `context.wechat`, the order
 id and amounts the order core charged (so tracked events and the order book agree to the fen). It adds the
-"Experiment Viewed" exposures the mini-program tracks when it renders a variant, tells the sandbox which
+"Experiment Viewed" exposures the mini-program tracks when it renders a variant, fetches 猜你喜欢 on launch
+(tracking "Recommendation Shown", and "Recommendation Clicked" when the shopper taps one), tells the sandbox which
 subscribe prompts were allowed, syncs the cart, pays through wx.requestPayment and, later, asks for a
 refund on a small, fixed share of orders. When the order core cannot be reached, messages go out as the
 model made them (a client-side Order Completed only).
@@ -33,12 +34,30 @@ log = structlog.get_logger("ingestion.simulator")
 _ID_NAMESPACE: Final = uuid.UUID("5f0c8f7e-4e61-4d1c-9a57-6a1d2f3c0b11")
 PAYMENT_CHECK_AFTER_S: Final = 3.0
 REFUND_REASONS: Final = ("不想要了", "尺码不合适", "拍错了", "商品与描述不符")
+RECOMMENDATIONS_SHOWN: Final = 6  # 猜你喜欢 on the home page
+# The share of 猜你喜欢 lists a shopper taps, and how much less likely each next position is to be tapped.
+RECOMMENDATION_TAP_SHARE: Final = 0.12
+POSITION_DECAY: Final = 0.6
 
 
 def stable_fraction(*parts: str) -> float:
     """A number in [0, 1) fixed by the parts: the same order is refunded (or not) on every run."""
     digest = hashlib.sha256("\x1f".join(parts).encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def tapped_position(draw: float, shown: int) -> int | None:
+    """Which of `shown` recommendations a shopper taps for a uniform `draw` in [0, 1), or None (most lists are
+    not tapped). Position bias: each next position is POSITION_DECAY times as likely as the one before."""
+    if shown < 1 or draw >= RECOMMENDATION_TAP_SHARE:
+        return None
+    weights = [POSITION_DECAY**position for position in range(shown)]
+    point = draw / RECOMMENDATION_TAP_SHARE * sum(weights)
+    for position, weight in enumerate(weights):
+        point -= weight
+        if point < 0:
+            return position
+    return shown - 1
 
 
 def client_ip_for(anonymous_id: str) -> str:
@@ -71,6 +90,8 @@ class LiveShopStats:
     payments_synced: int = 0
     consents_allowed: int = 0
     exposures: int = 0
+    recommendations_shown: int = 0
+    recommendations_clicked: int = 0
 
 
 @dataclass
@@ -131,8 +152,10 @@ class LiveShop:
             if message["type"] == "identify" or (event == "Checkout Started" and phone.session is None):
                 if self._log_in(message, phone):
                     extra = self._exposures(message, phone)
+                    extra += self._recommendations(message, phone, after=len(extra))
             elif event == "Mini Program Launched" and phone.session is not None:
                 extra = self._exposures(message, phone)
+                extra += self._recommendations(message, phone, after=len(extra))
             elif event == "Subscribe Message Consent":
                 self._answer_prompt(message, phone)
             elif event in ("Product Added", "Product Removed") and phone.session is not None:
@@ -217,6 +240,63 @@ class LiveShop:
             )
         self.stats.exposures += len(exposures)
         return exposures
+
+    def _recommendations(self, message: dict[str, Any], phone: _Phone, *, after: int) -> list[dict[str, Any]]:
+        """The home page shows 猜你喜欢 from the order core; now and then the shopper taps one of them."""
+        assert phone.session is not None
+        found = self.backend.recommendations(
+            phone.session, n=RECOMMENDATIONS_SHOWN, client_ip=phone.client_ip
+        )
+        product_ids = [str(item["product_id"]) for item in found["items"]]
+        if not product_ids:
+            return []
+        at = datetime.fromisoformat(message["timestamp"])
+        request_id = str(uuid.uuid5(_ID_NAMESPACE, f"{message['messageId']}:recommendations"))
+        model_version = found.get("model_version")
+
+        def tracked(event: str, offset_ms: int, properties: dict[str, Any]) -> dict[str, Any]:
+            return {
+                "type": "track",
+                "event": event,
+                "messageId": str(uuid.uuid5(_ID_NAMESPACE, f"{request_id}:{event}")),
+                "anonymousId": message["anonymousId"],
+                "userId": phone.session.user_id if phone.session is not None else None,
+                "timestamp": iso(at + timedelta(milliseconds=offset_ms)),
+                "context": {**message["context"]},
+                "properties": properties,
+            }
+
+        slot = "guess_you_like"
+        events = [
+            tracked(
+                "Recommendation Shown",
+                1 + after,
+                {
+                    "request_id": request_id,
+                    "slot": slot,
+                    "product_ids": product_ids,
+                    "model_version": model_version,
+                },
+            )
+        ]
+        self.stats.recommendations_shown += 1
+        position = tapped_position(stable_fraction(request_id, "tap"), len(product_ids))
+        if position is not None:
+            events.append(
+                tracked(
+                    "Recommendation Clicked",
+                    1500 + after,  # a second and a half to look and tap
+                    {
+                        "request_id": request_id,
+                        "slot": slot,
+                        "product_id": product_ids[position],
+                        "position": position,
+                        "model_version": model_version,
+                    },
+                )
+            )
+            self.stats.recommendations_clicked += 1
+        return events
 
     def _answer_prompt(self, message: dict[str, Any], phone: _Phone) -> None:
         results: dict[str, str] = message["properties"]["results"]

@@ -202,6 +202,19 @@ class ShopBackend:
         ).json()
         return found
 
+    def recommendations(
+        self, session: ShopperSession, *, n: int = 6, client_ip: str | None = None
+    ) -> dict[str, Any]:
+        """猜你喜欢 on the home page: `source`, `model_version` and `items` as the order core answers them."""
+        found: dict[str, Any] = self._call(
+            "recommendations",
+            "GET",
+            f"{self._api}/v1/recommendations",
+            params={"n": n},
+            headers=self._as_shopper(session, client_ip),
+        ).json()
+        return found
+
     # -- back office -----------------------------------------------------------------------------------
     def staff_token(self, username: str, password: str) -> str | None:
         """A back-office token, or None when the order core does not know that username and password."""

@@ -231,6 +231,8 @@ def vars_of(shop: LiveShop) -> dict[str, int]:
         "refunds": stats.refunds_approved,
         "consents_allowed": stats.consents_allowed,
         "exposures": stats.exposures,
+        "recommendations_shown": stats.recommendations_shown,
+        "recommendations_clicked": stats.recommendations_clicked,
     }
 
 

@@ -78,12 +78,36 @@ def test_recommendations_are_best_sellers_until_a_model_is_trained_then_come_fro
     assert "p-retired" not in recommended  # not in our catalogue
     assert all(item["reason"] and item["min_price_fen"] > 0 for item in mine["items"])
 
-    together = shopper.api.get("/v1/products/p-tee/complements", params={"n": 5}).json()
+    together = shopper.api.get("/v1/products/p-tee/complements", params={"n": 5, "lang": "en"}).json()
     assert together["source"] == "model"
     assert together["items"][0]["product_id"] == "p-socks"
     assert together["items"][0]["reason"].startswith("often bought with")
+    assert together["items"][0]["reason_code"] == "bought_with"
+    in_chinese = shopper.api.get("/v1/products/p-tee/complements", params={"n": 5}).json()["items"][0]
+    assert in_chinese["reason"].startswith("常与") and in_chinese["reason"].endswith("一起购买")
+    assert in_chinese["reason_params"] == together["items"][0]["reason_params"]
     alike = shopper.api.get("/v1/products/p-tee/similar", params={"n": 5}).json()
     assert alike["items"] and "p-tee" not in [item["product_id"] for item in alike["items"]]
 
     assert shopper.api.get("/v1/products/p-nothing/similar").status_code == 404
     assert shopper.api.get("/v1/recommendations", params={"n": 0}).status_code == 422
+
+
+def test_a_shopper_hides_a_recommended_product_and_it_stays_out_of_every_list_until_unhidden(
+    stack, shopper
+) -> None:
+    _add_products(stack)
+    _train_tiny_model(stack, shopper.user_id)
+    assert "p-socks" in [i["product_id"] for i in shopper.api.get("/v1/recommendations").json()["items"]]
+
+    assert shopper.api.post("/v1/recommendations/hidden/p-socks").status_code == 204
+    assert shopper.api.post("/v1/recommendations/hidden/p-socks").status_code == 204  # a double tap
+
+    assert shopper.api.get("/v1/recommendations/hidden").json() == ["p-socks"]
+    for path in ("/v1/recommendations", "/v1/products/p-tee/complements", "/v1/products/p-tee/similar"):
+        shown = [item["product_id"] for item in shopper.api.get(path, params={"n": 10}).json()["items"]]
+        assert "p-socks" not in shown, path
+    assert shopper.api.post("/v1/recommendations/hidden/p-nothing").json()["code"] == "product_not_found"
+
+    assert shopper.api.delete("/v1/recommendations/hidden/p-socks").status_code == 204
+    assert "p-socks" in [i["product_id"] for i in shopper.api.get("/v1/recommendations").json()["items"]]

@@ -61,7 +61,7 @@ def test_a_new_add_to_cart_changes_that_shoppers_recommendations_within_seconds_
     before = guess_you_like(client)
     # a newcomer gets the hot list: the clothing aisle has twice the shoppers
     assert [item["product_id"] for item in before] == ["p-cap", "p-socks", "p-tee"]
-    assert {item["reason"] for item in before} == {"popular right now"}
+    assert {(item["reason"], item["reason_code"]) for item in before} == {("近期热销", "popular")}
 
     asyncio.run(publish(kafka_bootstrap, product_added(user_id, "p-bowl")))
     sent = time.monotonic()
@@ -74,5 +74,9 @@ def test_a_new_add_to_cart_changes_that_shoppers_recommendations_within_seconds_
     recommended = [item["product_id"] for item in after]
     assert recommended[:2] == ["p-mug", "p-plate"] or recommended[:2] == ["p-plate", "p-mug"]
     assert "p-bowl" not in recommended  # already in the cart
-    assert after[0]["reason"] == "because you added Panda bowl to your cart"
+    assert after[0]["reason"] == "因为你把Panda bowl加入了购物车"  # the shop's language by default
+    assert (after[0]["reason_code"], after[0]["reason_params"]) == (
+        "added_to_cart",
+        {"product": "Panda bowl", "product_id": "p-bowl"},
+    )
     assert len(registry.runs()) == runs_before  # no retraining happened

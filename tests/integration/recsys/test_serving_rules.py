@@ -135,7 +135,9 @@ def test_a_product_that_sold_out_after_the_shelf_snapshot_is_not_shown(shop: Sho
 
     assert first not in shop.guess_you_like("coffee-drinker-0")
     partner = (
-        recommendations.complements(UnitOfWork(shop.reads), shop.live, shop.shelves, product_id=first, n=3)
+        recommendations.complements(
+            UnitOfWork(shop.reads), shop.live, shop.shelves, user_id="coffee-drinker-0", product_id=first, n=3
+        )
         .items[0]
         .product_id
     )
@@ -143,11 +145,83 @@ def test_a_product_that_sold_out_after_the_shelf_snapshot_is_not_shown(shop: Sho
     assert partner not in [
         item.product_id
         for item in recommendations.complements(
-            UnitOfWork(shop.reads), shop.live, shop.shelves, product_id=first, n=3
+            UnitOfWork(shop.reads), shop.live, shop.shelves, user_id="coffee-drinker-0", product_id=first, n=3
         ).items
     ]
 
 
 def test_an_unknown_product_has_no_similar_products(shop: Shop) -> None:
     with pytest.raises(ProductNotFound):
-        recommendations.similar(UnitOfWork(shop.reads), shop.live, shop.shelves, product_id="nothing", n=3)
+        recommendations.similar(
+            UnitOfWork(shop.reads),
+            shop.live,
+            shop.shelves,
+            user_id="coffee-drinker-0",
+            product_id="nothing",
+            n=3,
+        )
+
+
+def _every_list(shop: Shop, user_id: str, product_id: str) -> dict[str, list[str]]:
+    def ids(found: recommendations.Recommendations) -> list[str]:
+        return [item.product_id for item in found.items]
+
+    reads = UnitOfWork(shop.reads)
+    return {
+        "guess you like": ids(
+            recommendations.for_shopper(reads, shop.live, shop.shelves, user_id=user_id, n=11)
+        ),
+        "similar": ids(
+            recommendations.similar(
+                reads, shop.live, shop.shelves, user_id=user_id, product_id=product_id, n=11
+            )
+        ),
+        "complements": ids(
+            recommendations.complements(
+                reads, shop.live, shop.shelves, user_id=user_id, product_id=product_id, n=11
+            )
+        ),
+    }
+
+
+def test_a_hidden_product_never_comes_back_in_any_list_until_the_shopper_unhides_it(shop: Shop) -> None:
+    anchor = COFFEE[0]
+    before = _every_list(shop, "coffee-drinker-0", anchor)
+    tops = {found[0] for found in before.values()}  # the first of each list
+
+    for product_id in tops:
+        recommendations.hide(
+            UnitOfWork(shop.writes), user_id="coffee-drinker-0", product_id=product_id, now=DAY
+        )
+
+    after = _every_list(shop, "coffee-drinker-0", anchor)
+    assert all(found and not tops & set(found) for found in after.values()), after
+    assert _every_list(shop, "coffee-drinker-1", anchor)["similar"][0] == before["similar"][0]  # theirs only
+    assert set(recommendations.hidden_products(UnitOfWork(shop.reads), user_id="coffee-drinker-0")) == tops
+
+    for product_id in tops:
+        recommendations.unhide(UnitOfWork(shop.writes), user_id="coffee-drinker-0", product_id=product_id)
+
+    assert _every_list(shop, "coffee-drinker-0", anchor) == before
+
+
+def test_a_hidden_product_is_not_among_the_best_sellers_before_any_model(shop: Shop) -> None:
+    no_model = LiveRecommender(lambda: (_ for _ in ()).throw(OSError("no model")))
+    reads = UnitOfWork(shop.reads)
+    best = recommendations.for_shopper(reads, no_model, shop.shelves, user_id="new-shopper", n=12).items
+    assert len(best) == 12
+
+    recommendations.hide(
+        UnitOfWork(shop.writes), user_id="new-shopper", product_id=best[0].product_id, now=DAY
+    )
+
+    after = recommendations.for_shopper(reads, no_model, shop.shelves, user_id="new-shopper", n=12)
+    assert after.source == "popular"
+    assert best[0].product_id not in [item.product_id for item in after.items]
+
+
+def test_hiding_a_product_that_does_not_exist_is_refused(shop: Shop) -> None:
+    with pytest.raises(ProductNotFound):
+        recommendations.hide(
+            UnitOfWork(shop.writes), user_id="coffee-drinker-0", product_id="nothing", now=DAY
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -65,21 +65,24 @@ def test_model_versions_show_their_offline_metrics_and_a_shopper_gets_reasons(
     assert picks["reason"][0]
 
 
-def test_the_click_through_rate_counts_taps_per_recommendation_list_shown(
+def test_the_click_through_rate_per_day_and_model_version_comes_from_the_recommendation_mart(
     seeded_marts: Path, open_page: Callable[..., AppTest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import duckdb
 
-    # June 1st: 4 lists shown, 1 tapped; June 2nd: 6 shown, 2 tapped. A product view is not a recommendation.
-    events = [("Recommendation Shown", 1)] * 4 + [("Recommendation Clicked", 1)]
-    events += (
-        [("Recommendation Shown", 2)] * 6 + [("Recommendation Clicked", 2)] * 2 + [("Product Viewed", 2)]
-    )
+    # June 1st: model run-a, 4 lists shown, 1 tapped (twice); June 2nd: run-a 6 shown, 2 tapped; best sellers
+    # 10 shown, none tapped.
+    rows = [
+        (date(2025, 6, 1), "run-a", 4, 24, 2, 1),
+        (date(2025, 6, 2), "popular", 10, 60, 0, 0),
+        (date(2025, 6, 2), "run-a", 6, 36, 2, 2),
+    ]
     with duckdb.connect(str(seeded_marts)) as connection:
-        for event, day in events:
-            at = datetime(2025, 6, day, 4, tzinfo=UTC)
+        connection.execute("delete from fct_recommendation_daily")
+        for day, version, shown, products, clicks, tapped in rows:
             connection.execute(
-                "insert into staging.stg_lake__events values ('ann', ?, null, ?, ?)", [event, at, at.date()]
+                "insert into fct_recommendation_daily values (?, ?, ?, ?, ?, ?, ?, ?)",
+                [day, version, shown, products, clicks, tapped, tapped / shown, clicks / products],
             )
     registry = ModelRegistry(tmp_path / "models")
     registry.save_run(_two_product_model(), validation_score=0.2, metrics={})  # a card without metrics
@@ -89,7 +92,8 @@ def test_the_click_through_rate_counts_taps_per_recommendation_list_shown(
 
     assert not app.exception, [e.message for e in app.exception]
     shown = {metric.label: metric.value for metric in app.metric}
-    assert (shown["点击率（近 28 天）"], shown["推荐展示次数"], shown["推荐点击次数"]) == ("30.0%", "10", "3")
+    assert (shown["点击率（近 28 天）"], shown["推荐展示次数"], shown["推荐点击次数"]) == ("15.0%", "20", "4")
     daily = app.dataframe[0].value  # the card has no metrics table: the first table is the daily clicks
-    assert list(daily["event_date"]) == ["2025-06-01", "2025-06-02"]
-    assert list(daily["click_through_rate"]) == [0.25, 2 / 6]
+    assert list(daily["event_date"]) == ["2025-06-01", "2025-06-02", "2025-06-02"]
+    assert list(daily["model_version"]) == ["run-a", "popular", "run-a"]
+    assert list(daily["click_through_rate"]) == [0.25, 0.0, 2 / 6]

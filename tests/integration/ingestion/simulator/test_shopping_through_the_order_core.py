@@ -225,6 +225,22 @@ def test_logged_in_shoppers_see_the_demo_experiment_and_track_the_exposure(
         assert message["userId"].startswith("u")
 
 
+def test_logged_in_shoppers_see_recommendations_and_track_what_they_were_shown_and_tapped(
+    shop_collector: RecordingCollector,
+) -> None:
+    messages = shop_collector.accepted_messages()
+    shown = {m["properties"]["request_id"]: m for m in messages if m.get("event") == "Recommendation Shown"}
+    clicked = [m for m in messages if m.get("event") == "Recommendation Clicked"]
+    assert shown
+    for message in shown.values():
+        assert message["userId"].startswith("u") and message["properties"]["slot"] == "guess_you_like"
+        assert 1 <= len(message["properties"]["product_ids"]) <= 6
+    for tap in clicked:  # every tap is on a list that was shown, at the position it had there
+        seen = shown[tap["properties"]["request_id"]]["properties"]
+        assert seen["product_ids"][tap["properties"]["position"]] == tap["properties"]["product_id"]
+        assert tap["properties"]["model_version"] == seen["model_version"]
+
+
 def test_without_an_order_core_the_runner_falls_back_to_client_side_checkout(
     recording_collector: RecordingCollector,
 ) -> None:

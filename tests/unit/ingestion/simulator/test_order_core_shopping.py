@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from ingestion.simulator.catalogue import Catalogue, catalogue_from_order_core
-from ingestion.simulator.live_shop import client_ip_for, stable_fraction
+from ingestion.simulator.live_shop import (
+    RECOMMENDATION_TAP_SHARE,
+    client_ip_for,
+    stable_fraction,
+    tapped_position,
+)
 from ingestion.simulator.shoppers import SubscribePrompts, simulate_journeys
 from tests.unit.ingestion.simulator.conftest import START
 
@@ -89,3 +94,12 @@ def test_refund_choices_and_phone_addresses_are_stable_across_runs() -> None:
     assert 0 <= stable_fraction("refund", "o123") < 1
     assert client_ip_for("phone-a") == client_ip_for("phone-a") != client_ip_for("phone-b")
     assert client_ip_for("phone-a").startswith("10.")
+
+
+def test_most_recommendation_lists_are_not_tapped_and_the_first_position_is_tapped_most() -> None:
+    taps = [tapped_position(stable_fraction("list", str(i)), 6) for i in range(20_000)]
+    tapped = [position for position in taps if position is not None]
+    assert abs(len(tapped) / len(taps) - RECOMMENDATION_TAP_SHARE) < 0.01
+    counts = [tapped.count(position) for position in range(6)]
+    assert counts == sorted(counts, reverse=True) and counts[-1] > 0
+    assert tapped_position(0.0, 0) is None
