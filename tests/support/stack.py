@@ -67,7 +67,7 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], *, timeout_s: float
 
 
 # -- processes ----------------------------------------------------------------------------------------------
-def stop(process: subprocess.Popen[bytes], *, grace_s: float = 15) -> None:
+def stop_process(process: subprocess.Popen[bytes], *, grace_s: float = 15) -> None:
     """Terminate `process`, killing it when it has not exited after `grace_s`."""
     if process.poll() is None:
         process.terminate()
@@ -100,7 +100,7 @@ def running(
     try:
         yield process
     finally:
-        stop(process)
+        stop_process(process)
 
 
 def shoploop_command(*arguments: str) -> list[str]:

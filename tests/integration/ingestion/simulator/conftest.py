@@ -1,4 +1,4 @@
-"""A real local HTTP collector stand-in on a free port (served like every test server): records batches and refuses on demand."""
+"""A real local HTTP collector stand-in on a free port: records batches and refuses on demand."""
 
 from __future__ import annotations
 
