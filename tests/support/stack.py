@@ -15,11 +15,12 @@ subprocesses (streams, sink, …) and the polling that waits for them.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -64,6 +65,16 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], *, timeout_s: float
             return False
 
     wait_for(healthy, timeout_s=timeout_s, what=f"{url} healthy")
+
+
+# -- ports --------------------------------------------------------------------------------------------------
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` different ports that nothing listens on now, chosen by the OS (never the demo's ports)."""
+    with ExitStack() as held:
+        probes = [held.enter_context(socket.socket()) for _ in range(count)]
+        for probe in probes:
+            probe.bind((host, 0))  # every probe stays bound until all are chosen: no port twice
+        return [int(probe.getsockname()[1]) for probe in probes]
 
 
 # -- processes ----------------------------------------------------------------------------------------------
