@@ -142,6 +142,23 @@ def streams_worker(
         yield worker
 
 
+def sink_environment(bootstrap: str, data_dir: Path, *, flush_s: float = 0.5) -> dict[str, str]:
+    """The environment of `shoploop sink` writing the lake under `data_dir`."""
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "SHOPLOOP_WAREHOUSE_DATA_DIR": str(data_dir),
+        "SHOPLOOP_STREAMS_SINK_FLUSH_S": str(flush_s),
+    }
+
+
+@contextmanager
+def sink_worker(bootstrap: str, data_dir: Path, *, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`shoploop sink` as a subprocess, writing the lake under `data_dir`; its output in `log`."""
+    with running(shoploop_command("sink"), log=log, env=sink_environment(bootstrap, data_dir)) as sink:
+        yield sink
+
+
 # -- the order core and its WeChat sandbox ------------------------------------------------------------------
 def write_merchant_key(path: Path) -> RSAPrivateKey:
     """A fresh merchant key at `path`, shared by the order core (signs) and the sandbox (verifies)."""
