@@ -1,7 +1,8 @@
 """The embedded stack for tests, one piece at a time: real processes and real servers on free ports.
 
-Each piece is a context manager that starts the real thing, waits until it answers, and on the way out
-stops it (terminate, then kill) and keeps its log where the test can read it. Compose them with `with`:
+Each piece is a context manager that starts the real thing (a server: until it answers), and on the way
+out stops it (terminate, then kill); a subprocess keeps its output in a log file the test can read (see
+`log_tail`). Compose them with `with`:
 
     with embedded_broker() as bootstrap, serving(collector_app) as collector_url:
         with order_core_and_sandbox(settings, merchant_key) as core, streams_worker(...) as worker:
