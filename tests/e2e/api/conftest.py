@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,15 +14,11 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 
-from api.bootstrap import create_app
-from api.migrate import upgrade_database
 from api.service_layer import accounts, catalogue
 from api.settings import ApiSettings
 from api.wechat import signing
-from api.wechat.sandbox import Sandbox, create_sandbox_app
 from recsys.settings import RecsysSettings
-from shoploop.broker import free_port
-from shoploop.serving import serving
+from tests.support.stack import OrderCore, order_core_and_sandbox
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 ADMIN_PASSWORD = "correct horse battery staple"
@@ -61,14 +56,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
             connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-@dataclass
-class Stack:
-    api_url: str
-    sandbox_url: str
-    sandbox: Sandbox
-    settings: ApiSettings
-    app: FastAPI
-
+class Stack(OrderCore):
     def wait_for(self, predicate: Callable[[], bool], *, timeout_s: float = 10.0) -> None:
         deadline = time.monotonic() + timeout_s
         while not predicate():
@@ -77,15 +65,44 @@ class Stack:
             time.sleep(0.05)
 
 
+def _seed_two_products_and_the_boss(app: FastAPI) -> None:
+    container = app.state.container
+    catalogue.create_product(
+        container.uow(),
+        product_id="p-tee",
+        title="Panda T-shirt",
+        category="Clothing",
+        description="Organic cotton",
+        skus=[
+            {"sku_id": "tee-red-m", "colour": "red", "size": "M", "price_fen": 9900, "stock": 10},
+            {"sku_id": "tee-blue-l", "colour": "blue", "size": "L", "price_fen": 10900, "stock": 3},
+        ],
+        now=datetime.now(UTC),
+    )
+    catalogue.create_product(
+        container.uow(),
+        product_id="p-mug",
+        title="Panda mug",
+        category="Kitchen",
+        description="Ceramic",
+        skus=[{"sku_id": "mug", "price_fen": 3500, "stock": 1}],
+        now=datetime.now(UTC),
+    )
+    accounts.create_staff(
+        container.uow(),
+        username="boss",
+        password=ADMIN_PASSWORD,
+        role=accounts.Role.ADMIN,
+        now=datetime.now(UTC),
+    )
+
+
 @pytest.fixture
 def stack(database_url: str, merchant_key_path: Path, tmp_path: Path) -> Iterator[Stack]:
-    merchant_key = signing.load_private_key(merchant_key_path.read_bytes())
-    api_port = free_port()
     settings = ApiSettings(
         environment="development",
         database_url=database_url,
         wechat_pay_private_key_path=merchant_key_path,
-        notify_base_url=f"http://127.0.0.1:{api_port}",
         outbox_relay_enabled=False,
         auto_close_interval_s=0,
         notification_interval_s=0,
@@ -95,59 +112,13 @@ def stack(database_url: str, merchant_key_path: Path, tmp_path: Path) -> Iterato
         recsys=RecsysSettings(registry_dir=tmp_path / "recsys-models", num_threads=1),
         recommender_reload_s=0,
     )
-    sandbox_app = create_sandbox_app(
-        appid=settings.wechat_appid,
-        app_secret=settings.wechat_app_secret.get_secret_value(),
-        mchid=settings.wechat_pay_mchid,
-        merchant_serial=settings.wechat_pay_merchant_serial,
-        merchant_public_key_pem=signing.public_key_pem(merchant_key.public_key()),
-        apiv3_key=settings.wechat_pay_apiv3_key.get_secret_value().encode(),
-        retry_schedule_s=(0.2, 0.2, 0.5),
-        refund_delay_s=0.05,
-    )
-    upgrade_database(database_url)
-    with serving(sandbox_app) as sandbox_url:
-        settings = settings.model_copy(
-            update={"wechat_api_base_url": sandbox_url, "wechat_pay_base_url": sandbox_url}
-        )
-        app = create_app(settings)
-        container = app.state.container
-        catalogue.create_product(
-            container.uow(),
-            product_id="p-tee",
-            title="Panda T-shirt",
-            category="Clothing",
-            description="Organic cotton",
-            skus=[
-                {"sku_id": "tee-red-m", "colour": "red", "size": "M", "price_fen": 9900, "stock": 10},
-                {"sku_id": "tee-blue-l", "colour": "blue", "size": "L", "price_fen": 10900, "stock": 3},
-            ],
-            now=datetime.now(UTC),
-        )
-        catalogue.create_product(
-            container.uow(),
-            product_id="p-mug",
-            title="Panda mug",
-            category="Kitchen",
-            description="Ceramic",
-            skus=[{"sku_id": "mug", "price_fen": 3500, "stock": 1}],
-            now=datetime.now(UTC),
-        )
-        accounts.create_staff(
-            container.uow(),
-            username="boss",
-            password=ADMIN_PASSWORD,
-            role=accounts.Role.ADMIN,
-            now=datetime.now(UTC),
-        )
-        with serving(app, port=api_port) as api_url:
-            yield Stack(
-                api_url=api_url,
-                sandbox_url=sandbox_url,
-                sandbox=sandbox_app.state.sandbox,
-                settings=settings,
-                app=app,
-            )
+    with order_core_and_sandbox(
+        settings,
+        signing.load_private_key(merchant_key_path.read_bytes()),
+        sandbox_options={"retry_schedule_s": (0.2, 0.2, 0.5), "refund_delay_s": 0.05},
+        prepare=_seed_two_products_and_the_boss,
+    ) as core:
+        yield Stack(**vars(core))
 
 
 class MiniProgram:

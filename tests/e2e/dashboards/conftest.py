@@ -4,15 +4,13 @@ console's end-to-end test, and Debian's Chromium driven by playwright."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import duckdb
 import httpx
@@ -21,9 +19,16 @@ import pytest
 
 from dashboards.sample_warehouse import write_sample_warehouse
 from shoploop.broker import free_port, wait_until_listening
+from tests.support.stack import (
+    free_ports,
+    shoploop_command,
+    start_process,
+    stop_process,
+    wait_healthy,
+)
+from tests.support.stack import wait_for as wait_for  # the end-to-end test polls with it
 
 ROOT = Path(__file__).resolve().parents[3]
-SHOPLOOP = Path(sys.executable).parent / "shoploop"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -34,10 +39,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 NO_CHROMIUM = "/usr/bin/chromium is absent: install Debian's chromium package to run the browser test"
-# The console engineer's port range on the shared machine; the stack's processes listen on free ports in it.
-STACK_PORTS = range(18300, 18400)
 WRITE_KEY = "sl_demo_miniprogram_key"
-T = TypeVar("T")
 
 
 def _require_chromium() -> None:
@@ -45,59 +47,21 @@ def _require_chromium() -> None:
         pytest.skip(NO_CHROMIUM)
 
 
-def wait_for(check: Callable[[], T], *, timeout_s: float, what: str, every_s: float = 0.3) -> T:
-    """Poll until `check` returns something truthy; that value."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s:.0f} s")
-        time.sleep(every_s)
-
-
 def _streamlit(port: int, environment: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "dashboards" / "streamlit_app.py"),
-            "--server.headless=true",
-            f"--server.port={port}",
-            "--server.address=127.0.0.1",
-            "--browser.gatherUsageStats=false",
-            "--server.fileWatcherType=none",
-            "--client.toolbarMode=viewer",
-        ],
-        cwd=ROOT,
-        env=environment,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], *, timeout_s: float = 60) -> None:
-    def healthy() -> bool:
-        assert process.poll() is None, f"{url} exited with {process.returncode}"
-        try:
-            return httpx.get(url, timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(healthy, timeout_s=timeout_s, what=f"{url} healthy")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "dashboards" / "streamlit_app.py"),
+        "--server.headless=true",
+        f"--server.port={port}",
+        "--server.address=127.0.0.1",
+        "--browser.gatherUsageStats=false",
+        "--server.fileWatcherType=none",
+        "--client.toolbarMode=viewer",
+    ]
+    return start_process(command, log=log, env=environment, cwd=ROOT)
 
 
 def train_two_model_versions(warehouse: Path, registry_dir: Path) -> None:
@@ -140,10 +104,10 @@ def dashboard_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     process = _streamlit(port, environment, root / "streamlit.log")
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(f"{url}/_stcore/health", process, timeout_s=30)
+        wait_healthy(f"{url}/_stcore/health", process, timeout_s=30)
         yield url
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 @pytest.fixture(scope="module")
@@ -159,21 +123,6 @@ def browser() -> Iterator[Any]:
 
 
 # -- the whole embedded stack ------------------------------------------------------------------------------
-def _free_ports(count: int) -> list[int]:
-    """`count` ports of STACK_PORTS that nothing listens on now."""
-    found: list[int] = []
-    for port in STACK_PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        found.append(port)
-        if len(found) == count:
-            return found
-    raise RuntimeError(f"fewer than {count} free ports in {STACK_PORTS}")
-
-
 @dataclass
 class Shopper:
     """A shopper in the mini-program: logged in to the order core through wx.login, tracking to the collector."""
@@ -200,13 +149,8 @@ class LiveStack:
         return f"127.0.0.1:{self.ports['broker']}"
 
     def start(self, name: str, *arguments: str) -> subprocess.Popen[bytes]:
-        log = (self.root / f"{name}.log").open("wb")
-        process = subprocess.Popen(
-            [str(SHOPLOOP), *arguments],
-            cwd=self.root,
-            env=self.environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        process = start_process(
+            shoploop_command(*arguments), log=self.root / f"{name}.log", env=self.environment, cwd=self.root
         )
         self.processes[name] = process
         return process
@@ -300,7 +244,7 @@ class LiveStack:
     def refresh_warehouse(self) -> None:
         """One `shoploop dbt build` (what the demo's dbt process runs every 20 s), published for the dashboard."""
         build = subprocess.run(
-            [str(SHOPLOOP), "dbt", "build"],
+            shoploop_command("dbt", "build"),
             cwd=self.root,
             env=self.environment,
             capture_output=True,
@@ -323,7 +267,7 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
 
     root = tmp_path_factory.mktemp("live-stack")
     names = ("broker", "collector", "sandbox", "api", "dashboard")
-    ports = dict(zip(names, _free_ports(len(names)), strict=True))
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
     base = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     environment = {
         **os.environ,
@@ -351,11 +295,9 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
     }
     (root / "var").mkdir()
     stack = LiveStack(root=root, environment=environment, ports=ports)
-    broker_log = (root / "broker.log").open("wb")
-    stack.processes["broker"] = subprocess.Popen(
+    stack.processes["broker"] = start_process(
         broker_command("127.0.0.1", ports["broker"]),
-        stdout=broker_log,
-        stderr=subprocess.STDOUT,
+        log=root / "broker.log",
         env={**environment, "RUST_LOG": "error"},
     )
     try:
@@ -368,16 +310,16 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
         collector = stack.start("collector", "collector", "--port", str(ports["collector"]))
         stack.start("streams", "streams", "--loglevel", "info")
         stack.start("sink", "sink")
-        _wait_healthy(f"{base['sandbox']}/sandbox/notifications", sandbox)
-        _wait_healthy(f"{base['collector']}/health", collector)
-        _wait_healthy(f"{base['api']}/v1/products?limit=1", api, timeout_s=90)
+        wait_healthy(f"{base['sandbox']}/sandbox/notifications", sandbox)
+        wait_healthy(f"{base['collector']}/health", collector)
+        wait_healthy(f"{base['api']}/v1/products?limit=1", api, timeout_s=90)
         dashboard = _streamlit(ports["dashboard"], environment, root / "dashboard.log")
         stack.processes["dashboard"] = dashboard
-        _wait_healthy(f"{base['dashboard']}/_stcore/health", dashboard)
+        wait_healthy(f"{base['dashboard']}/_stcore/health", dashboard)
         yield stack
     except BaseException:
         print(stack.logs())
         raise
     finally:
         for process in reversed(list(stack.processes.values())):
-            _stop(process)
+            stop_process(process)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,31 +11,18 @@ import polars as pl
 import pytest
 from fastapi import FastAPI
 
-from api.bootstrap import create_app
-from api.migrate import upgrade_database
 from api.service_layer import catalogue
 from api.settings import ApiSettings
-from api.wechat import signing
-from api.wechat.sandbox import create_sandbox_app
 from recsys.dataset import build_interaction_matrix
 from recsys.model import ALSModel, ALSParams, Recommender
 from recsys.registry import ModelRegistry
 from recsys.settings import RecsysSettings
-from shoploop.broker import free_port
 from shoploop.kafka import KafkaSettings, Topics, ensure_topics
-from shoploop.serving import serving
+from tests.support.stack import OrderCore, order_core_and_sandbox, write_merchant_key
 
 DAY = datetime(2025, 5, 1, tzinfo=UTC)
 CLOTHING = {"p-tee": "Panda T-shirt", "p-socks": "Panda socks", "p-cap": "Panda cap"}
 KITCHEN = {"p-bowl": "Panda bowl", "p-mug": "Panda mug", "p-plate": "Panda plate"}
-
-
-@dataclass
-class FreshStack:
-    api_url: str
-    sandbox_url: str
-    settings: ApiSettings
-    app: FastAPI
 
 
 def train_two_aisle_model(registry_dir: Path) -> None:
@@ -67,20 +53,30 @@ def train_two_aisle_model(registry_dir: Path) -> None:
     ModelRegistry(registry_dir).save_run(recommender, validation_score=0.1)
 
 
+def _stock_both_aisles(app: FastAPI) -> None:
+    for category, aisle in (("Clothing", CLOTHING), ("Kitchen", KITCHEN)):
+        for product_id, title in aisle.items():
+            catalogue.create_product(
+                app.state.container.uow(),
+                product_id=product_id,
+                title=title,
+                category=category,
+                description="",
+                skus=[{"price_fen": 2900, "stock": 50}],
+                now=datetime.now(UTC),
+            )
+
+
 @pytest.fixture
-def fresh_stack(kafka_bootstrap: str, tmp_path: Path) -> Iterator[FreshStack]:
+def fresh_stack(kafka_bootstrap: str, tmp_path: Path) -> Iterator[OrderCore]:
     kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap, default_partitions=2)
     ensure_topics(kafka, (Topics.EVENTS,))
-    merchant_key = signing.generate_private_key()
     key_path = tmp_path / "merchant-key.pem"
-    key_path.write_bytes(signing.private_key_pem(merchant_key))
-    database_url = f"sqlite:///{tmp_path / 'shoploop.db'}"
-    api_port = free_port()
+    merchant_key = write_merchant_key(key_path)
     settings = ApiSettings(
         environment="development",
-        database_url=database_url,
+        database_url=f"sqlite:///{tmp_path / 'shoploop.db'}",
         wechat_pay_private_key_path=key_path,
-        notify_base_url=f"http://127.0.0.1:{api_port}",
         auto_close_interval_s=0,
         notification_interval_s=0,
         reward_consumer_enabled=False,
@@ -91,39 +87,14 @@ def fresh_stack(kafka_bootstrap: str, tmp_path: Path) -> Iterator[FreshStack]:
         recsys=RecsysSettings(registry_dir=tmp_path / "recsys-models", num_threads=1),
         recommender_reload_s=3600,
     )
-    sandbox_app = create_sandbox_app(
-        appid=settings.wechat_appid,
-        app_secret=settings.wechat_app_secret.get_secret_value(),
-        mchid=settings.wechat_pay_mchid,
-        merchant_serial=settings.wechat_pay_merchant_serial,
-        merchant_public_key_pem=signing.public_key_pem(merchant_key.public_key()),
-        apiv3_key=settings.wechat_pay_apiv3_key.get_secret_value().encode(),
-    )
-    upgrade_database(database_url)
     train_two_aisle_model(settings.recsys.resolved_registry_dir())
-    with serving(sandbox_app) as sandbox_url:
-        settings = settings.model_copy(
-            update={"wechat_api_base_url": sandbox_url, "wechat_pay_base_url": sandbox_url}
-        )
-        app = create_app(settings)
-        for category, aisle in (("Clothing", CLOTHING), ("Kitchen", KITCHEN)):
-            for product_id, title in aisle.items():
-                catalogue.create_product(
-                    app.state.container.uow(),
-                    product_id=product_id,
-                    title=title,
-                    category=category,
-                    description="",
-                    skus=[{"price_fen": 2900, "stock": 50}],
-                    now=datetime.now(UTC),
-                )
-        with serving(app, port=api_port) as api_url:
-            assert app.state.container.recommender.fresh_reading.wait(timeout=20), "consumer not reading"
-            yield FreshStack(api_url=api_url, sandbox_url=sandbox_url, settings=settings, app=app)
+    with order_core_and_sandbox(settings, merchant_key, prepare=_stock_both_aisles) as core:
+        assert core.app.state.container.recommender.fresh_reading.wait(timeout=20), "consumer not reading"
+        yield core
 
 
 @pytest.fixture
-def new_shopper(fresh_stack: FreshStack) -> tuple[httpx.Client, str]:
+def new_shopper(fresh_stack: OrderCore) -> tuple[httpx.Client, str]:
     """A shopper the model has never seen, logged in (wx.login through the sandbox, then our API's login)."""
     stack, persona = fresh_stack, "xiaoming"
     login = httpx.post(f"{stack.sandbox_url}/sandbox/wx-login", json={"persona": persona}).json()

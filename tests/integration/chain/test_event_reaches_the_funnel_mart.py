@@ -6,9 +6,7 @@ dbt does not build, the mart miscounts) makes this test fail.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -30,6 +28,7 @@ from ingestion.simulator.shoppers import simulate_journeys
 from shoploop.broker import embedded_broker
 from shoploop.kafka import KafkaSettings, ensure_topics
 from shoploop.serving import serving
+from tests.support import stack
 from warehouse.lake import events_glob
 from warehouse.publish import build_and_publish
 from warehouse.settings import WarehouseSettings
@@ -61,23 +60,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def sink_worker(bootstrap: str, data_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
     ensure_topics(KafkaSettings(bootstrap_servers=bootstrap, default_partitions=2))
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "SHOPLOOP_WAREHOUSE_DATA_DIR": str(data_dir),
-        "SHOPLOOP_STREAMS_SINK_FLUSH_S": "0.5",
-    }
-    shoploop = Path(sys.executable).parent / "shoploop"
-    worker = subprocess.Popen(
-        [str(shoploop), "sink"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    yield worker
-    worker.terminate()
-    try:
-        worker.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
+    with stack.sink_worker(bootstrap, data_dir, log=data_dir / "sink.log") as worker:
+        yield worker
 
 
 def _expected_funnel(messages: list[dict[str, Any]]) -> dict[tuple[str, str, int | None], dict[str, int]]:
@@ -161,7 +145,7 @@ def published(
     expected_count = len(messages) + len(segment_ids)
     deadline = time.monotonic() + 120
     while _lake_message_count(data_dir) < expected_count:
-        assert sink_worker.poll() is None, f"the sink died: {sink_worker.stderr.read().decode()[-2000:]}"  # type: ignore[union-attr]
+        assert sink_worker.poll() is None, f"the sink died: {stack.log_tail(data_dir / 'sink.log', 2000)}"
         assert time.monotonic() < deadline, (
             f"the lake has {_lake_message_count(data_dir)} of {expected_count}"
         )

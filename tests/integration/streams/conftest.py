@@ -6,12 +6,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import orjson
@@ -23,10 +22,16 @@ from api.wechat.sandbox import create_sandbox_app
 from shoploop.broker import embedded_broker
 from shoploop.kafka import KafkaSettings, Topics, ensure_topics
 from shoploop.serving import serving
+from tests.support.stack import (
+    shoploop_command,
+    start_process,
+    stop_process,
+    streams_worker_environment,
+    wait_for,
+)
 
 APPID, SECRET = "wxd0000000shoploop", "dev-app-secret-not-for-production"
 PARTITIONS = 2
-T = TypeVar("T")
 
 
 def track(
@@ -126,22 +131,14 @@ class StreamsStack:
     # -- the worker --------------------------------------------------------------------------------------
     def start_worker(self, **settings: str) -> subprocess.Popen[bytes]:
         """Start `shoploop streams`; `settings` override its SHOPLOOP_STREAMS_* environment."""
-        env = {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-            "SHOPLOOP_KAFKA_DEFAULT_PARTITIONS": str(PARTITIONS),
-            "SHOPLOOP_STREAMS_WECHAT_API_BASE_URL": self.sandbox_url,
-            "SHOPLOOP_STREAMS_AGENT_FLUSH_S": "0.2",
-            "SHOPLOOP_STREAMS_ALLOWED_LATENESS_S": "0",
-            **{f"SHOPLOOP_STREAMS_{name.upper()}": value for name, value in settings.items()},
-        }
-        log = (self.log_dir / f"worker-{len(self.workers)}.log").open("wb")
-        worker = subprocess.Popen(
-            [str(Path(sys.executable).parent / "shoploop"), "streams", "--loglevel", "info"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        env = streams_worker_environment(
+            self.bootstrap,
+            partitions=PARTITIONS,
+            sandbox_url=self.sandbox_url,
+            **{"agent_flush_s": "0.2", "allowed_lateness_s": "0", **settings},
         )
+        log = self.log_dir / f"worker-{len(self.workers)}.log"
+        worker = start_process(shoploop_command("streams", "--loglevel", "info"), log=log, env=env)
         self.workers.append(worker)
         return worker
 
@@ -156,27 +153,9 @@ class StreamsStack:
 
     def stop(self) -> None:
         for worker in self.workers:
-            if worker.poll() is None:
-                worker.terminate()
-                try:
-                    worker.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
-                    worker.wait()
+            stop_process(worker)
         self.producer.close()
         self.wechat.close()
-
-
-def wait_for(check: Callable[[], T], *, timeout_s: float = 45.0, every_s: float = 0.3) -> T:
-    """Poll until `check` returns something truthy; that value."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f}s")
-        time.sleep(every_s)
 
 
 @pytest.fixture
@@ -201,4 +180,4 @@ def streams_stack(tmp_path: Path) -> Iterator[StreamsStack]:
 @pytest.fixture
 def helpers() -> dict[str, Callable[..., Any]]:
     """The event builders and the poller, for the test modules (they may not import each other)."""
-    return {"track": track, "paid": paid, "wait_for": wait_for}
+    return {"track": track, "paid": paid, "wait_for": partial(wait_for, timeout_s=45.0)}

@@ -10,39 +10,35 @@ when a friend's paid order through a share earns no coupons.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import orjson
 import pytest
+from fastapi import FastAPI
 from kafka import KafkaConsumer, TopicPartition
 
-from api.bootstrap import create_app as create_order_core
 from api.demo_seed import seed_demo
-from api.migrate import upgrade_database
 from api.seed import seed_catalogue_if_empty
 from api.settings import ApiSettings
-from api.wechat import signing
-from api.wechat.sandbox import create_sandbox_app
 from ingestion.collector.app import create_app as create_collector
 from ingestion.collector.settings import CollectorSettings
 from ingestion.simulator.runner import run as run_simulator
 from ingestion.simulator.settings import SimulatorSettings
 from recsys.settings import RecsysSettings
-from shoploop.broker import embedded_broker, free_port
+from shoploop.broker import embedded_broker
 from shoploop.kafka import KafkaSettings, Topics, ensure_topics
 from shoploop.serving import serving
 from streams.automations.demo import CART_TEMPLATE
+from tests.support.stack import log_tail, order_core_and_sandbox, streams_worker, wait_for, write_merchant_key
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +46,6 @@ PARTITIONS = 2
 CART_DELAY_S = 10
 ALLOWED_LATENESS_S = 2.0
 WRITE_KEY = "sl_demo_loop_key"
-T = TypeVar("T")
 
 
 @dataclass
@@ -84,33 +79,11 @@ class DemoLoop:
         return [(str(user), str(campaign), str(ref)) for user, campaign, ref in rows]
 
 
-def _wait_for(check: Callable[[], T], *, timeout_s: float, every_s: float = 1.0) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f}s")
-        time.sleep(every_s)
-
-
-def _start_worker(bootstrap: str, sandbox_url: str, api_url: str, log_path: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "SHOPLOOP_KAFKA_DEFAULT_PARTITIONS": str(PARTITIONS),
-        "SHOPLOOP_STREAMS_WECHAT_API_BASE_URL": sandbox_url,
-        "SHOPLOOP_STREAMS_ORDER_CORE_URL": api_url,
-        "SHOPLOOP_STREAMS_ALLOWED_LATENESS_S": str(ALLOWED_LATENESS_S),
-        "SHOPLOOP_STREAMS_AGENT_FLUSH_S": "0.5",
-    }
-    return subprocess.Popen(
-        [str(Path(sys.executable).parent / "shoploop"), "streams", "--loglevel", "info"],
-        env=env,
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+def _seed_the_demo(app: FastAPI) -> None:
+    """The demo's catalogue and its rules, the cart reminder due `CART_DELAY_S` after the last change."""
+    container = app.state.container
+    assert seed_catalogue_if_empty(container.uow(), now=datetime.now(UTC), limit=30) == 30
+    seed_demo(container.uow, now=datetime.now(UTC), cart_delay_s=CART_DELAY_S)
 
 
 @pytest.fixture(scope="module")
@@ -118,10 +91,8 @@ def demo_loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoLoop]:
     """The stack runs while the simulator shops, until reminders and rewards arrived (or 4 minutes passed)."""
     tmp_path = tmp_path_factory.mktemp("demo-loop")
     merchant_key_path = tmp_path / "merchant-key.pem"
-    merchant_key = signing.generate_private_key()
-    merchant_key_path.write_bytes(signing.private_key_pem(merchant_key))
+    merchant_key = write_merchant_key(merchant_key_path)
     database = tmp_path / "shoploop.db"
-    api_port = free_port()
     with embedded_broker() as bootstrap:
         kafka = KafkaSettings(bootstrap_servers=bootstrap, default_partitions=PARTITIONS)
         ensure_topics(kafka)
@@ -129,7 +100,6 @@ def demo_loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoLoop]:
             environment="development",
             database_url=f"sqlite:///{database}",
             wechat_pay_private_key_path=merchant_key_path,
-            notify_base_url=f"http://127.0.0.1:{api_port}",
             outbox_poll_interval_s=0.2,
             auto_close_interval_s=0,
             notification_interval_s=0,
@@ -137,16 +107,6 @@ def demo_loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoLoop]:
             recsys=RecsysSettings(registry_dir=tmp_path / "recsys-models", num_threads=1),
             recommender_reload_s=0,
         )
-        sandbox_app = create_sandbox_app(
-            appid=settings.wechat_appid,
-            app_secret=settings.wechat_app_secret.get_secret_value(),
-            mchid=settings.wechat_pay_mchid,
-            merchant_serial=settings.wechat_pay_merchant_serial,
-            merchant_public_key_pem=signing.public_key_pem(merchant_key.public_key()),
-            apiv3_key=settings.wechat_pay_apiv3_key.get_secret_value().encode(),
-            retry_schedule_s=(0.2, 0.2, 0.5),
-        )
-        upgrade_database(settings.database_url)
         collector = create_collector(
             CollectorSettings(
                 write_keys={"miniprogram": WRITE_KEY},
@@ -154,73 +114,75 @@ def demo_loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoLoop]:
                 kafka=kafka,
             )
         )
-        with serving(sandbox_app) as sandbox_url, serving(collector) as collector_url:
-            settings = settings.model_copy(
-                update={"wechat_api_base_url": sandbox_url, "wechat_pay_base_url": sandbox_url}
+        worker_log = tmp_path / "streams.log"
+        with (
+            serving(collector) as collector_url,
+            order_core_and_sandbox(
+                settings,
+                merchant_key,
+                sandbox_options={"retry_schedule_s": (0.2, 0.2, 0.5)},
+                prepare=_seed_the_demo,
+            ) as core,
+            streams_worker(
+                bootstrap,
+                partitions=PARTITIONS,
+                sandbox_url=core.sandbox_url,
+                log=worker_log,
+                order_core_url=core.api_url,
+                allowed_lateness_s=str(ALLOWED_LATENESS_S),
+                agent_flush_s="0.5",
+            ) as worker,
+        ):
+            loop = DemoLoop(bootstrap, core.sandbox_url, database, collector_url, worker_log)
+            stop = threading.Event()
+            simulator = threading.Thread(
+                target=run_simulator,
+                kwargs={
+                    "settings": SimulatorSettings(
+                        collector_url=collector_url,
+                        write_key=WRITE_KEY,
+                        api_url=core.api_url,
+                        sandbox_url=core.sandbox_url,
+                        shoppers=25,
+                        seed=5,
+                        mean_think_s=1.5,
+                        arrival_ramp_s=2,
+                        mean_next_shopper_gap_s=1,
+                        friend_delay_min_s=2,
+                        friend_delay_max_s=10,
+                        return_delay_min_s=60,
+                        return_delay_max_s=120,
+                        flush_interval_s=0.2,
+                        refund_share=0,
+                        order_core_wait_s=10,
+                    ),
+                    "stop": stop,
+                },
+                daemon=True,
             )
-            order_core = create_order_core(settings)
-            container = order_core.state.container
-            assert seed_catalogue_if_empty(container.uow(), now=datetime.now(UTC), limit=30) == 30
-            seed_demo(container.uow, now=datetime.now(UTC), cart_delay_s=CART_DELAY_S)
-            with serving(order_core, port=api_port) as api_url:
-                worker_log = tmp_path / "streams.log"
-                worker = _start_worker(bootstrap, sandbox_url, api_url, worker_log)
-                loop = DemoLoop(bootstrap, sandbox_url, database, collector_url, worker_log)
-                stop = threading.Event()
-                simulator = threading.Thread(
-                    target=run_simulator,
-                    kwargs={
-                        "settings": SimulatorSettings(
-                            collector_url=collector_url,
-                            write_key=WRITE_KEY,
-                            api_url=api_url,
-                            sandbox_url=sandbox_url,
-                            shoppers=25,
-                            seed=5,
-                            mean_think_s=1.5,
-                            arrival_ramp_s=2,
-                            mean_next_shopper_gap_s=1,
-                            friend_delay_min_s=2,
-                            friend_delay_max_s=10,
-                            return_delay_min_s=60,
-                            return_delay_max_s=120,
-                            flush_interval_s=0.2,
-                            refund_share=0,
-                            order_core_wait_s=10,
-                        ),
-                        "stop": stop,
-                    },
-                    daemon=True,
-                )
-                try:
-                    _wait_for(lambda: _has_started(worker, worker_log), timeout_s=60)
-                    simulator.start()
-                    # Event time moves only with events: the shoppers keep shopping while reminders fall due.
-                    _wait_for(lambda: _has_reminders_and_rewards(worker, loop), timeout_s=240, every_s=2)
-                    stop.set()
-                    simulator.join(timeout=30)
-                    time.sleep(3)  # pushes and grants already under way land
-                    yield loop
-                finally:
-                    stop.set()
-                    simulator.join(timeout=30)
-                    worker.terminate()
-                    try:
-                        worker.wait(timeout=15)
-                    except subprocess.TimeoutExpired:
-                        worker.kill()
-                        worker.wait()
+            try:
+                wait_for(lambda: _has_started(worker, worker_log), timeout_s=60, every_s=1.0)
+                simulator.start()
+                # Event time moves only with events: the shoppers keep shopping while reminders fall due.
+                wait_for(lambda: _has_reminders_and_rewards(worker, loop), timeout_s=240, every_s=2)
+                stop.set()
+                simulator.join(timeout=30)
+                time.sleep(3)  # pushes and grants already under way land
+                yield loop
+            finally:
+                stop.set()
+                simulator.join(timeout=30)
 
 
 def _has_started(worker: subprocess.Popen[bytes], log_path: Path) -> bool:
     if worker.poll() is not None:
-        raise AssertionError(log_path.read_text(errors="replace")[-3000:])
+        raise AssertionError(log_tail(log_path))
     return b"decisions_reading" in log_path.read_bytes()
 
 
 def _has_reminders_and_rewards(worker: subprocess.Popen[bytes], loop: DemoLoop) -> bool:
     if worker.poll() is not None:
-        raise AssertionError(loop.worker_log.read_text(errors="replace")[-3000:])
+        raise AssertionError(log_tail(loop.worker_log))
     reminders = [m for m in loop.sandbox_messages() if m["template_id"] == CART_TEMPLATE]
     return len(reminders) >= 3 and len(loop.reward_coupons()) >= 2
 

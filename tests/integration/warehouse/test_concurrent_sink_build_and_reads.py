@@ -8,9 +8,6 @@ read-only in a fresh in-memory DuckDB for every query, as dashboards/queries.py 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +24,7 @@ from kafka import KafkaProducer
 from dashboards.queries import read_only
 from shoploop.broker import embedded_broker
 from shoploop.kafka import KafkaSettings, Topics, ensure_topics
+from tests.support.stack import shoploop_command, sink_environment, start_process, stop_process
 from warehouse.lake import events_glob, order_book_glob
 from warehouse.publish import build_and_publish
 from warehouse.settings import WarehouseSettings
@@ -230,16 +228,8 @@ def test_the_sink_rebuilds_and_dashboard_reads_run_together_without_errors_or_in
     bootstrap: str, tmp_path: Path
 ) -> None:
     settings = WarehouseSettings(data_dir=tmp_path)
-    sink = subprocess.Popen(
-        [str(Path(sys.executable).parent / "shoploop"), "sink"],
-        env={
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "SHOPLOOP_WAREHOUSE_DATA_DIR": str(tmp_path),
-            "SHOPLOOP_STREAMS_SINK_FLUSH_S": "0.5",
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    sink = start_process(
+        shoploop_command("sink"), log=tmp_path / "sink.log", env=sink_environment(bootstrap, tmp_path)
     )
     sent = Sent()
     snapshots: list[Snapshot] = []
@@ -278,8 +268,7 @@ def test_the_sink_rebuilds_and_dashboard_reads_run_together_without_errors_or_in
             time.sleep(0.5)
     finally:
         stop.set()
-        sink.terminate()
-        sink.wait(timeout=30)
+        stop_process(sink, grace_s=30)
 
     assert errors == []
     assert build_codes and all(code == 0 for code in build_codes)

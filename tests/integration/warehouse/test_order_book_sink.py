@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +14,7 @@ from kafka import KafkaProducer
 
 from shoploop.broker import embedded_broker
 from shoploop.kafka import KafkaSettings, Topics, ensure_topics
+from tests.support.stack import shoploop_command, sink_environment, start_process, stop_process
 from warehouse.lake import order_book_glob
 from warehouse.publish import build_and_publish
 from warehouse.settings import WarehouseSettings
@@ -74,27 +73,9 @@ def bootstrap() -> Iterator[str]:
 
 
 def _start_sink(bootstrap: str, data_dir: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "SHOPLOOP_WAREHOUSE_DATA_DIR": str(data_dir),
-        "SHOPLOOP_STREAMS_SINK_FLUSH_S": "0.5",
-    }
-    return subprocess.Popen(
-        [str(Path(sys.executable).parent / "shoploop"), "sink"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    return start_process(
+        shoploop_command("sink"), log=data_dir / "sink.log", env=sink_environment(bootstrap, data_dir)
     )
-
-
-def _stop(worker: subprocess.Popen[bytes]) -> None:
-    worker.terminate()
-    try:
-        worker.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
 
 
 def _lake_rows(data_dir: Path) -> tuple[int, int]:
@@ -132,7 +113,7 @@ def test_outbox_events_relayed_twice_and_a_restarted_sink_land_in_the_lake_once(
             assert time.monotonic() < deadline, f"the lake has {_lake_rows(data_dir)} of {len(messages)}"
             time.sleep(0.5)
     finally:
-        _stop(sink)
+        stop_process(sink)
 
     # A second sink process (new consumer group state is kept by Kafka; the lake is the record of what was
     # written) gets the first ten events once more and writes nothing new.
@@ -141,7 +122,7 @@ def test_outbox_events_relayed_twice_and_a_restarted_sink_land_in_the_lake_once(
         _send(bootstrap, messages[:10])
         time.sleep(5)
     finally:
-        _stop(restarted)
+        stop_process(restarted)
     assert _lake_rows(data_dir) == (len(messages), len(messages))
 
     warehouse = WarehouseSettings(data_dir=data_dir)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -11,11 +10,11 @@ from typing import Any
 
 import orjson
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from shoploop.broker import free_port
+from shoploop.serving import serving
 
 
 @dataclass
@@ -62,14 +61,5 @@ def recording_collector() -> Iterator[RecordingCollector]:
 def serving_a_recording_collector() -> Iterator[RecordingCollector]:
     port = free_port()
     collector = RecordingCollector(url=f"http://127.0.0.1:{port}")
-    server = uvicorn.Server(uvicorn.Config(_app(collector), host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise TimeoutError("the recording collector did not start")
-        time.sleep(0.01)
-    yield collector
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(_app(collector), port=port):
+        yield collector

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,72 +11,46 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from api.bootstrap import create_app
-from api.migrate import upgrade_database
 from api.seed import seed_catalogue_if_empty
 from api.service_layer import accounts
 from api.settings import ApiSettings
-from api.wechat import signing
-from api.wechat.sandbox import Sandbox, create_sandbox_app
 from ingestion.simulator.runner import run
 from ingestion.simulator.settings import SimulatorSettings
 from recsys.settings import RecsysSettings
 from shoploop.broker import free_port
-from shoploop.serving import serving
 from tests.integration.ingestion.simulator.conftest import RecordingCollector, serving_a_recording_collector
+from tests.support.stack import OrderCore, order_core_and_sandbox, write_merchant_key
 
 PAID_OR_LATER = {"paid", "shipped", "completed", "refunding", "refunded"}
 
 
-@dataclass
-class OrderCore:
-    api_url: str
-    sandbox_url: str
-    sandbox: Sandbox
-    app: FastAPI
+def _seed_the_demo_catalogue(app: FastAPI) -> None:
+    # The demo's catalogue, smaller: the best-selling Online Retail families, as `shoploop api` seeds it.
+    assert seed_catalogue_if_empty(app.state.container.uow(), now=datetime.now(UTC), limit=30) == 30
 
 
 @pytest.fixture(scope="module")
 def order_core(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrderCore]:
     tmp_path = tmp_path_factory.mktemp("order-core")
     merchant_key_path = tmp_path / "merchant-key.pem"
-    merchant_key = signing.generate_private_key()
-    merchant_key_path.write_bytes(signing.private_key_pem(merchant_key))
-    database_url = f"sqlite:///{tmp_path / 'shoploop.db'}"
-    api_port = free_port()
+    merchant_key = write_merchant_key(merchant_key_path)
     settings = ApiSettings(
         environment="development",
-        database_url=database_url,
+        database_url=f"sqlite:///{tmp_path / 'shoploop.db'}",
         wechat_pay_private_key_path=merchant_key_path,
-        notify_base_url=f"http://127.0.0.1:{api_port}",
         outbox_relay_enabled=False,
         auto_close_interval_s=0,
         notification_interval_s=0,
         recsys=RecsysSettings(registry_dir=tmp_path / "recsys-models", num_threads=1),
         recommender_reload_s=0,
     )
-    sandbox_app = create_sandbox_app(
-        appid=settings.wechat_appid,
-        app_secret=settings.wechat_app_secret.get_secret_value(),
-        mchid=settings.wechat_pay_mchid,
-        merchant_serial=settings.wechat_pay_merchant_serial,
-        merchant_public_key_pem=signing.public_key_pem(merchant_key.public_key()),
-        apiv3_key=settings.wechat_pay_apiv3_key.get_secret_value().encode(),
-        retry_schedule_s=(0.2, 0.2, 0.5),
-        refund_delay_s=0.05,
-    )
-    upgrade_database(database_url)
-    with serving(sandbox_app) as sandbox_url:
-        settings = settings.model_copy(
-            update={"wechat_api_base_url": sandbox_url, "wechat_pay_base_url": sandbox_url}
-        )
-        app = create_app(settings)
-        # The demo's catalogue, smaller: the best-selling Online Retail families, as `shoploop api` seeds it.
-        assert seed_catalogue_if_empty(app.state.container.uow(), now=datetime.now(UTC), limit=30) == 30
-        with serving(app, port=api_port) as api_url:
-            yield OrderCore(
-                api_url=api_url, sandbox_url=sandbox_url, sandbox=sandbox_app.state.sandbox, app=app
-            )
+    with order_core_and_sandbox(
+        settings,
+        merchant_key,
+        sandbox_options={"retry_schedule_s": (0.2, 0.2, 0.5), "refund_delay_s": 0.05},
+        prepare=_seed_the_demo_catalogue,
+    ) as core:
+        yield core
 
 
 def _create_staff_with_the_order_core(core: OrderCore) -> Any:
