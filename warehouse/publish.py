@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import structlog
 
+from shoploop import rfm
 from ingestion.contract.event import TrackedEvent
 from warehouse.lake import (
     EVENTS_SCHEMA,
@@ -166,7 +167,13 @@ def dbt_build_command(
     fingerprint: str | None = None,
     memory_limit: str | None = None,
 ) -> list[str]:
-    dbt_vars = {"database_path": str(database_path), "events_glob": lake_glob, "shop_timezone": shop_timezone}
+    dbt_vars: dict[str, str | int] = {
+        "database_path": str(database_path),
+        "events_glob": lake_glob,
+        "shop_timezone": shop_timezone,
+        # dim_users' RFM thresholds: one definition for the warehouse, the streams and the console.
+        **rfm.dbt_vars(),
+    }
     if memory_limit is not None:
         dbt_vars["duckdb_memory_limit"] = memory_limit
     if fingerprint is not None:

@@ -152,6 +152,7 @@ def shop_state(engine: Engine) -> dict[str, Any]:
         "rules": engine.rules.as_dict(),
         "sold_out": sorted(engine.sold_out),
         "suppressed": engine.suppressed,
+        "newest_paid_at": engine.newest_paid_at.isoformat() if engine.newest_paid_at else None,
     }
 
 
@@ -215,6 +216,7 @@ def restore_engine(
         for partition, at in shop.get("watermark", {}).items():
             engine.watermark.observe(partition, datetime.fromisoformat(at))
         engine.suppressed = dict(shop.get("suppressed", {}))
+        engine.newest_paid_at = datetime.fromisoformat(shop["newest_paid_at"]) if shop.get("newest_paid_at") else None
     index = list(index)
     for row in list(index):
         if row["kind"] == "facts":

@@ -18,6 +18,7 @@ import orjson
 
 from ingestion.contract.scenes import SHARE_SCENES
 from streams.abuse.decisions import is_crowded_device, is_order_burst
+from streams.automations.audience import AudienceProfile, ShippingAddress, audience_profile
 from streams.automations.decisions import (
     Candidate,
     birthday_due,
@@ -77,6 +78,11 @@ class PersonState:
     touches: list[Touch] = field(default_factory=list)
     paid_orders: int = 0
     location: tuple[datetime, float, float, str] | None = None
+    # What audience filters read (dim_users' definitions): the latest paid order, the latest placed order's
+    # shipping address, and the province of the latest identify traits that named one.
+    last_paid_at: datetime | None = None
+    shipping: ShippingAddress | None = None
+    trait_province: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -95,6 +101,9 @@ class PersonState:
             "touches": [[t.at.isoformat(), t.share_id, t.message_id] for t in self.touches],
             "paid_orders": self.paid_orders,
             "location": [self.location[0].isoformat(), *self.location[1:]] if self.location else None,
+            "last_paid_at": _iso(self.last_paid_at),
+            "shipping": _shipping_to_dict(self.shipping),
+            "trait_province": self.trait_province,
         }
 
     def to_json(self) -> bytes:
@@ -124,7 +133,39 @@ class PersonState:
             location=(datetime.fromisoformat(location[0]), location[1], location[2], location[3])
             if location
             else None,
+            last_paid_at=_parse(data.get("last_paid_at")),
+            shipping=_shipping(data.get("shipping")),
+            trait_province=data.get("trait_province"),
         )
+
+    def audience_profile(self, *, newest_paid_at: datetime | None, timezone: str) -> AudienceProfile:
+        return audience_profile(
+            paid_orders=self.paid_orders,
+            last_paid_at=self.last_paid_at,
+            newest_paid_at=newest_paid_at,
+            shipping=self.shipping,
+            trait_province=self.trait_province,
+            timezone=timezone,
+        )
+
+
+def _shipping_to_dict(shipping: ShippingAddress | None) -> dict[str, Any] | None:
+    if shipping is None:
+        return None
+    return {"placed_at": shipping.placed_at.isoformat(), "province": shipping.province, "city": shipping.city}
+
+
+def _shipping(data: dict[str, Any] | None) -> ShippingAddress | None:
+    # The same object from to_dict and from orjson's form of the dataclass.
+    if not data:
+        return None
+    return ShippingAddress(datetime.fromisoformat(data["placed_at"]), data.get("province"), data.get("city"))
+
+
+def _apply_address(person: PersonState, fact: OrderFact) -> None:
+    """The latest placed order with an address gives the shopper's region (dim_users.province)."""
+    if person.shipping is None or fact.at >= person.shipping.placed_at:
+        person.shipping = ShippingAddress(fact.at, fact.shipping_province, fact.shipping_city)
 
 
 def _touch(data: list[str] | dict[str, str]) -> Touch:
@@ -176,6 +217,8 @@ class Engine:
         self.person_by_user: dict[str, str] = {}
         self.parked_payments: dict[str, list[OrderFact]] = {}
         self.paid_order_ids: set[str] = set()
+        # The shop's newest verified payment: RFM recency counts from the shop day after it (as dim_users does).
+        self.newest_paid_at: datetime | None = None
         self.orders_by_user: dict[str, list[datetime]] = {}
         self.accounts_by_device: dict[str, set[str]] = {}
         self.flagged_reasons: set[tuple[str, str]] = set()
@@ -308,6 +351,9 @@ class Engine:
             self.person_by_user[activity.user_id] = person.person_id
         if activity.type == "identify":
             person.birthday = _birthday(activity.traits) or person.birthday
+            province = activity.traits.get("province")
+            if isinstance(province, str):
+                person.trait_province = province
         if activity.user_id and person.device_id:
             self._watch_device(person.device_id, activity.user_id, activity.at, outputs)
         event = activity.event or ""
@@ -332,7 +378,10 @@ class Engine:
         if activity.user_id and activity.user_id in self.parked_payments:
             self.changed_index.add(("parked", activity.user_id))
             for fact in self.parked_payments.pop(activity.user_id):
-                self._apply_payment(person, fact, outputs)
+                if fact.name == "OrderPlaced":
+                    _apply_address(person, fact)
+                else:
+                    self._apply_payment(person, fact, outputs)
         self._schedule(person, activity.at)
 
     def _record_share(self, person: PersonState, activity: Activity, outputs: list[Output]) -> None:
@@ -423,10 +472,20 @@ class Engine:
                 times, now=fact.at, window=self.abuse.order_window, limit=self.abuse.orders_per_window
             ):
                 self._flag(fact.user_id, "order_burst", fact.at, {"orders": len(times)}, outputs)
+            if fact.shipping_province is not None or fact.shipping_city is not None:
+                placed_by = self.person_by_user.get(fact.user_id)
+                if placed_by is None:
+                    # Like a payment: kept until the shopper's tracked events name this account.
+                    self.parked_payments.setdefault(fact.user_id, []).append(fact)
+                    self.changed_index.add(("parked", fact.user_id))
+                else:
+                    _apply_address(self._person(placed_by), fact)
             return
         if fact.name == "OrderPaid":
             if fact.order_id in self.paid_order_ids:
                 return  # the outbox relays at least once
+            if self.newest_paid_at is None or fact.at > self.newest_paid_at:
+                self.newest_paid_at = fact.at
             person_id = self.person_by_user.get(fact.user_id)
             if person_id is None:
                 # The shopper's tracked events have not named this account yet: wait for them.
@@ -443,6 +502,8 @@ class Engine:
         self.changed_index.add(("paid", fact.order_id))
         person.cart = apply_verified_payment(person.cart, paid_at=fact.at)
         person.paid_orders += 1
+        if person.last_paid_at is None or fact.at > person.last_paid_at:
+            person.last_paid_at = fact.at
         is_first_order = person.paid_orders == 1
         rewards = self.rules.active_rewards()
         window = rewards[0].attribution_window if rewards else DEFAULT_ATTRIBUTION_WINDOW
@@ -648,6 +709,7 @@ class Engine:
             sends_today=sum(
                 1 for sent_at, _ in person.sends if local_day(sent_at, self.policy.timezone) == today
             ),
+            profile=person.audience_profile(newest_paid_at=self.newest_paid_at, timezone=self.policy.timezone),
         )
         self.dirty.add(person_id)
         if verdict.outcome == "defer":
