@@ -48,7 +48,9 @@ def frequency_score(paid_orders: int) -> int:
     return 3 if paid_orders >= FREQUENT_ORDERS else 2 if paid_orders >= REPEAT_ORDERS else 1
 
 
-def rfm_segment(*, paid_orders: int, last_paid_date: date | None, newest_paid_date: date | None) -> RfmSegment:
+def rfm_segment(
+    *, paid_orders: int, last_paid_date: date | None, newest_paid_date: date | None
+) -> RfmSegment:
     """A shopper's segment, exactly as dim_users computes it.
 
     `last_paid_date` is the shop day of the shopper's latest paid order, `newest_paid_date` that of the shop's

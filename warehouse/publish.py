@@ -34,8 +34,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import structlog
 
-from shoploop import rfm
 from ingestion.contract.event import TrackedEvent
+from shoploop import rfm
 from warehouse.lake import (
     EVENTS_SCHEMA,
     FULL_REFRESH_MARKER,

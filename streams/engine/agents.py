@@ -216,7 +216,9 @@ def restore_engine(
         for partition, at in shop.get("watermark", {}).items():
             engine.watermark.observe(partition, datetime.fromisoformat(at))
         engine.suppressed = dict(shop.get("suppressed", {}))
-        engine.newest_paid_at = datetime.fromisoformat(shop["newest_paid_at"]) if shop.get("newest_paid_at") else None
+        engine.newest_paid_at = (
+            datetime.fromisoformat(shop["newest_paid_at"]) if shop.get("newest_paid_at") else None
+        )
     index = list(index)
     for row in list(index):
         if row["kind"] == "facts":

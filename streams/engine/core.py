@@ -709,7 +709,9 @@ class Engine:
             sends_today=sum(
                 1 for sent_at, _ in person.sends if local_day(sent_at, self.policy.timezone) == today
             ),
-            profile=person.audience_profile(newest_paid_at=self.newest_paid_at, timezone=self.policy.timezone),
+            profile=person.audience_profile(
+                newest_paid_at=self.newest_paid_at, timezone=self.policy.timezone
+            ),
         )
         self.dirty.add(person_id)
         if verdict.outcome == "defer":
