@@ -194,12 +194,12 @@ def in_audience(candidates: pl.DataFrame, frame: pl.DataFrame, audience: Audienc
     )
     shop_day = pl.col("paid_at").dt.convert_time_zone("Asia/Shanghai").dt.date()
     newest = payments.select(newest_at=pl.col("paid_at"), newest_day=shop_day)
-    # Both sides are sorted by time (polars cannot check that within `by` groups).
-    asof = {"strategy": "backward", "allow_exact_matches": False, "check_sortedness": False}
+    with_payments = _latest_before(
+        candidates, payments.with_columns(last_day=shop_day), on="paid_at", by="person_id"
+    )
+    with_newest = _latest_before(with_payments, newest, on="newest_at")
     profiled = (
-        candidates.join_asof(payments.with_columns(last_day=shop_day), left_on="fire_at", right_on="paid_at", by="person_id", **asof)
-        .join_asof(newest, left_on="fire_at", right_on="newest_at", **asof)
-        .join_asof(provinces, left_on="fire_at", right_on="identified_at", by="person_id", **asof)
+        _latest_before(with_newest, provinces, on="identified_at", by="person_id")
         .with_columns(paid_orders=pl.col("paid_orders").fill_null(0),
                       recency=(pl.col("newest_day") - pl.col("last_day")).dt.total_days() + 1)
         .with_columns(
@@ -223,6 +223,17 @@ def in_audience(candidates: pl.DataFrame, frame: pl.DataFrame, audience: Audienc
     if audience.provinces:
         keep &= pl.col("trait_province").is_in(list(audience.provinces)).fill_null(False)
     return profiled.filter(keep).select(candidates.columns)
+
+
+def _latest_before(
+    left: pl.DataFrame, right: pl.DataFrame, *, on: str, by: str | None = None
+) -> pl.DataFrame:
+    """Each `left` row with the latest `right` row strictly before its fire_at (both sorted by time; polars
+    cannot check that within `by` groups)."""
+    return left.join_asof(
+        right, left_on="fire_at", right_on=on, by=by, strategy="backward", allow_exact_matches=False,
+        check_sortedness=False,
+    )  # fmt: skip
 
 
 def batch_attributions(frame: pl.DataFrame) -> set[Attribution]:
