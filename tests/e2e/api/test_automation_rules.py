@@ -73,7 +73,8 @@ def test_a_rules_audience_is_validated_stored_and_published_with_a_new_version(s
         assert refused.status_code == 422 and refused.json()["code"] == "invalid_rule"
         assert refused.json()["message"].startswith(where)
     reward = marketer.api.put(
-        "/admin/v1/automation-rules/share", json={"kind": "referral_reward", "audience": {"min_paid_orders": 1}}
+        "/admin/v1/automation-rules/share",
+        json={"kind": "referral_reward", "audience": {"min_paid_orders": 1}},
     )
     assert reward.status_code == 422 and "no audience" in reward.json()["message"]
     # Pausing keeps the audience (the console sends the rule back unchanged but for is_active).
@@ -90,7 +91,9 @@ def test_a_rules_audience_is_validated_stored_and_published_with_a_new_version(s
                 (t.outbox.c.event_name == "AutomationRule") & (t.outbox.c.key == "cart-gd")
             )
         ).scalars()
-        published = sorted((parse_rule(payload.encode()) for payload in queued), key=lambda rule: rule.version)
+        published = sorted(
+            (parse_rule(payload.encode()) for payload in queued), key=lambda rule: rule.version
+        )
     assert [rule.version for rule in published] == [1, 2, 3, 4]
     assert published[0].audience is None
     assert published[1].audience is not None and published[1].audience.provinces == ("广东",)
