@@ -282,9 +282,9 @@ _TEXT: Final[dict[str, dict[Language, str]]] = {
     "console.min_orders": {"zh": "至少已支付订单数", "en": "At least this many paid orders"},
     "console.preview": {"zh": "预计触达人数", "en": "Audience size"},
     "console.preview_note": {
-        "zh": "按当前数据估算：发送 {sent} 人，对照组 {held} 人。人群筛选仅用于预估（规则模型暂不支持）。",
-        "en": "Estimated from today's data: {sent} sent, {held} held out. Audience filters only shape this "
-        "estimate (the rule model has no audience field yet).",
+        "zh": "按当前数仓数据估算：发送 {sent} 人，对照组 {held} 人（与流处理同一人群口径）。",
+        "en": "Estimated from today's warehouse: {sent} sent, {held} held out (the same audience definition the "
+        "streams apply).",
     },
     "console.needs_id": {"zh": "请填写规则 ID。", "en": "Give the rule an id."},
     "console.save": {"zh": "保存并发布", "en": "Save and publish"},

@@ -155,7 +155,10 @@ def editor(
                     "holdout_share": rule["holdout_share"],
                     "template_id": rule.get("template_id"),
                     "coupon_campaign_id": rule.get("coupon_campaign_id"),
-                    "audience": audience_summary(rule.get("audience"), language),
+                    # Referral rewards follow the paid order: they have no audience.
+                    "audience": audience_summary(rule.get("audience"), language)
+                    if rule["kind"] != "referral_reward"
+                    else None,
                 }
                 for rule in rules
             ]
