@@ -216,6 +216,11 @@ class Engine:
         self.shares: dict[str, ShareNode] = {}
         self.person_by_user: dict[str, str] = {}
         self.parked_payments: dict[str, list[OrderFact]] = {}
+        # The shopper whose client first reported an order (Order Completed with its order id): the warehouse
+        # gives an order to that shopper before the account's (int_orders_placed), and so do the streams.
+        self.person_by_order: dict[str, str] = {}
+        # order id → account of the order's parked facts (derived from parked_payments; see `index_parked`).
+        self._parked_order_user: dict[str, str] = {}
         self.paid_order_ids: set[str] = set()
         # The shop's newest verified payment: RFM recency counts from the shop day after it (as dim_users does).
         self.newest_paid_at: datetime | None = None
@@ -375,14 +380,60 @@ class Engine:
                 self._record_share(person, activity, outputs)
             elif event in ENTRY_EVENTS:
                 self._record_entry(person, activity, outputs)
+        if event == "Order Completed" and activity.type == "track":
+            self._link_order(person, properties.get("order_id"), outputs)
         if activity.user_id and activity.user_id in self.parked_payments:
             self.changed_index.add(("parked", activity.user_id))
-            for fact in self.parked_payments.pop(activity.user_id):
-                if fact.name == "OrderPlaced":
-                    _apply_address(person, fact)
-                else:
-                    self._apply_payment(person, fact, outputs)
+            parked = self.parked_payments.pop(activity.user_id)
+            for fact in parked:
+                self._parked_order_user.pop(fact.order_id or "", None)
+            self._apply_parked(person, parked, outputs)
         self._schedule(person, activity.at)
+
+    def _link_order(self, person: PersonState, order_id: object, outputs: list[Output]) -> None:
+        """The client's report names the order's shopper (not proof of payment): its facts go to them."""
+        if not isinstance(order_id, str) or not order_id or order_id in self.person_by_order:
+            return
+        self.person_by_order[order_id] = person.person_id
+        self.changed_index.add(("order_person", order_id))
+        user_id = self._parked_order_user.pop(order_id, None)
+        if user_id is None:
+            return
+        waiting = self.parked_payments.pop(user_id, [])
+        self.changed_index.add(("parked", user_id))
+        mine = [fact for fact in waiting if fact.order_id == order_id]
+        rest = [fact for fact in waiting if fact.order_id != order_id]
+        if rest:
+            self.parked_payments[user_id] = rest
+        self._apply_parked(person, mine, outputs)
+
+    def _apply_parked(self, person: PersonState, facts: list[OrderFact], outputs: list[Output]) -> None:
+        for fact in facts:
+            if fact.name == "OrderPlaced":
+                _apply_address(person, fact)
+            else:
+                self._apply_payment(person, fact, outputs)
+
+    def _park(self, fact: OrderFact) -> None:
+        """Kept until the shopper's tracked events name this account or report this order."""
+        assert fact.user_id is not None
+        self.parked_payments.setdefault(fact.user_id, []).append(fact)
+        self.changed_index.add(("parked", fact.user_id))
+        if fact.order_id:
+            self._parked_order_user[fact.order_id] = fact.user_id
+
+    def index_parked(self) -> None:
+        """Rebuild the order → account lookup of parked facts (after `parked_payments` was restored)."""
+        self._parked_order_user = {
+            fact.order_id: user_id
+            for user_id, facts in self.parked_payments.items()
+            for fact in facts
+            if fact.order_id
+        }
+
+    def _order_person(self, fact: OrderFact) -> str | None:
+        assert fact.order_id is not None and fact.user_id is not None
+        return self.person_by_order.get(fact.order_id) or self.person_by_user.get(fact.user_id)
 
     def _record_share(self, person: PersonState, activity: Activity, outputs: list[Output]) -> None:
         share_id = activity.properties.get("share_id")
@@ -473,11 +524,9 @@ class Engine:
             ):
                 self._flag(fact.user_id, "order_burst", fact.at, {"orders": len(times)}, outputs)
             if fact.shipping_province is not None or fact.shipping_city is not None:
-                placed_by = self.person_by_user.get(fact.user_id)
+                placed_by = self._order_person(fact)
                 if placed_by is None:
-                    # Like a payment: kept until the shopper's tracked events name this account.
-                    self.parked_payments.setdefault(fact.user_id, []).append(fact)
-                    self.changed_index.add(("parked", fact.user_id))
+                    self._park(fact)  # like a payment
                 else:
                     _apply_address(self._person(placed_by), fact)
             return
@@ -486,11 +535,10 @@ class Engine:
                 return  # the outbox relays at least once
             if self.newest_paid_at is None or fact.at > self.newest_paid_at:
                 self.newest_paid_at = fact.at
-            person_id = self.person_by_user.get(fact.user_id)
+            person_id = self._order_person(fact)
             if person_id is None:
-                # The shopper's tracked events have not named this account yet: wait for them.
-                self.parked_payments.setdefault(fact.user_id, []).append(fact)
-                self.changed_index.add(("parked", fact.user_id))
+                # The shopper's tracked events have not named this account or reported this order yet.
+                self._park(fact)
                 return
             self._apply_payment(self._person(person_id), fact, outputs)
 

@@ -283,3 +283,52 @@ def test_the_shops_newest_payment_and_a_parked_address_survive_a_restart(shop, m
 
     [reminder] = [o.value for o in outputs if o.stream == "triggers"]
     assert (reminder["person_id"], reminder["outcome"]) == ("mei", "send")
+
+
+def test_an_order_the_shoppers_client_reported_counts_for_them_without_a_login(shop, morning) -> None:
+    # As in the warehouse (int_orders_placed): the order goes to the shopper whose client reported it.
+    shop.rule(delay_s=3600, audience={"provinces": ["广东省"], "min_paid_orders": 1})
+    placed(shop, "u-sun", "SL-7", morning, "广东省", "深圳市")
+    shop.paid("u-sun", "SL-7", morning + timedelta(seconds=10))
+    shop.track("sun", "Order Completed", morning + timedelta(seconds=20), order_id="SL-7")
+    cart_left(shop, "sun", morning + timedelta(minutes=5))
+
+    shop.run_until(morning + DAY)
+
+    assert [t["person_id"] for t in shop.triggers("send")] == ["sun"]
+    assert shop.engine.parked_payments == {}
+
+
+def test_which_shopper_reported_an_order_survives_a_restart(shop, morning) -> None:
+    shop.track("sun", "Order Completed", morning, order_id="SL-7")
+    placed(shop, "u-other", "SL-8", morning + timedelta(seconds=1), "北京市")
+    shop.run_until(morning + timedelta(minutes=1))
+    engine = shop.engine
+    index = [index_row(engine, kind, key) for kind, key in engine.changed_index]
+    restored = Engine()
+    restore_engine(
+        restored,
+        shop=orjson.loads(orjson.dumps(shop_state(engine))),
+        persons=[orjson.loads(p.to_json()) for p in engine.persons.values()],
+        shares=[],
+        index=[row for row in index if row is not None],
+        pending=[],
+    )
+    assert restored.person_by_order == {"SL-7": "sun"}
+    restored.offer(
+        OrderFact("paid:SL-7", "OrderPaid", morning + timedelta(minutes=2), user_id="u-sun", order_id="SL-7")
+    )
+    # The parked address of SL-8 is found again by its order once its shopper's client reports it.
+    restored.offer(
+        Activity(
+            "m-oc",
+            "lei",
+            morning + timedelta(minutes=3),
+            "track",
+            "Order Completed",
+            properties={"order_id": "SL-8"},
+        )
+    )
+    restored.advance_to(morning + timedelta(minutes=4))
+    assert restored.persons["sun"].paid_orders == 1
+    assert restored.persons["lei"].shipping == ShippingAddress(morning + timedelta(seconds=1), "北京市", None)
