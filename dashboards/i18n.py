@@ -269,15 +269,22 @@ _TEXT: Final[dict[str, dict[Language, str]]] = {
     "console.page_path": {"zh": "点击跳转页面", "en": "Page opened on tap"},
     "console.coupon": {"zh": "优惠券活动 ID", "en": "Coupon campaign id"},
     "console.active": {"zh": "启用", "en": "Active"},
-    "console.audience": {"zh": "目标人群（预估）", "en": "Audience (estimate)"},
+    "console.audience": {"zh": "目标人群", "en": "Audience"},
+    "console.audience_note": {
+        "zh": "随规则保存；推送到期时流处理按同样的口径（RFM 分层、最近订单收货省份、已支付订单数）判断，不在人群内的用户不会收到。",
+        "en": "Saved with the rule; when a push is due the streams judge it with the same definitions (RFM segment, "
+        "province of the latest order's address, paid orders) and people outside it get nothing.",
+    },
+    "console.everyone": {"zh": "全部用户", "en": "Everyone"},
+    "console.min_orders_short": {"zh": "≥{n} 单", "en": "≥{n} orders"},
     "console.segments": {"zh": "RFM 分层", "en": "RFM segments"},
     "console.provinces": {"zh": "省份", "en": "Provinces"},
-    "console.min_orders": {"zh": "至少下单次数", "en": "At least this many orders"},
+    "console.min_orders": {"zh": "至少已支付订单数", "en": "At least this many paid orders"},
     "console.preview": {"zh": "预计触达人数", "en": "Audience size"},
     "console.preview_note": {
-        "zh": "按当前数据估算：发送 {sent} 人，对照组 {held} 人。人群筛选仅用于预估（规则模型暂不支持）。",
-        "en": "Estimated from today's data: {sent} sent, {held} held out. Audience filters only shape this "
-        "estimate (the rule model has no audience field yet).",
+        "zh": "按当前数仓数据估算：发送 {sent} 人，对照组 {held} 人（与流处理同一人群口径）。",
+        "en": "Estimated from today's warehouse: {sent} sent, {held} held out (the same audience definition the "
+        "streams apply).",
     },
     "console.needs_id": {"zh": "请填写规则 ID。", "en": "Give the rule an id."},
     "console.save": {"zh": "保存并发布", "en": "Save and publish"},
@@ -360,6 +367,7 @@ _COLUMNS: Final[dict[str, dict[Language, str]]] = {
     "attributed_gmv_fen": {"zh": "归因成交额 (¥)", "en": "Attributed GMV (¥)"},
     "attributed_orders": {"zh": "归因订单", "en": "Attributed orders"},
     "attributed_revenue_fen": {"zh": "归因收入 (¥)", "en": "Attributed revenue (¥)"},
+    "audience": {"zh": "目标人群", "en": "Audience"},
     "avg_days_between_orders": {"zh": "平均复购间隔 (天)", "en": "Avg days between orders"},
     "buyers": {"zh": "购买用户", "en": "Buyers"},
     "cart_adds": {"zh": "加购次数", "en": "Add-to-carts"},

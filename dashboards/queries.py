@@ -424,11 +424,12 @@ def pushes(warehouse_path: Path) -> pl.DataFrame:
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def audience_filter_options(warehouse_path: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The RFM segments and provinces an audience can be narrowed to."""
+    """The RFM segments and provinces an audience can be narrowed to (a shopper of unknown province matches no
+    province filter, in the streams as here, so it is not offered)."""
     with read_only(warehouse_path) as connection:
         segments = connection.execute("select distinct rfm_segment from dim_users order by 1").fetchall()
         provinces = connection.execute(
-            "select distinct coalesce(province, '未知') from dim_users order by 1"
+            "select distinct province from dim_users where province is not null order by 1"
         ).fetchall()
     return tuple(str(row[0]) for row in segments), tuple(str(row[0]) for row in provinces)
 
@@ -441,9 +442,12 @@ def audience_size(
     delay_s: int,
     segments: tuple[str, ...] = (),
     provinces: tuple[str, ...] = (),
-    min_orders: int = 0,
+    min_paid_orders: int = 0,
 ) -> int:
     """How many shoppers a rule would reach today, from the marts (an estimate before the streams run it).
+
+    The audience filters are the rule's own (`streams.automations.rules.Audience`) on dim_users, whose RFM
+    segment, province and paid orders the streams compute with the same definitions when a push is due.
 
     Abandoned cart: owners of abandoned carts last changed within the cooldown week and at least `delay_s` ago.
     Win-back: shoppers who have ordered and not been seen for `delay_s`. Birthday: the whole filtered base
@@ -457,8 +461,8 @@ def audience_size(
                 select u.person_id
                 from dim_users u
                 where (len($segments) = 0 or list_contains($segments, u.rfm_segment))
-                    and (len($provinces) = 0 or list_contains($provinces, coalesce(u.province, '未知')))
-                    and u.orders >= $min_orders
+                    and (len($provinces) = 0 or coalesce(list_contains($provinces, u.province), false))
+                    and u.orders >= $min_paid_orders
                     and case $kind
                         when 'abandoned_cart' then exists (
                             select 1 from fct_cart_abandonment c, now
@@ -477,7 +481,7 @@ def audience_size(
                 "delay_s": delay_s,
                 "segments": list(segments),
                 "provinces": list(provinces),
-                "min_orders": min_orders,
+                "min_paid_orders": min_paid_orders,
             },
         ).fetchone()
     return int(row[0]) if row else 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import time
 from typing import Any, Final
 
@@ -26,6 +27,7 @@ def rule_body(
     coupon_campaign_id: str,
     send_at_local: time,
     is_active: bool,
+    audience: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The body of `PUT /admin/v1/automation-rules/{rule_id}` (a Rule without its id and version)."""
     return {
@@ -41,7 +43,17 @@ def rule_body(
         "template_data": {key.strip(): value for key, value in template_data.items() if key.strip()},
         "coupon_campaign_id": coupon_campaign_id.strip() or None,
         "send_at_local": send_at_local.strftime("%H:%M:%S"),
+        "audience": audience,
     }
+
+
+def audience_body(
+    *, segments: Sequence[str], provinces: Sequence[str], min_paid_orders: int
+) -> dict[str, Any] | None:
+    """The rule's audience as the form sets it; None when no filter is set (everyone the trigger finds)."""
+    if not segments and not provinces and min_paid_orders <= 0:
+        return None
+    return {"segments": sorted(segments), "provinces": sorted(provinces), "min_paid_orders": min_paid_orders}
 
 
 def rule_problem(rule_id: str, body: dict[str, Any]) -> str | None:

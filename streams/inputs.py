@@ -47,6 +47,9 @@ class OrderFact:
     total_fen: int = 0
     sku_id: str | None = None
     stock: int | None = None
+    # OrderPlaced: the shipping address's province and city, when the order has an address.
+    shipping_province: str | None = None
+    shipping_city: str | None = None
 
 
 Input = Activity | OrderFact
@@ -111,6 +114,7 @@ def order_fact_from_json(raw: bytes) -> OrderFact | None:
     if name in ("OrderPlaced", "OrderPaid") and not (data.get("user_id") and data.get("order_id")):
         raise BadInput(f"{name}: user_id and order_id are required")
     stock = data.get("stock")
+    province, city = data.get("shipping_province"), data.get("shipping_city")
     return OrderFact(
         event_id=str(event_id),
         name=str(name),
@@ -120,4 +124,6 @@ def order_fact_from_json(raw: bytes) -> OrderFact | None:
         total_fen=total,
         sku_id=data.get("sku_id"),
         stock=stock if isinstance(stock, int) else None,
+        shipping_province=province if isinstance(province, str) else None,
+        shipping_city=city if isinstance(city, str) else None,
     )

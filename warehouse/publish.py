@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 import structlog
 
 from ingestion.contract.event import TrackedEvent
+from shoploop import rfm
 from warehouse.lake import (
     EVENTS_SCHEMA,
     FULL_REFRESH_MARKER,
@@ -166,7 +167,13 @@ def dbt_build_command(
     fingerprint: str | None = None,
     memory_limit: str | None = None,
 ) -> list[str]:
-    dbt_vars = {"database_path": str(database_path), "events_glob": lake_glob, "shop_timezone": shop_timezone}
+    dbt_vars: dict[str, str | int] = {
+        "database_path": str(database_path),
+        "events_glob": lake_glob,
+        "shop_timezone": shop_timezone,
+        # dim_users' RFM thresholds: one definition for the warehouse, the streams and the console.
+        **rfm.dbt_vars(),
+    }
     if memory_limit is not None:
         dbt_vars["duckdb_memory_limit"] = memory_limit
     if fingerprint is not None:

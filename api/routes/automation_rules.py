@@ -13,7 +13,22 @@ router = APIRouter(prefix="/admin/v1/automation-rules", tags=["back office"])
 RuleId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 RuleBody = Annotated[
     dict[str, Any],
-    Body(description="A streams.automations.rules.Rule without rule_id and version (the API sets both)"),
+    Body(
+        description=(
+            "A streams.automations.rules.Rule without rule_id and version (the API sets both). A push rule may "
+            "carry an audience: RFM segments, provinces and a minimum of verified paid orders, with the "
+            "warehouse's dim_users definitions; the streams push only to people in it."
+        ),
+        examples=[
+            {
+                "kind": "abandoned_cart",
+                "delay_s": 86400,
+                "template_id": "TPL_CART",
+                "template_data": {"thing1": "{product_name}"},
+                "audience": {"segments": ["loyal", "champion"], "provinces": ["广东"], "min_paid_orders": 2},
+            }
+        ],
+    ),
 ]
 
 

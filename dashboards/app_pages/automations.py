@@ -13,10 +13,11 @@ from dashboards import queries
 from dashboards.i18n import Language, segment_label, text
 from dashboards.metrics import format_yuan
 from dashboards.order_core import OrderCoreClient, OrderCoreRefused, OrderCoreUnavailable
-from dashboards.rule_form import CONSOLE_KINDS, rule_body, rule_problem
+from dashboards.rule_form import CONSOLE_KINDS, audience_body, rule_body, rule_problem
 from dashboards.settings import DashboardSettings
 from dashboards.staff_session import forget_token, order_core, unreachable
 from dashboards.ui import keep_in_url, page_start, table_with_download, url_value, yuan_columns
+from shoploop.rfm import SEGMENTS
 
 NEW_RULE = "+"
 # Seconds per unit of the delay input, largest first: a rule's delay shows in the largest unit that divides it.
@@ -103,6 +104,20 @@ def rule_results(rule: dict[str, Any], settings: DashboardSettings, language: La
         )
 
 
+def audience_summary(audience: dict[str, Any] | None, language: Language) -> str:
+    """A saved audience in one line for the rules table (everyone when it has no filter)."""
+    if not audience:
+        return text("console.everyone", language)
+    parts = [
+        "、".join(segment_label(code, language) for code in audience.get("segments", ())),
+        "、".join(audience.get("provinces", ())),
+        text("console.min_orders_short", language, n=audience["min_paid_orders"])
+        if audience.get("min_paid_orders")
+        else "",
+    ]
+    return " · ".join(part for part in parts if part) or text("console.everyone", language)
+
+
 def rules_from_api(
     client: OrderCoreClient, settings: DashboardSettings, language: Language
 ) -> list[dict[str, Any]] | None:
@@ -140,6 +155,10 @@ def editor(
                     "holdout_share": rule["holdout_share"],
                     "template_id": rule.get("template_id"),
                     "coupon_campaign_id": rule.get("coupon_campaign_id"),
+                    # Referral rewards follow the paid order: they have no audience.
+                    "audience": audience_summary(rule.get("audience"), language)
+                    if rule["kind"] != "referral_reward"
+                    else None,
                 }
                 for rule in rules
             ]
@@ -248,23 +267,31 @@ def editor(
         )
 
     st.markdown(f"**{text('console.audience', language)}**")
-    segment_options, province_options = queries.audience_filter_options(settings.warehouse_path)
+    st.caption(text("console.audience_note", language))
+    saved_audience: dict[str, Any] = current.get("audience") or {}
+    _, province_options = queries.audience_filter_options(settings.warehouse_path)
     audience = st.columns(3)
+    # Every segment can be targeted (also one that is empty today); a saved province stays offered.
     segments = audience[0].multiselect(
         text("console.segments", language),
-        options=segment_options,
+        options=SEGMENTS,
+        default=[s for s in SEGMENTS if s in saved_audience.get("segments", ())],
         format_func=lambda code: segment_label(code, language),
         placeholder=text("filter.all", language),
         key=f"seg_{suffix}",
     )
     provinces = audience[1].multiselect(
         text("console.provinces", language),
-        options=province_options,
+        options=sorted({*province_options, *saved_audience.get("provinces", ())}),
+        default=list(saved_audience.get("provinces", ())),
         placeholder=text("filter.all", language),
         key=f"prov_{suffix}",
     )
-    min_orders = audience[2].number_input(
-        text("console.min_orders", language), min_value=0, value=0, key=f"mo_{suffix}"
+    min_paid_orders = audience[2].number_input(
+        text("console.min_orders", language),
+        min_value=0,
+        value=int(saved_audience.get("min_paid_orders", 0)),
+        key=f"mo_{suffix}",
     )
     size = queries.audience_size(
         settings.warehouse_path,
@@ -272,7 +299,7 @@ def editor(
         delay_s=delay_s,
         segments=tuple(segments),
         provinces=tuple(provinces),
-        min_orders=int(min_orders),
+        min_paid_orders=int(min_paid_orders),
     )
     held_out = round(size * holdout_pct / 100)
     st.metric(text("console.preview", language), f"{size:,}")
@@ -291,6 +318,7 @@ def editor(
         coupon_campaign_id=coupon,
         send_at_local=send_at or time(10),
         is_active=is_active,
+        audience=audience_body(segments=segments, provinces=provinces, min_paid_orders=int(min_paid_orders)),
     )
     problem = rule_problem(rule_id or "draft", body) if rule_id else text("console.needs_id", language)
     if problem:

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from streams.automations.audience import AudienceProfile, audience_miss
 from streams.automations.rules import PushPolicy, Rule, Store
 from streams.ids import stable_fraction
 
@@ -124,13 +125,21 @@ def judge(
     last_entered_at: datetime | None,
     quota_left: int,
     sends_today: int,
+    profile: AudienceProfile,
 ) -> Verdict:
-    """The guards, in order: re-entry cooldown, quiet hours, subscribe quota, daily cap, holdout."""
+    """The guards, in order: re-entry cooldown, quiet hours, audience, subscribe quota, daily cap, holdout.
+
+    The audience is judged when the push would go out (after quiet hours), on the person's profile then. A
+    person outside it is neither sent nor held out: they are not part of the rule.
+    """
     if last_entered_at is not None and now < last_entered_at + rule.cooldown:
         return Verdict("suppress", "cooldown")
     allowed = next_allowed_at(now, start=rule.quiet_start, end=rule.quiet_end, timezone=rule.timezone)
     if allowed > now:
         return Verdict("defer", "quiet_hours", until=allowed)
+    missed = audience_miss(profile, rule.audience)
+    if missed is not None:
+        return Verdict("suppress", missed)
     if rule.template_id is not None and quota_left <= 0:
         return Verdict("suppress", "no_subscribe_quota")
     if sends_today >= policy.daily_cap:

@@ -8,10 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import time, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from shoploop.rfm import RfmSegment
 
 RuleKind = Literal["abandoned_cart", "win_back", "birthday", "nearby_offer", "referral_reward"]
 
@@ -28,6 +38,35 @@ class Store(BaseModel):
     latitude: float = Field(ge=-90, le=90)
     longitude: float = Field(ge=-180, le=180)
     offer: str = ""
+
+
+Province = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+
+
+class Audience(BaseModel):
+    """Who a push rule may reach. Every filter given must hold; an empty filter does not narrow.
+
+    The definitions are dim_users' (see shoploop/rfm.py and docs/streams.md): `segments` are RFM segments,
+    `provinces` the province of the shipping address of the shopper's latest order that had one (else of their
+    identify traits; a shopper with neither matches no province filter), `min_paid_orders` counts verified
+    payments. The streams evaluate them when the push is due; the console's preview counts the same on the marts.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    segments: tuple[RfmSegment, ...] = ()
+    provinces: tuple[Province, ...] = Field(default=(), max_length=64)
+    min_paid_orders: int = Field(default=0, ge=0, le=1000)
+
+    @field_validator("segments", "provinces")
+    @classmethod
+    def _sorted_without_repeats(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        # The same audience always has the same JSON, so republishing it is not a new rule.
+        return tuple(sorted(set(values)))
+
+    @property
+    def is_everyone(self) -> bool:
+        return not self.segments and not self.provinces and self.min_paid_orders == 0
 
 
 class Rule(BaseModel):
@@ -65,6 +104,14 @@ class Rule(BaseModel):
     friend_campaign_id: str | None = None
     second_level_campaign_id: str | None = None
     first_order_only: bool = True
+    # Push rules: who may receive it (None: everyone the trigger finds).
+    audience: Audience | None = None
+
+    @model_validator(mode="after")
+    def _audience_only_for_pushes(self) -> Rule:
+        if self.audience is not None and not self.is_push:
+            raise ValueError("audience: a referral reward has no audience; it follows the paid order")
+        return self
 
     @property
     def delay(self) -> timedelta:

@@ -152,6 +152,7 @@ def shop_state(engine: Engine) -> dict[str, Any]:
         "rules": engine.rules.as_dict(),
         "sold_out": sorted(engine.sold_out),
         "suppressed": engine.suppressed,
+        "newest_paid_at": engine.newest_paid_at.isoformat() if engine.newest_paid_at else None,
     }
 
 
@@ -169,6 +170,8 @@ def index_row(engine: Engine, kind: str, key: str) -> dict[str, Any] | None:
     elif kind == "parked":
         facts = engine.parked_payments.get(key)
         value = [{**asdict(f), "at": f.at.isoformat()} for f in facts] if facts else None
+    elif kind == "order_person":
+        value = engine.person_by_order.get(key)
     else:
         user, reason = key.split("\x1f", 1)
         value = (user, reason) in engine.flagged_reasons or None
@@ -179,7 +182,7 @@ def index_row(engine: Engine, kind: str, key: str) -> dict[str, Any] | None:
 # ones as a few rows of many facts each ("fact pages") instead of one table row per entry, so Faust's
 # per-row cost is paid per 256 KB; on restore the facts are unioned. Entries that change or disappear (order
 # times per user, parked payments) stay one row each, the newest value winning.
-GROWING_INDEX = frozenset({"paid", "device", "flag"})
+GROWING_INDEX = frozenset({"paid", "device", "flag", "order_person"})
 
 
 def fact_pages(facts: list[dict[str, Any]], *, max_bytes: int) -> list[tuple[str, dict[str, Any]]]:
@@ -215,6 +218,9 @@ def restore_engine(
         for partition, at in shop.get("watermark", {}).items():
             engine.watermark.observe(partition, datetime.fromisoformat(at))
         engine.suppressed = dict(shop.get("suppressed", {}))
+        engine.newest_paid_at = (
+            datetime.fromisoformat(shop["newest_paid_at"]) if shop.get("newest_paid_at") else None
+        )
     index = list(index)
     for row in list(index):
         if row["kind"] == "facts":
@@ -234,6 +240,9 @@ def restore_engine(
         elif kind == "flag":
             user, reason = key.split("\x1f", 1)
             engine.flagged_reasons.add((user, reason))
+        elif kind == "order_person":
+            engine.person_by_order[key] = value
+    engine.index_parked()
     for share in shares:
         node = _share_from_dict(share)
         engine.shares[node.share_id] = node

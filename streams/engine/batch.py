@@ -6,7 +6,10 @@ identical sets (issue 6: "deterministic on replay").
 The log is the simulator's Segment messages plus what the order core and the subscribe prompt would add: a
 verified payment `PAYMENT_LAG` after each client-side Order Completed, and one accepted prompt just before a
 person's first cart add. The rule is one abandoned-cart reminder (`DELAY`, 10% holdout, quiet hours 22:00–08:00
-Asia/Shanghai, no cooldown) and a share reward (last touch, 7 days).
+Asia/Shanghai, no cooldown) and a share reward (last touch, 7 days). The reminder may carry an audience
+(`CART_RULE_AUDIENCE`): the batch side then keeps only the reminders of people in it when they go out, with
+dim_users' definitions (province from identify traits — the log has no order addresses —, verified paid orders,
+RFM segment from shoploop/rfm.py's thresholds) written here in polars.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from typing import Any
 import orjson
 import polars as pl
 
+from shoploop import rfm
 from shoploop.kafka import Topics
-from streams.automations.rules import Rule
+from streams.automations.rules import Audience, Rule
 from streams.inputs import Activity, Input, OrderFact
 
 DELAY = timedelta(minutes=30)
@@ -27,6 +31,10 @@ PAYMENT_LAG = timedelta(seconds=2)
 SHARE_SCENES = (1007, 1008, 1044)
 CART_RULE = Rule(rule_id="cart-30m", version=3, kind="abandoned_cart", delay_s=1800, cooldown_s=0,
                  holdout_share=0.1, template_id="TPL_CART", template_data={"thing1": "{product_name}"})  # fmt: skip
+# The same reminder for a narrower audience: 广东 and 上海 shoppers who never paid or paid once.
+CART_RULE_AUDIENCE = CART_RULE.model_copy(
+    update={"version": 4, "audience": Audience(segments=("new", "prospect"), provinces=("上海", "广东"))}
+)
 SHARE_REWARD = Rule(rule_id="share-5-yuan", version=1, kind="referral_reward", sharer_campaign_id="c-s",
                     friend_campaign_id="c-f")  # fmt: skip
 Trigger = tuple[str, str, str, str]  # person, episode, fired_at, outcome
@@ -95,6 +103,8 @@ def log_frame(messages: list[dict[str, Any]]) -> pl.DataFrame:
                 "quantity": (m.get("properties") or {}).get("quantity"),
                 "share_id": (m.get("properties") or {}).get("share_id"),
                 "order_id": (m.get("properties") or {}).get("order_id"),
+                "type": m["type"],
+                "province": (m.get("traits") or {}).get("province") if m["type"] == "identify" else None,
             }
             for m in messages
         ],
@@ -102,8 +112,12 @@ def log_frame(messages: list[dict[str, Any]]) -> pl.DataFrame:
     )
 
 
-def batch_reminders(frame: pl.DataFrame, horizon: datetime) -> set[Trigger]:
-    """Every reminder due by `horizon`: (person, episode = last cart change, fired_at, send / holdout)."""
+def batch_reminders(frame: pl.DataFrame, horizon: datetime, audience: Audience | None = None) -> set[Trigger]:
+    """Every reminder due by `horizon`: (person, episode = last cart change, fired_at, send / holdout).
+
+    With an audience, only reminders whose person is in it when the reminder goes out (judged before the
+    subscribe quota and the holdout, so an outsider neither uses their prompt nor counts in the holdout).
+    """
     changes = frame.filter(pl.col("event").is_in(["Product Added", "Product Removed", "Checkout Started"]))
     payments = frame.filter(pl.col("event") == "Order Completed").with_columns(pl.col("at") + PAYMENT_LAG)
     rows = (
@@ -135,7 +149,11 @@ def batch_reminders(frame: pl.DataFrame, horizon: datetime) -> set[Trigger]:
         )
         .filter(pl.col("next_change").is_null() | (pl.col("next_change") >= pl.col("fire_at")))
         .filter(pl.col("fire_at") <= horizon)
-        .with_columns(
+    )  # fmt: skip
+    if audience is not None:
+        candidates = in_audience(candidates, frame, audience)
+    candidates = (
+        candidates.with_columns(
             is_holdout=pl.col("person_id").map_elements(
                 lambda person: int.from_bytes(hashlib.sha256(f"holdout\x1fcart-30m\x1f{person}".encode()).digest()[:8])
                 / 2**64 < 0.1,
@@ -156,6 +174,66 @@ def batch_reminders(frame: pl.DataFrame, horizon: datetime) -> set[Trigger]:
         )
         for r in candidates.iter_rows(named=True)
     }
+
+
+def in_audience(candidates: pl.DataFrame, frame: pl.DataFrame, audience: Audience) -> pl.DataFrame:
+    """The candidates whose person is in `audience` at their `fire_at`, from what happened strictly before it."""
+    candidates = candidates.sort("fire_at")
+    payments = (
+        frame.filter(pl.col("event") == "Order Completed")
+        .sort("at", "message_id")
+        .unique("order_id", keep="first", maintain_order=True)
+        .select("person_id", paid_at=pl.col("at") + PAYMENT_LAG)
+        .sort("paid_at")
+        .with_columns(paid_orders=pl.int_range(1, pl.len() + 1).over("person_id"))
+    )
+    provinces = (
+        frame.filter((pl.col("type") == "identify") & pl.col("province").is_not_null())
+        .select("person_id", trait_province=pl.col("province"), identified_at=pl.col("at"))
+        .sort("identified_at")
+    )
+    shop_day = pl.col("paid_at").dt.convert_time_zone("Asia/Shanghai").dt.date()
+    newest = payments.select(newest_at=pl.col("paid_at"), newest_day=shop_day)
+    with_payments = _latest_before(
+        candidates, payments.with_columns(last_day=shop_day), on="paid_at", by="person_id"
+    )
+    with_newest = _latest_before(with_payments, newest, on="newest_at")
+    profiled = (
+        _latest_before(with_newest, provinces, on="identified_at", by="person_id")
+        .with_columns(paid_orders=pl.col("paid_orders").fill_null(0),
+                      recency=(pl.col("newest_day") - pl.col("last_day")).dt.total_days() + 1)
+        .with_columns(
+            r=pl.when(pl.col("recency") <= rfm.RECENT_DAYS).then(3).when(pl.col("recency") <= rfm.LAPSING_DAYS).then(2).otherwise(1),
+            f=pl.when(pl.col("paid_orders") >= rfm.FREQUENT_ORDERS).then(3)
+            .when(pl.col("paid_orders") >= rfm.REPEAT_ORDERS).then(2).otherwise(1),
+        )
+        .with_columns(
+            segment=pl.when(pl.col("paid_orders") == 0).then(pl.lit("prospect"))
+            .when((pl.col("r") == 3) & (pl.col("f") == 3)).then(pl.lit("champion"))
+            .when((pl.col("r") >= 2) & (pl.col("f") >= 2)).then(pl.lit("loyal"))
+            .when((pl.col("r") == 3) & (pl.col("f") == 1)).then(pl.lit("new"))
+            .when((pl.col("r") == 1) & (pl.col("f") >= 2)).then(pl.lit("at_risk"))
+            .when(pl.col("r") == 1).then(pl.lit("hibernating"))
+            .otherwise(pl.lit("needs_attention"))
+        )
+    )  # fmt: skip
+    keep = pl.col("paid_orders") >= audience.min_paid_orders
+    if audience.segments:
+        keep &= pl.col("segment").is_in(list(audience.segments))
+    if audience.provinces:
+        keep &= pl.col("trait_province").is_in(list(audience.provinces)).fill_null(False)
+    return profiled.filter(keep).select(candidates.columns)
+
+
+def _latest_before(
+    left: pl.DataFrame, right: pl.DataFrame, *, on: str, by: str | None = None
+) -> pl.DataFrame:
+    """Each `left` row with the latest `right` row strictly before its fire_at (both sorted by time; polars
+    cannot check that within `by` groups)."""
+    return left.join_asof(
+        right, left_on="fire_at", right_on=on, by=by, strategy="backward", allow_exact_matches=False,
+        check_sortedness=False,
+    )  # fmt: skip
 
 
 def batch_attributions(frame: pl.DataFrame) -> set[Attribution]:

@@ -18,6 +18,7 @@ import orjson
 
 from ingestion.contract.scenes import SHARE_SCENES
 from streams.abuse.decisions import is_crowded_device, is_order_burst
+from streams.automations.audience import AudienceProfile, ShippingAddress, audience_profile
 from streams.automations.decisions import (
     Candidate,
     birthday_due,
@@ -77,6 +78,11 @@ class PersonState:
     touches: list[Touch] = field(default_factory=list)
     paid_orders: int = 0
     location: tuple[datetime, float, float, str] | None = None
+    # What audience filters read (dim_users' definitions): the latest paid order, the latest placed order's
+    # shipping address, and the province of the latest identify traits that named one.
+    last_paid_at: datetime | None = None
+    shipping: ShippingAddress | None = None
+    trait_province: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -95,6 +101,9 @@ class PersonState:
             "touches": [[t.at.isoformat(), t.share_id, t.message_id] for t in self.touches],
             "paid_orders": self.paid_orders,
             "location": [self.location[0].isoformat(), *self.location[1:]] if self.location else None,
+            "last_paid_at": _iso(self.last_paid_at),
+            "shipping": _shipping_to_dict(self.shipping),
+            "trait_province": self.trait_province,
         }
 
     def to_json(self) -> bytes:
@@ -124,7 +133,39 @@ class PersonState:
             location=(datetime.fromisoformat(location[0]), location[1], location[2], location[3])
             if location
             else None,
+            last_paid_at=_parse(data.get("last_paid_at")),
+            shipping=_shipping(data.get("shipping")),
+            trait_province=data.get("trait_province"),
         )
+
+    def audience_profile(self, *, newest_paid_at: datetime | None, timezone: str) -> AudienceProfile:
+        return audience_profile(
+            paid_orders=self.paid_orders,
+            last_paid_at=self.last_paid_at,
+            newest_paid_at=newest_paid_at,
+            shipping=self.shipping,
+            trait_province=self.trait_province,
+            timezone=timezone,
+        )
+
+
+def _shipping_to_dict(shipping: ShippingAddress | None) -> dict[str, Any] | None:
+    if shipping is None:
+        return None
+    return {"placed_at": shipping.placed_at.isoformat(), "province": shipping.province, "city": shipping.city}
+
+
+def _shipping(data: dict[str, Any] | None) -> ShippingAddress | None:
+    # The same object from to_dict and from orjson's form of the dataclass.
+    if not data:
+        return None
+    return ShippingAddress(datetime.fromisoformat(data["placed_at"]), data.get("province"), data.get("city"))
+
+
+def _apply_address(person: PersonState, fact: OrderFact) -> None:
+    """The latest placed order with an address gives the shopper's region (dim_users.province)."""
+    if person.shipping is None or fact.at >= person.shipping.placed_at:
+        person.shipping = ShippingAddress(fact.at, fact.shipping_province, fact.shipping_city)
 
 
 def _touch(data: list[str] | dict[str, str]) -> Touch:
@@ -175,7 +216,14 @@ class Engine:
         self.shares: dict[str, ShareNode] = {}
         self.person_by_user: dict[str, str] = {}
         self.parked_payments: dict[str, list[OrderFact]] = {}
+        # The shopper whose client first reported an order (Order Completed with its order id): the warehouse
+        # gives an order to that shopper before the account's (int_orders_placed), and so do the streams.
+        self.person_by_order: dict[str, str] = {}
+        # order id → account of the order's parked facts (derived from parked_payments; see `index_parked`).
+        self._parked_order_user: dict[str, str] = {}
         self.paid_order_ids: set[str] = set()
+        # The shop's newest verified payment: RFM recency counts from the shop day after it (as dim_users does).
+        self.newest_paid_at: datetime | None = None
         self.orders_by_user: dict[str, list[datetime]] = {}
         self.accounts_by_device: dict[str, set[str]] = {}
         self.flagged_reasons: set[tuple[str, str]] = set()
@@ -308,6 +356,9 @@ class Engine:
             self.person_by_user[activity.user_id] = person.person_id
         if activity.type == "identify":
             person.birthday = _birthday(activity.traits) or person.birthday
+            province = activity.traits.get("province")
+            if isinstance(province, str):
+                person.trait_province = province
         if activity.user_id and person.device_id:
             self._watch_device(person.device_id, activity.user_id, activity.at, outputs)
         event = activity.event or ""
@@ -329,11 +380,60 @@ class Engine:
                 self._record_share(person, activity, outputs)
             elif event in ENTRY_EVENTS:
                 self._record_entry(person, activity, outputs)
+        if event == "Order Completed" and activity.type == "track":
+            self._link_order(person, properties.get("order_id"), outputs)
         if activity.user_id and activity.user_id in self.parked_payments:
             self.changed_index.add(("parked", activity.user_id))
-            for fact in self.parked_payments.pop(activity.user_id):
-                self._apply_payment(person, fact, outputs)
+            parked = self.parked_payments.pop(activity.user_id)
+            for fact in parked:
+                self._parked_order_user.pop(fact.order_id or "", None)
+            self._apply_parked(person, parked, outputs)
         self._schedule(person, activity.at)
+
+    def _link_order(self, person: PersonState, order_id: object, outputs: list[Output]) -> None:
+        """The client's report names the order's shopper (not proof of payment): its facts go to them."""
+        if not isinstance(order_id, str) or not order_id or order_id in self.person_by_order:
+            return
+        self.person_by_order[order_id] = person.person_id
+        self.changed_index.add(("order_person", order_id))
+        user_id = self._parked_order_user.pop(order_id, None)
+        if user_id is None:
+            return
+        waiting = self.parked_payments.pop(user_id, [])
+        self.changed_index.add(("parked", user_id))
+        mine = [fact for fact in waiting if fact.order_id == order_id]
+        rest = [fact for fact in waiting if fact.order_id != order_id]
+        if rest:
+            self.parked_payments[user_id] = rest
+        self._apply_parked(person, mine, outputs)
+
+    def _apply_parked(self, person: PersonState, facts: list[OrderFact], outputs: list[Output]) -> None:
+        for fact in facts:
+            if fact.name == "OrderPlaced":
+                _apply_address(person, fact)
+            else:
+                self._apply_payment(person, fact, outputs)
+
+    def _park(self, fact: OrderFact) -> None:
+        """Kept until the shopper's tracked events name this account or report this order."""
+        assert fact.user_id is not None
+        self.parked_payments.setdefault(fact.user_id, []).append(fact)
+        self.changed_index.add(("parked", fact.user_id))
+        if fact.order_id:
+            self._parked_order_user[fact.order_id] = fact.user_id
+
+    def index_parked(self) -> None:
+        """Rebuild the order → account lookup of parked facts (after `parked_payments` was restored)."""
+        self._parked_order_user = {
+            fact.order_id: user_id
+            for user_id, facts in self.parked_payments.items()
+            for fact in facts
+            if fact.order_id
+        }
+
+    def _order_person(self, fact: OrderFact) -> str | None:
+        assert fact.order_id is not None and fact.user_id is not None
+        return self.person_by_order.get(fact.order_id) or self.person_by_user.get(fact.user_id)
 
     def _record_share(self, person: PersonState, activity: Activity, outputs: list[Output]) -> None:
         share_id = activity.properties.get("share_id")
@@ -423,15 +523,22 @@ class Engine:
                 times, now=fact.at, window=self.abuse.order_window, limit=self.abuse.orders_per_window
             ):
                 self._flag(fact.user_id, "order_burst", fact.at, {"orders": len(times)}, outputs)
+            if fact.shipping_province is not None or fact.shipping_city is not None:
+                placed_by = self._order_person(fact)
+                if placed_by is None:
+                    self._park(fact)  # like a payment
+                else:
+                    _apply_address(self._person(placed_by), fact)
             return
         if fact.name == "OrderPaid":
             if fact.order_id in self.paid_order_ids:
                 return  # the outbox relays at least once
-            person_id = self.person_by_user.get(fact.user_id)
+            if self.newest_paid_at is None or fact.at > self.newest_paid_at:
+                self.newest_paid_at = fact.at
+            person_id = self._order_person(fact)
             if person_id is None:
-                # The shopper's tracked events have not named this account yet: wait for them.
-                self.parked_payments.setdefault(fact.user_id, []).append(fact)
-                self.changed_index.add(("parked", fact.user_id))
+                # The shopper's tracked events have not named this account or reported this order yet.
+                self._park(fact)
                 return
             self._apply_payment(self._person(person_id), fact, outputs)
 
@@ -443,6 +550,8 @@ class Engine:
         self.changed_index.add(("paid", fact.order_id))
         person.cart = apply_verified_payment(person.cart, paid_at=fact.at)
         person.paid_orders += 1
+        if person.last_paid_at is None or fact.at > person.last_paid_at:
+            person.last_paid_at = fact.at
         is_first_order = person.paid_orders == 1
         rewards = self.rules.active_rewards()
         window = rewards[0].attribution_window if rewards else DEFAULT_ATTRIBUTION_WINDOW
@@ -647,6 +756,9 @@ class Engine:
             quota_left=person.quota.get(rule.template_id, 0) if rule.template_id else 0,
             sends_today=sum(
                 1 for sent_at, _ in person.sends if local_day(sent_at, self.policy.timezone) == today
+            ),
+            profile=person.audience_profile(
+                newest_paid_at=self.newest_paid_at, timezone=self.policy.timezone
             ),
         )
         self.dirty.add(person_id)

@@ -1,7 +1,8 @@
 """Issue 9's "done when", in Debian's headless Chromium over the whole embedded stack: a marketer creates an
-abandoned-cart rule in the console, sees its audience preview and saves it; the order core publishes it, the
-streams use it for a shopper who leaves a cart, WeChat (the sandbox) receives the subscribe message, and after
-the warehouse refresh the rule's results are on the Automations page."""
+abandoned-cart rule in the console, narrows its audience to one province, sees the preview and saves it; the
+order core publishes it with the audience, the streams use it for a shopper of that province who leaves a cart
+(and not for one of another province who does the same), WeChat (the sandbox) receives the subscribe message,
+and after the warehouse refresh the rule's results are on the Automations page."""
 
 from __future__ import annotations
 
@@ -24,8 +25,10 @@ RULE_ID = "cart-reminder-8s"
 TEMPLATE_ID = "TPL_CART_E2E"
 SHOP_TZ = ZoneInfo("Asia/Shanghai")
 TEAPOT = {"product_id": "p-teapot", "sku": "teapot-white", "name": "白瓷茶壶", "price": 129.0, "quantity": 1}
-# Shoppers who left a cart an hour ago: the audience an 8-second abandoned-cart rule reaches today.
+# Shoppers who left a cart an hour ago: the audience an 8-second abandoned-cart rule reaches today; lan told
+# the shop she lives in 广东, the province the marketer targets.
 EARLIER_CARTS = ("lan", "jun", "hua")
+PROVINCE = "广东"
 
 
 def settle(tab: Any) -> None:
@@ -52,9 +55,10 @@ def metric_value(tab: Any, label: str, *, within: str = "[data-testid=stMain]") 
     return str(metric.locator("[data-testid=stMetricValue]").inner_text())
 
 
-def pick(tab: Any, label: str, option: str) -> None:
-    """Choose in a select box; a rerun that lands while the list is open closes it, so open it again."""
-    box = tab.get_by_test_id("stSelectbox").filter(has_text=label)
+def pick(tab: Any, label: str, option: str, *, widget: str = "stSelectbox") -> None:
+    """Choose in a select box (or a multiselect); a rerun that lands while the list is open closes it, so open
+    it again."""
+    box = tab.get_by_test_id(widget).filter(has_text=label)
     for _ in range(3):
         box.click()
         choice = tab.get_by_role("option", name=option, exact=True)
@@ -65,6 +69,8 @@ def pick(tab: Any, label: str, option: str) -> None:
             settle(tab)
             continue
         choice.click()
+        if widget == "stMultiSelect":
+            tab.keyboard.press("Escape")  # a multiselect's list stays open for more choices
         settle(tab)
         return
     raise AssertionError(f"{option} could not be chosen in {label}")
@@ -132,10 +138,11 @@ def test_a_marketer_creates_an_abandoned_cart_rule_that_the_streams_send_and_the
 ) -> None:
     stack = live_stack
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    stack.track("anon-lan", [("identify", {"province": PROVINCE})], at=an_hour_ago - timedelta(minutes=1))
     for persona in EARLIER_CARTS:
         stack.track(f"anon-{persona}", [("Product Added", TEAPOT)], at=an_hour_ago)
     Browsing(stack).browse()  # someone is in the shop now: the hour-old carts count as abandoned
-    wait_for(lambda: stack.lake_rows("events") == 4, timeout_s=60, what="the earlier carts in the lake")
+    wait_for(lambda: stack.lake_rows("events") == 5, timeout_s=60, what="the earlier carts in the lake")
     stack.refresh_warehouse()
 
     # Quiet hours set explicitly, away from now in shop time, so that they do not hold the reminder back.
@@ -160,6 +167,8 @@ def test_a_marketer_creates_an_abandoned_cart_rule_that_the_streams_send_and_the
         type_into(tab, "订阅消息模板 ID", TEMPLATE_ID)
         type_into(tab, "点击跳转页面", "pages/cart/index")
         assert metric_value(tab, "预计触达人数") == str(len(EARLIER_CARTS))
+        pick(tab, "省份", PROVINCE, widget="stMultiSelect")
+        assert metric_value(tab, "预计触达人数") == "1"
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         tab.screenshot(path=str(SCREENSHOTS / "console-new-abandoned-cart-rule.png"), full_page=True)
         tab.get_by_role("button", name="保存并发布").click()
@@ -173,23 +182,29 @@ def test_a_marketer_creates_an_abandoned_cart_rule_that_the_streams_send_and_the
             "pages/cart/index",
         )
         assert (saved["quiet_start"], saved["quiet_end"]) == (f"{quiet_start}:00", f"{quiet_end}:00")
+        assert saved["audience"] == {"segments": [], "provinces": [PROVINCE], "min_paid_orders": 0}
 
-        # A shopper logs in, allows the cart template's subscribe message, adds a teapot and leaves.
-        mei = stack.log_in("mei")
-        stack.allow_subscribe(mei, TEMPLATE_ID)
-        stack.track(
-            mei,
-            [
-                ("identify", {"nickname": "小美"}),
-                ("Subscribe Message Consent", {"results": {TEMPLATE_ID: "accept"}}),
-                ("Product Added", TEAPOT),
-            ],
-            at=datetime.now(UTC),
-        )
+        # Two shoppers log in, allow the cart template's subscribe message, add a teapot and leave: mei lives
+        # in the audience's province, tao in another.
+        mei, tao = stack.log_in("mei"), stack.log_in("tao")
+        now = datetime.now(UTC)
+        for shopper, nickname, province in ((mei, "小美", PROVINCE), (tao, "小涛", "浙江")):
+            stack.allow_subscribe(shopper, TEMPLATE_ID)
+            stack.track(
+                shopper,
+                [
+                    ("identify", {"nickname": nickname, "province": province}),
+                    ("Subscribe Message Consent", {"results": {TEMPLATE_ID: "accept"}}),
+                    ("Product Added", TEAPOT),
+                ],
+                at=now,
+            )
         browsing.start()
         messages = wait_for(
             lambda: stack.subscribe_messages(mei.openid), timeout_s=90, what="the cart reminder in WeChat"
         )
+        tab.wait_for_timeout(3_000)  # tao's reminder was due at the same moment: it would have come by now
+        assert stack.subscribe_messages(tao.openid) == []
         assert [(m["template_id"], m["data"]) for m in messages] == [
             (TEMPLATE_ID, {"thing1": {"value": "白瓷茶壶"}})
         ]

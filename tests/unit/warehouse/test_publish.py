@@ -75,6 +75,10 @@ def test_dbt_runs_from_this_virtualenv_with_the_lake_database_and_time_zone_as_v
         "database_path": str(tmp_path / "build.duckdb"),
         "events_glob": events_glob(tmp_path / "events"),
         "shop_timezone": "Asia/Urumqi",
+        "rfm_recent_days": 30,
+        "rfm_lapsing_days": 90,
+        "rfm_frequent_orders": 5,
+        "rfm_repeat_orders": 2,
     }
 
 

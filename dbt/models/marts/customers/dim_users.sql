@@ -124,12 +124,18 @@ rfm as (
         purchases.person_id,
         as_of.as_of_date - purchases.last_order_date as recency_days,
         purchases.orders as frequency,
+        -- The thresholds come from shoploop/rfm.py (passed as vars by `shoploop dbt build`): the streams'
+        -- audience filters and the console's preview use the same ones.
         case
-            when as_of.as_of_date - purchases.last_order_date <= 30 then 3
-            when as_of.as_of_date - purchases.last_order_date <= 90 then 2
+            when as_of.as_of_date - purchases.last_order_date <= {{ var('rfm_recent_days') }} then 3
+            when as_of.as_of_date - purchases.last_order_date <= {{ var('rfm_lapsing_days') }} then 2
             else 1
         end as recency_score,
-        case when purchases.orders >= 5 then 3 when purchases.orders >= 2 then 2 else 1 end as frequency_score
+        case
+            when purchases.orders >= {{ var('rfm_frequent_orders') }} then 3
+            when purchases.orders >= {{ var('rfm_repeat_orders') }} then 2
+            else 1
+        end as frequency_score
     from purchases
     cross join as_of
 

@@ -13,6 +13,7 @@ from ingestion.simulator.catalogue import load_catalogue
 from ingestion.simulator.shoppers import simulate_journeys
 from streams.engine.batch import (
     CART_RULE,
+    CART_RULE_AUDIENCE,
     SHARE_REWARD,
     batch_attributions,
     batch_reminders,
@@ -53,3 +54,25 @@ def test_replaying_a_simulator_log_gives_the_batch_computations_triggers_and_att
     assert triggers == expected_triggers
     assert attributions == expected_attributions
     assert not [o for o in outputs if o.stream == "dead_letters"]
+
+
+def test_a_rule_with_an_audience_reminds_exactly_the_people_the_batch_finds_in_it(log) -> None:
+    inputs = replay_inputs(log)
+    horizon = inputs[-1].at + timedelta(days=1)
+    engine = Engine(allowed_lateness=timedelta(seconds=30))
+    engine.publish_rule(CART_RULE_AUDIENCE)
+
+    outputs = run_log(engine, inputs, until=horizon)
+
+    triggers = replayed_triggers([o.value for o in outputs if o.stream == "triggers"])
+    frame = log_frame(log)
+    assert CART_RULE_AUDIENCE.audience is not None
+    expected = batch_reminders(frame, horizon, CART_RULE_AUDIENCE.audience)
+    everyone = batch_reminders(frame, horizon)
+    # The audience narrows (by segment and by province) but still reaches hundreds of people.
+    assert 200 < len(expected) < len(everyone) * 0.6
+    assert {t[3] for t in expected} == {"send", "holdout"}
+    assert (
+        engine.suppressed.get("audience_segment", 0) > 0 and engine.suppressed.get("audience_province", 0) > 0
+    )
+    assert triggers == expected
