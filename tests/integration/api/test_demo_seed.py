@@ -6,17 +6,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
-
 from sqlalchemy import select
 
 from api.adapters import tables as t
 from api.bootstrap import bootstrap
 from api.demo_seed import DEMO_CAMPAIGNS, DEMO_EXPERIMENT_ID, seed_demo
-from api.service_layer import automation_rules
-from streams.automations.demo import demo_rules
 from api.migrate import upgrade_database
+from api.service_layer import automation_rules
 from api.settings import ApiSettings
 from shoploop.kafka import Topics
+from streams.automations.demo import demo_rules
 
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
 

@@ -13,7 +13,6 @@ from typing import Any
 import orjson
 import pytest
 
-from shoploop.kafka import Topics
 from streams.automations.rules import PushPolicy, Rule
 from streams.engine.batch import as_messages
 from streams.engine.checkpoint import Checkpoint, CheckpointTables, offer_records
