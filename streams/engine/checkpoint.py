@@ -466,7 +466,7 @@ class Checkpoint:
             else:
                 changed_entries.add(f"{kind}\x1f{key}")
         for row_key, row in fact_pages(facts, max_bytes=CHUNK_MAX_BYTES):
-            t.index[row_key] = {**row, "epoch": epoch}
+            t.index[f"{row_key}\x1f{epoch}"] = {**row, "epoch": epoch}  # never the key of a committed row
         engine.changed_index.clear()
         rows, deleted = self.entries.write(
             changed_entries, encode=lambda entry_id: entry_row(engine, entry_id), number=epoch
