@@ -56,7 +56,7 @@ def run(inputs: list[Record], batch: int) -> Counter[str]:
     tally = LiveTally()
     for start in range(0, len(inputs), batch):
         at = clock()
-        results, new_chunk, activities = offer_records(
+        results, offered, activities = offer_records(
             engine, inputs[start : start + batch], checkpoints.next_offsets, seen_at=time.monotonic()
         )
         spent["parse and offer"] += clock() - at
@@ -68,7 +68,7 @@ def run(inputs: list[Record], batch: int) -> Counter[str]:
             delta.to_json()
         spent["live tally"] += clock() - at
         at = clock()
-        still = [{**row, "raw": row["raw"].decode()} for row in new_chunk if engine.is_pending(row["id"])]
+        still = checkpoints.still_pending(engine, offered)
         applied = set(engine.applied_ids)
         engine.applied_ids = []
         spent["pending rows"] += clock() - at

@@ -237,7 +237,7 @@ def register_decisions(
         await ensure_loaded()
         started = time.perf_counter()
         seen_at = time.monotonic()
-        results, new_chunk, activities = offer_records(
+        results, offered, activities = offer_records(
             engine, records, checkpoints.next_offsets, seen_at=seen_at
         )
         results += engine.advance(idle_before=seen_at - idle_partition_s)
@@ -245,11 +245,7 @@ def register_decisions(
         for delta in tally.tally_activities(activities):
             await publish(Topics.LIVE_MINUTES.name, delta.minute.isoformat().encode(), delta.to_json())
         # Only what is still waiting for the watermark needs to survive a restart.
-        still = [
-            {**row, "raw": row["raw"].decode()}
-            for row in new_chunk
-            if engine.is_pending(row["id"]) and row["id"] not in checkpoints.chunk_of
-        ]
+        still = checkpoints.still_pending(engine, offered)
         applied = set(engine.applied_ids or ())
         engine.applied_ids = []
         await checkpoint(results, still, applied)

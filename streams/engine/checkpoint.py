@@ -312,13 +312,17 @@ class Record(Protocol):
     value: bytes | None
 
 
+# An input as offered: (input id, topic, raw value).
+Offered = tuple[str, str, bytes]
+
+
 def offer_records(
     engine: Engine, records: list[Any], next_offsets: dict[str, int], *, seen_at: float
-) -> tuple[list[Output], list[dict[str, Any]], list[Activity]]:
+) -> tuple[list[Output], list[Offered], list[Activity]]:
     """Offer a fetched batch to the engine from where the checkpoint stops: (dead letters and other outputs,
-    the inputs offered as pending rows, the activities for the live tally). `next_offsets` advances."""
+    the inputs offered, the activities for the live tally). `next_offsets` advances."""
     results: list[Output] = []
-    new_chunk: list[dict[str, Any]] = []
+    offered: list[Offered] = []
     activities: list[Activity] = []
     for message in records:
         source = f"{message.topic}:{message.partition}"
@@ -349,8 +353,8 @@ def offer_records(
             results += engine.offer(item, partition=source if is_event else None, seen_at=seen_at)
             if isinstance(item, Activity):
                 activities.append(item)
-            new_chunk.append({"id": _input_id(item), "topic": message.topic, "raw": raw})
-    return results, new_chunk, activities
+            offered.append((_input_id(item), message.topic, raw))
+    return results, offered, activities
 
 
 @dataclass
@@ -432,6 +436,16 @@ class Checkpoint:
             self.chunk_of.update((str(row["id"]), key) for row in value["inputs"])
         # Above every epoch seen, committed or not: a new row never takes the key of a deleted one.
         self.epoch = highest + 1
+
+    def still_pending(self, engine: Engine, offered: list[Offered]) -> list[dict[str, Any]]:
+        """The offered inputs still waiting for the watermark and in no pending row yet: what the batch's
+        pending row must keep for a restart (built only for these, not for every input)."""
+        chunk_of = self.chunk_of
+        return [
+            {"id": input_id, "topic": topic, "raw": raw.decode()}
+            for input_id, topic, raw in offered
+            if engine.is_pending(input_id) and input_id not in chunk_of
+        ]
 
     def write(
         self,

@@ -96,15 +96,13 @@ class Worker:
 
     def decide(self, records: list[Record], *, commit: bool = True) -> None:
         engine = self.engine
-        results, new_chunk, _ = offer_records(engine, records, self.checkpoints.next_offsets, seen_at=0.0)
+        results, offered, _ = offer_records(engine, records, self.checkpoints.next_offsets, seen_at=0.0)
         results += engine.advance()
-        still = [row for row in new_chunk if engine.is_pending(row["id"])]
+        still = self.checkpoints.still_pending(engine, offered)
         applied = set(engine.applied_ids or ())
         engine.applied_ids = []
         self.outputs += results
-        self.checkpoints.write(
-            engine, new_chunk=[{**r, "raw": r["raw"].decode()} for r in still], applied_ids=applied
-        )
+        self.checkpoints.write(engine, new_chunk=still, applied_ids=applied)
         if commit:
             self.checkpoints.commit(engine)
 
