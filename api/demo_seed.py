@@ -15,6 +15,7 @@ from api.domain.coupons import CouponOffer
 from api.service_layer import accounts, automation_rules, coupons, experiments
 from api.service_layer.unit_of_work import UnitOfWork
 from streams.automations.demo import demo_rules
+from streams.automations.rules import Rule
 
 DEMO_STAFF_PASSWORD = "shoploop-demo-password"
 DEMO_STAFF = (
@@ -33,7 +34,8 @@ DEMO_EXPERIMENT_ID = "demo-checkout-button"
 
 
 def seed_demo(new_uow: Callable[[], UnitOfWork], *, now: datetime, cart_delay_s: int = 120) -> list[str]:
-    """Create what is missing; returns what was created (empty on the second run)."""
+    """Create what is missing and bring the demo rules up to date; returns what changed (empty when
+    nothing did). Rules with other ids — marketers' own — are not touched."""
     created: list[str] = []
     staff_ids: dict[str, str] = {}
     for username, role in DEMO_STAFF:
@@ -61,15 +63,21 @@ def seed_demo(new_uow: Callable[[], UnitOfWork], *, now: datetime, cart_delay_s:
                 is_claimable=False,
             )
             created.append(f"campaign {campaign_id}")
-    existing_rules = {rule["rule_id"] for rule in automation_rules.list_rules(new_uow())}
+    saved_rules = {rule["rule_id"]: rule for rule in automation_rules.list_rules(new_uow())}
     for rule in demo_rules(cart_delay_s=cart_delay_s):
-        if rule.rule_id in existing_rules:
-            continue
         body = rule.model_dump(mode="json", exclude={"rule_id", "version"})
+        saved = saved_rules.get(rule.rule_id)
+        if saved is not None:
+            # An existing var/ keeps the demo rule as it was saved: bring it to the current definition
+            # (a new version), but leave it retired if someone retired it.
+            current = Rule.model_validate(saved).model_dump(mode="json", exclude={"rule_id", "version"})
+            body["is_active"] = current["is_active"]
+            if body == current:
+                continue
         automation_rules.save_rule(
             new_uow(), rule_id=rule.rule_id, body=body, staff_id=staff_ids.get("marketer", "demo"), now=now
         )
-        created.append(f"rule {rule.rule_id}")
+        created.append(f"rule {rule.rule_id}" if saved is None else f"rule {rule.rule_id} updated")
     try:
         experiments.create(
             new_uow(),

@@ -5,6 +5,7 @@ Roles are separate consumer groups so that the sink keeps up however busy the st
 
 from __future__ import annotations
 
+import gc
 from datetime import timedelta
 from enum import StrEnum
 
@@ -90,6 +91,8 @@ def run_worker(settings: StreamsSettings, role: Role, *, loglevel: str = "warn")
     from shoploop.kafka import ensure_topics
 
     ensure_topics(settings.kafka)
+    if role is Role.STREAMS:
+        gc.set_threshold(settings.gc_young_threshold, 10, 10)
     app = create_app(settings, role)
     worker = faust.Worker(app, loglevel=loglevel, redirect_stdouts=False)
     worker.execute_from_commandline()

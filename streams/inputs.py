@@ -62,7 +62,9 @@ def _utc(value: Any, what: str) -> datetime:
         moment = datetime.fromisoformat(value)
     except ValueError as error:
         raise BadInput(f"{what} is not an ISO timestamp: {value!r}") from error
-    if moment.tzinfo is None or moment.tzinfo is UTC:
+    if moment.tzinfo is UTC:  # the common case: "+00:00" parses to UTC itself, nothing to convert
+        return moment
+    if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from streams.engine.agents import CHUNK_MAX_BYTES, fact_pages, index_row, restore_engine
+from streams.engine.checkpoint import CHUNK_MAX_BYTES, fact_pages, index_row, restore_engine
 from streams.engine.core import Engine
 
 MORNING = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)

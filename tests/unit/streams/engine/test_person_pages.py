@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from streams.engine.agents import PersonPages
+from streams.engine.checkpoint import PersonPages
 from streams.engine.core import PersonState
 
 MORNING = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)

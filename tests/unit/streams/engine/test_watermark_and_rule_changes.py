@@ -103,7 +103,7 @@ def test_republishing_the_same_rule_version_changes_nothing() -> None:
 
 
 def test_pending_inputs_are_checkpointed_in_rows_small_enough_for_one_kafka_message() -> None:
-    from streams.engine.agents import _split
+    from streams.engine.checkpoint import _split
 
     rows = [{"id": f"m{n}", "topic": "shoploop.events", "raw": "x" * 1000} for n in range(600)]
 
