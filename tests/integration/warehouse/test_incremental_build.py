@@ -27,14 +27,18 @@ from warehouse.settings import WarehouseSettings
 RUN_COLUMNS = ("staged_at", "built_at")
 
 
-def _write_lake(settings: WarehouseSettings, *, received_from: datetime | None, received_before: datetime | None) -> None:
+def _write_lake(
+    settings: WarehouseSettings, *, received_from: datetime | None, received_before: datetime | None
+) -> None:
     def wanted(received_at: datetime) -> bool:
         return (received_from is None or received_at >= received_from) and (
             received_before is None or received_at < received_before
         )
 
     write_events(settings.events_dir, [e for e in load_fixture_events() if wanted(e.received_at)])
-    write_order_events(settings.order_book_dir, [e for e in load_fixture_order_book() if wanted(e.received_at)])
+    write_order_events(
+        settings.order_book_dir, [e for e in load_fixture_order_book() if wanted(e.received_at)]
+    )
     if received_from is None:  # push records are not split: their models are not incremental
         pushes = load_fixture_pushes()
         days = pc.strftime(pushes["received_at"], format="%Y-%m-%d")
