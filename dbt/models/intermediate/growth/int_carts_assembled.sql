@@ -48,7 +48,7 @@ touched as (
 ),
 {%- endif %}
 
-events as (
+events as not materialized (
 
     select * from ({{ shopper_events() }})
     where event_name = 'Product Added'

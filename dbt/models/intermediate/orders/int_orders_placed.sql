@@ -58,7 +58,7 @@ touched_orders as (
 ),
 {%- endif %}
 
-order_events as (
+order_events as not materialized (
 
     select * from {{ ref('stg_order_book__events') }}
     {%- if is_incremental() %}
@@ -67,7 +67,7 @@ order_events as (
 
 ),
 
-events as (
+events as not materialized (
 
     {{ shopper_events() }}
 

@@ -31,7 +31,7 @@ touched as (
 ),
 {%- endif %}
 
-events as (
+events as not materialized (
 
     select * from ({{ shopper_events() }})
     where user_id is not null

@@ -27,7 +27,7 @@ touched_orders as (
 ),
 {%- endif %}
 
-order_events as (
+order_events as not materialized (
 
     select * from {{ ref('stg_order_book__events') }}
     {%- if is_incremental() %}
