@@ -255,10 +255,10 @@ def first_received_events(settings: WarehouseSettings, count: int) -> pa.Table:
     """The lake's first `count` events by received time: the sink's sample when the lake is reused (the same
     rows a fresh run takes from the generated batch, which is in received order)."""
     with duckdb.connect(config={"memory_limit": MEMORY_LIMIT}) as connection:
-        table = connection.execute(
-            "select * exclude (received_date) from read_parquet(?, hive_partitioning = true) "
-            "order by received_at, message_id limit ?",
-            [events_glob(settings.events_dir), count],
+        table = connection.sql(
+            "select * exclude (received_date) from read_parquet($glob, hive_partitioning = true) "
+            "order by received_at, message_id limit $count",
+            params={"glob": events_glob(settings.events_dir), "count": count},
         ).to_arrow_table()
     return table.select(EVENTS_SCHEMA.names).cast(EVENTS_SCHEMA)
 
