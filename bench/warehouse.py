@@ -235,17 +235,32 @@ def _order_book(orders: pa.Table, *, order_ids: pa.Array, skus: pa.Array, totals
     return pa.concat_tables([placed, paid, refunded])
 
 
-def write_lake(settings: WarehouseSettings, batch: Batch) -> float:
-    """Write a batch into the lake with the lake's writer, one file per day; returns seconds taken."""
+def write_lake(settings: WarehouseSettings, batch: Batch) -> tuple[float, list[Path]]:
+    """Write a batch into the lake with the lake's writer, one file per day; returns seconds taken and the files."""
     started = time.perf_counter()
+    files = []
     for table, table_dir, key, column in (
         (batch.events, settings.events_dir, PARTITION_KEY, "received_at"),
         (batch.order_book, settings.order_book_dir, ORDER_BOOK_PARTITION_KEY, "occurred_at"),
     ):
         days = pc.strftime(table[column], format="%Y-%m-%d")
         for day in pc.unique(days).to_pylist():
-            write_partition(table_dir, day, table.filter(pc.equal(days, day)), partition_key=key)
-    return time.perf_counter() - started
+            files.append(
+                write_partition(table_dir, day, table.filter(pc.equal(days, day)), partition_key=key)
+            )
+    return time.perf_counter() - started, files
+
+
+def first_received_events(settings: WarehouseSettings, count: int) -> pa.Table:
+    """The lake's first `count` events by received time: the sink's sample when the lake is reused (the same
+    rows a fresh run takes from the generated batch, which is in received order)."""
+    with duckdb.connect(config={"memory_limit": MEMORY_LIMIT}) as connection:
+        table = connection.sql(
+            "select * exclude (received_date) from read_parquet($glob, hive_partitioning = true) "
+            "order by received_at, message_id limit $count",
+            params={"glob": events_glob(settings.events_dir), "count": count},
+        ).to_arrow_table()
+    return table.select(EVENTS_SCHEMA.names).cast(EVENTS_SCHEMA)
 
 
 def kafka_values(events: pa.Table) -> list[bytes]:
@@ -276,6 +291,16 @@ def sink_path_rows_per_s(values: list[bytes], lake_dir: Path, *, batch_size: int
     decoder.close()
     assert lake_count(events_dir) == len(values)
     return len(values) / elapsed
+
+
+def parquet_writer_rows_per_s(events: pa.Table, lake_dir: Path, *, batch_size: int = 10_000) -> float:
+    """The sink's ceiling: the lake's writer alone (`write_partition`, zstd Parquet, hidden then renamed) on the
+    same events in the same batches, already decoded and known to be new."""
+    events_dir = lake_dir / "events"
+    started = time.perf_counter()
+    for first in range(0, events.num_rows, batch_size):
+        write_partition(events_dir, "2024-11-01", events.slice(first, batch_size))
+    return events.num_rows / (time.perf_counter() - started)
 
 
 def lake_count(events_dir: Path) -> int:
@@ -444,30 +469,54 @@ def slowest_nodes(settings: WarehouseSettings, *, top: int = 8) -> str:
     return f"{len(timed)} nodes, {total:.1f} s in SQL; slowest: {listed}"
 
 
-def run(count: int, *, faust_count: int, keep: Path | None) -> None:
+def run(count: int, *, faust_count: int, keep: Path | None, reuse: bool = False) -> None:
     root = keep or Path(tempfile.mkdtemp(prefix="bench-warehouse-"))
     settings = WarehouseSettings(data_dir=root / f"data-{count}", build_memory_limit=MEMORY_LIMIT)
-    shutil.rmtree(settings.data_dir, ignore_errors=True)
+    complete = settings.data_dir / "bench-lake-complete"
+    batch_files = settings.data_dir / "bench-batch-files"
+    for sink_dir in ("sink", "sink2", "faust", "writer"):
+        shutil.rmtree(root / f"{sink_dir}-{count}", ignore_errors=True)
     shoppers = max(1_000, count // 25)
-    started = time.perf_counter()
-    batch = synthetic_batch(
-        count=count, start=FIRST_DAY, span_s=DAYS * 86_400 - 600, seed=1, id_prefix="", shoppers=shoppers
-    )
-    generated_s = time.perf_counter() - started
-    written_s = write_lake(settings, batch)
-    print(f"\n== {count:,} events, {batch.order_book.num_rows:,} order-book events, {shoppers:,} shoppers ==")
-    print(
-        f"generated in {generated_s:.1f} s; lake writer {count / written_s:,.0f} rows/s ({written_s:.1f} s)"
-    )
+    sample_count = min(count, 200_000)
+    if reuse and complete.exists():
+        # The lake of an earlier run with the same count; the last run's 5-minute batch is taken out again.
+        for name in batch_files.read_text().split():
+            Path(name).unlink(missing_ok=True)
+        print(
+            f"\n== {count:,} events, {shoppers:,} shoppers (lake reused from an earlier run: {complete}) =="
+        )
+        events_sample = first_received_events(settings, sample_count)
+    else:
+        shutil.rmtree(settings.data_dir, ignore_errors=True)
+        started = time.perf_counter()
+        batch = synthetic_batch(
+            count=count, start=FIRST_DAY, span_s=DAYS * 86_400 - 600, seed=1, id_prefix="", shoppers=shoppers
+        )
+        generated_s = time.perf_counter() - started
+        written_s, _ = write_lake(settings, batch)
+        complete.write_text(f"{count} events, {batch.order_book.num_rows} order-book events\n")
+        print(
+            f"\n== {count:,} events, {batch.order_book.num_rows:,} order-book events, {shoppers:,} shoppers =="
+        )
+        print(
+            f"generated in {generated_s:.1f} s; lake writer {count / written_s:,.0f} rows/s ({written_s:.1f} s)"
+        )
+        events_sample = batch.events.slice(0, sample_count)
+        del batch
 
-    sample = kafka_values(batch.events.slice(0, min(count, 200_000)))
+    sample = kafka_values(events_sample)
+    writer_rate = parquet_writer_rows_per_s(events_sample, root / f"writer-{count}")
+    print(f"lake writer alone on the sink's sample (ceiling for the sink): {writer_rate:,.0f} rows/s")
     sink_rate = sink_path_rows_per_s(sample, root / f"sink-{count}")
     print(
         f"sink lake path, one worker (decode + exactly-once write, batches of 10k): {sink_rate:,.0f} rows/s "
-        f"on {len(sample):,} events"
+        f"on {len(sample):,} events = {sink_rate / writer_rate:.2f} x the writer alone"
     )
     two_rate = sink_two_workers_rows_per_s(sample, root / f"sink2-{count}")
-    print(f"sink lake path, two workers (2 cores, partitions split): {two_rate:,.0f} rows/s")
+    print(
+        f"sink lake path, two workers (2 cores, partitions split): {two_rate:,.0f} rows/s "
+        f"= {two_rate / writer_rate:.2f} x the writer alone"
+    )
     if faust_count:
         faust_rate = faust_sink_rows_per_s(sample[:faust_count], root / f"faust-{count}")
         print(
@@ -489,7 +538,8 @@ def run(count: int, *, faust_count: int, keep: Path | None) -> None:
     five_minutes = synthetic_batch(
         count=batch_count, start=newest, span_s=300, seed=2, id_prefix="b-", shoppers=shoppers
     )
-    write_lake(settings, five_minutes)
+    _, written = write_lake(settings, five_minutes)
+    batch_files.write_text("\n".join(str(path) for path in written))
     started = time.perf_counter()
     assert build_and_publish(settings, warm_dbt=warm_dbt) == 0, "incremental build failed"
     incremental_s = time.perf_counter() - started
@@ -521,10 +571,20 @@ def main() -> None:
     )
     parser.add_argument("--faust-events", type=int, default=50_000, help="events through the real Faust sink")
     parser.add_argument("--keep", type=Path, help="keep the lakes and warehouses under this folder")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --keep: reuse a lake an earlier run generated there (its 5-minute batch is taken out first)",
+    )
     args = parser.parse_args()
     print(f"bench/warehouse.py on {os.cpu_count()} cores, {date.today().isoformat()}")
     for position, count in enumerate(args.events or [1_000_000, 10_000_000]):
-        run(count, faust_count=args.faust_events if position == 0 else 0, keep=args.keep)
+        run(
+            count,
+            faust_count=args.faust_events if position == 0 else 0,
+            keep=args.keep,
+            reuse=args.reuse and args.keep is not None,
+        )
 
 
 if __name__ == "__main__":

@@ -204,6 +204,22 @@ def write_events(events_dir: Path, events: Iterable[TrackedEvent]) -> list[Path]
     ]
 
 
+# Columns whose values are (nearly) all distinct within a file: ids, JSON documents, times. A dictionary there
+# is built only to be thrown away once it outgrows its page (pyarrow then falls back to plain encoding).
+_DISTINCT_PER_ROW = frozenset(
+    {"message_id", "event_id", "push_id", "properties", "traits", "context", "payload"}
+)
+
+
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """The columns worth dictionary-encoding in a lake file: the repeating ones (names, channels, people)."""
+    return [
+        field.name
+        for field in schema
+        if field.name not in _DISTINCT_PER_ROW and not pa.types.is_timestamp(field.type)
+    ]
+
+
 def write_partition(
     table_dir: Path, received_date: str, table: pa.Table, *, partition_key: str = PARTITION_KEY
 ) -> Path:
@@ -213,7 +229,7 @@ def write_partition(
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     name = f"part-{stamp}-{uuid.uuid4().hex[:12]}.parquet"
     temporary = partition / f".{name}.tmp"
-    pq.write_table(table, temporary, compression="zstd")
+    pq.write_table(table, temporary, compression="zstd", use_dictionary=dictionary_columns(table.schema))
     final = partition / name
     os.replace(temporary, final)
     return final

@@ -23,7 +23,7 @@ touched as (
 ),
 {%- endif %}
 
-events as (
+events as not materialized (
 
     select * from ({{ shopper_events() }})
     {%- if is_incremental() %}
@@ -146,7 +146,8 @@ final as (
         viewed.viewed_at,
         added.added_at,
         checkout_started.checkout_started_at,
-        paid.paid_at
+        paid.paid_at,
+        timestamptz '{{ run_started_at }}' as built_at
     from viewed
     left join added
         using (person_id, event_date, channel, scene)

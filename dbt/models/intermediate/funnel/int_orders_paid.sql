@@ -5,7 +5,7 @@
 
 with
 
-events as (
+events as not materialized (
 
     {{ shopper_events() }}
 

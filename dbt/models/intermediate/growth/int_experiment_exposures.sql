@@ -2,7 +2,7 @@
 
 with
 
-events as (
+events as not materialized (
 
     {{ shopper_events() }}
 

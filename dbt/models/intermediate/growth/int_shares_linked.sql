@@ -3,7 +3,7 @@
 
 with recursive
 
-events as (
+events as not materialized (
 
     {{ shopper_events() }}
 

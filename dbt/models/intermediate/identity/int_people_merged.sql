@@ -9,7 +9,7 @@
 
 with recursive
 
-events as (
+events as not materialized (
 
     select * from {{ ref('stg_lake__events') }}
 

@@ -15,7 +15,7 @@ items as (
 
 ),
 
-events as (
+events as not materialized (
 
     select * from {{ ref('stg_lake__events') }}
 

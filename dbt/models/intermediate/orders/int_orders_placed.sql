@@ -2,15 +2,72 @@
 -- status, and the shopper, channel and scene it belongs to (the client's Order Completed report of the same
 -- order, else the logged-in user's shopper and their last touch before paying).
 
+-- Incremental by order: a build recomputes the orders that anything staged in this run can change — orders with
+-- new order-book events or a new client report, and the orders of every shopper with new events (their last
+-- touch), of every logged-in user with new events (who they are) and of every merged person — and no others.
+-- `built_at` says which run last computed the row, so the order marts downstream rebuild exactly those orders.
+
+{{ config(
+    materialized='incremental',
+    unique_key='order_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail'
+) }}
+
 with
 
-order_events as (
+{%- if is_incremental() %}
 
-    select * from {{ ref('stg_order_book__events') }}
+new_events as (
+
+    select person_id, user_id, order_id
+    from ({{ shopper_events() }})
+    where staged_at = timestamptz '{{ run_started_at }}'
 
 ),
 
-events as (
+merged as (
+
+    select person_id, shopper_id from {{ ref('int_people_merged') }}
+
+),
+
+touched_people as (
+
+    select person_id from new_events
+    union
+    select shopper_id from merged
+    union
+    select person_id from merged
+
+),
+
+touched_orders as (
+
+    select order_id
+    from {{ ref('stg_order_book__events') }}
+    where staged_at = timestamptz '{{ run_started_at }}' and order_id is not null
+    union
+    select order_id from new_events where order_id is not null
+    union
+    select order_id
+    from {{ this }}
+    where person_id in (select person_id from touched_people)
+        or user_id in (select user_id from new_events where user_id is not null)
+
+),
+{%- endif %}
+
+order_events as not materialized (
+
+    select * from {{ ref('stg_order_book__events') }}
+    {%- if is_incremental() %}
+    where order_id in (select order_id from touched_orders)
+    {%- endif %}
+
+),
+
+events as not materialized (
 
     {{ shopper_events() }}
 
@@ -81,6 +138,9 @@ client_reports as (
     where call_type = 'track'
         and event_name = 'Order Completed'
         and order_id is not null
+        {%- if is_incremental() %}
+        and order_id in (select order_id from order_events)
+        {%- endif %}
     qualify row_number() over (partition by order_id order by event_at, message_id) = 1
 
 ),
@@ -115,7 +175,13 @@ last_touch as (
         events.channel,
         events.scene
     from with_shopper
-    asof inner join (select person_id, event_at, channel, scene from events) as events
+    asof inner join (
+        select person_id, event_at, channel, scene
+        from events
+        {%- if is_incremental() %}
+        where person_id in (select person_id from with_shopper)
+        {%- endif %}
+    ) as events
         on events.person_id = with_shopper.person_id
         and coalesce(with_shopper.paid_at, with_shopper.occurred_at) >= events.event_at
     where with_shopper.reported_channel is null
@@ -152,7 +218,8 @@ final as (
             when with_shopper.latest_event = 'OrderClosed' then 'closed'
             when with_shopper.paid_at is not null then 'paid'
             else 'placed'
-        end as status
+        end as status,
+        timestamptz '{{ run_started_at }}' as built_at
     from with_shopper
     left join last_touch using (order_id)
 

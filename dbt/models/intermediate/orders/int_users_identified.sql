@@ -1,10 +1,43 @@
 -- Which shopper (person_id, the tracking key) each logged-in user is: the first event that carried the user_id.
 
+-- Incremental by user: a build recomputes the users this run staged events for (an earlier event may arrive
+-- late) and the users whose shopper was merged into another, from all their events, and no others.
+
+{{ config(
+    materialized='incremental',
+    unique_key='user_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail'
+) }}
+
 with
 
-events as (
+{%- if is_incremental() %}
 
-    {{ shopper_events() }}
+touched as (
+
+    select user_id
+    from {{ ref('stg_lake__events') }}
+    where staged_at = timestamptz '{{ run_started_at }}' and user_id is not null
+    union
+    select user_id
+    from {{ this }}
+    where person_id in (
+        select person_id from {{ ref('int_people_merged') }}
+        union
+        select shopper_id from {{ ref('int_people_merged') }}
+    )
+
+),
+{%- endif %}
+
+events as not materialized (
+
+    select * from ({{ shopper_events() }})
+    where user_id is not null
+    {%- if is_incremental() %}
+        and user_id in (select user_id from touched)
+    {%- endif %}
 
 ),
 
@@ -16,7 +49,6 @@ final as (
         arg_min(person_id, (event_at, message_id)) as person_id,
         min(event_at) as identified_at
     from events
-    where user_id is not null
     group by user_id
 
 )

@@ -3,11 +3,15 @@
 -- and city of their identify traits, labelled by region_source), what they buy (RFM segment, lifetime value), what
 -- they like (interest tags from category affinity) and when they are usually active.
 
+-- The expensive part, everything read from the shopper's events, is int_users_profiled (incremental per
+-- shopper); what comes from orders is computed here over all orders (a tenth of the events), because an order can
+-- move from one shopper to another and the RFM recency is measured from the newest order in the warehouse.
+
 with
 
-events as (
+profiles as (
 
-    {{ shopper_events() }}
+    select * from {{ ref('int_users_profiled') }}
 
 ),
 
@@ -26,53 +30,6 @@ orders as (
 shares as (
 
     select * from {{ ref('int_shares_linked') }}
-
-),
-
-interest_tags as (
-
-    select * from {{ ref('category_interest_tags') }}
-
-),
-
-first_seen as (
-
-    select
-        person_id,
-        min(event_at) as first_seen_at,
-        max(event_at) as last_seen_at,
-        arg_min(channel, event_at) as first_channel,
-        arg_min(scene, event_at) as first_scene,
-        max(user_id) as user_id,
-        count(*) as events
-    from events
-    group by person_id
-
-),
-
-first_share_entry as (
-
-    select
-        person_id,
-        arg_min(share_id, event_at) as referrer_share_id
-    from events
-    where event_name in ('Mini Program Launched', 'Mini Program Shown')
-        and share_id is not null
-    group by person_id
-
-),
-
-traits as (
-
-    select
-        person_id,
-        arg_max(trait_province, event_at) filter (where trait_province is not null) as province,
-        arg_max(trait_city, event_at) filter (where trait_city is not null) as city,
-        arg_max(trait_gender, event_at) filter (where trait_gender is not null) as gender,
-        arg_max(trait_country, event_at) filter (where trait_country is not null) as country
-    from events
-    where call_type = 'identify'
-    group by person_id
 
 ),
 
@@ -141,91 +98,28 @@ rfm as (
 
 ),
 
-category_views as (
-
-    select
-        person_id,
-        product_category as category_label,
-        count(*) as views
-    from events
-    where event_name = 'Product Viewed'
-        and product_category is not null
-    group by all
-
-),
-
-tag_views as (
-
-    select
-        category_views.person_id,
-        interest_tags.interest_tag,
-        sum(category_views.views) as views,
-        any_value(totals.views) as all_views
-    from category_views
-    inner join interest_tags using (category_label)
-    inner join (
-        select person_id, sum(views) as views from category_views group by person_id
-    ) as totals using (person_id)
-    group by all
-
-),
-
-tags as (
-
-    -- A tag is an interest when its categories hold at least 3 of the shopper's product views and a third of them.
-    select
-        person_id,
-        list(interest_tag order by interest_tag) as interest_tags
-    from tag_views
-    where views >= 3
-        and views * 3 >= all_views
-    group by person_id
-
-),
-
-hours as (
-
-    select
-        person_id,
-        hour(timezone('{{ var("shop_timezone") }}', event_at)) as hour_of_day,
-        count(*) as events
-    from events
-    group by all
-
-),
-
-active_hours as (
-
-    select
-        person_id,
-        list(hour_of_day order by events desc, hour_of_day) [1:3] as usual_active_hours
-    from hours
-    group by person_id
-
-),
-
 final as (
 
     select
-        first_seen.person_id,
-        first_seen.user_id,
-        first_seen.first_seen_at,
-        {{ shop_date('first_seen.first_seen_at') }} as first_seen_date,
-        first_seen.last_seen_at,
-        first_seen.first_channel as acquisition_channel,
-        first_seen.first_scene as acquisition_scene,
-        first_share_entry.referrer_share_id,
+        profiles.person_id,
+        profiles.user_id,
+        profiles.first_seen_at,
+        {{ shop_date('profiles.first_seen_at') }} as first_seen_date,
+        profiles.last_seen_at,
+        profiles.first_channel as acquisition_channel,
+        profiles.first_scene as acquisition_scene,
+        profiles.referrer_share_id,
         shares.sharer_person_id as referrer_person_id,
-        case when shipping.person_id is not null then shipping.address.province else traits.province end
+        case when shipping.person_id is not null then shipping.address.province else profiles.trait_province end
             as province,
-        case when shipping.person_id is not null then shipping.address.city else traits.city end as city,
+        case when shipping.person_id is not null then shipping.address.city else profiles.trait_city end as city,
         case
             when shipping.person_id is not null then 'shipping_address'
-            when traits.province is not null or traits.city is not null then 'identify_traits'
+            when profiles.trait_province is not null or profiles.trait_city is not null then 'identify_traits'
             else 'unknown'
         end as region_source,
-        traits.country,
-        traits.gender,
+        profiles.trait_country as country,
+        profiles.trait_gender as gender,
         coalesce(purchases.orders, 0) as orders,
         purchases.first_order_at,
         purchases.last_order_at,
@@ -244,19 +138,15 @@ final as (
             when rfm.recency_score = 1 then 'hibernating'
             else 'needs_attention'
         end as rfm_segment,
-        coalesce(tags.interest_tags, []) as interest_tags,
-        active_hours.usual_active_hours,
-        first_seen.events
-    from first_seen
-    left join first_share_entry using (person_id)
-    left join shares on shares.share_id = first_share_entry.referrer_share_id
-    left join traits using (person_id)
+        profiles.interest_tags,
+        profiles.usual_active_hours,
+        profiles.events
+    from profiles
+    left join shares on shares.share_id = profiles.referrer_share_id
     left join shipping using (person_id)
     left join purchases using (person_id)
     left join refunds using (person_id)
     left join rfm using (person_id)
-    left join tags using (person_id)
-    left join active_hours using (person_id)
 
 )
 

@@ -26,7 +26,7 @@ touched as (
 ),
 {%- endif %}
 
-events as (
+events as not materialized (
 
     select * from ({{ shopper_events() }})
     {%- if is_incremental() %}

@@ -4,7 +4,7 @@
 
 with
 
-events as (
+events as not materialized (
 
     {{ shopper_events() }}
 

@@ -3,7 +3,7 @@
 
 with
 
-order_book as (
+order_book as not materialized (
 
     select * from {{ ref('stg_order_book__events') }}
 

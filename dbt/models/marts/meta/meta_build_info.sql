@@ -2,7 +2,7 @@
 
 with
 
-events as (
+events as not materialized (
 
     select * from {{ ref('stg_lake__events') }}
 

@@ -3,7 +3,7 @@
 
 with
 
-events as (
+events as not materialized (
 
     {{ shopper_events() }}
 

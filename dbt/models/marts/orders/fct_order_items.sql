@@ -1,10 +1,22 @@
 -- One row per order line of the order book: the lines of OrderPlaced, [sku_id, quantity, unit_price_fen].
 
+-- Incremental by order: the lines of the orders int_orders_placed recomputed in this run.
+
+{{ config(
+    materialized='incremental',
+    unique_key='order_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail'
+) }}
+
 with
 
 orders as (
 
     select * from {{ ref('int_orders_placed') }}
+    {%- if is_incremental() %}
+    where built_at = timestamptz '{{ run_started_at }}'
+    {%- endif %}
 
 ),
 

@@ -1,11 +1,23 @@
 -- One row per order in the order book: what it cost (items − discount = total), what was verifiably paid and
 -- refunded, and the net GMV the shop kept.
 
+-- Incremental by order: the orders int_orders_placed recomputed in this run.
+
+{{ config(
+    materialized='incremental',
+    unique_key='order_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail'
+) }}
+
 with
 
 orders as (
 
     select * from {{ ref('int_orders_placed') }}
+    {%- if is_incremental() %}
+    where built_at = timestamptz '{{ run_started_at }}'
+    {%- endif %}
 
 ),
 
@@ -16,6 +28,9 @@ items as (
         sum(line_fen)::bigint as items_fen,
         sum(quantity)::bigint as units
     from {{ ref('fct_order_items') }}
+    {%- if is_incremental() %}
+    where order_id in (select order_id from orders)
+    {%- endif %}
     group by order_id
 
 ),

@@ -1,10 +1,38 @@
 -- One row per verified payment (OrderPaid from the order core, after WeChat Pay's signed notification).
 
+-- Incremental by order: the payments of the orders int_orders_placed recomputed in this run and of any order
+-- with new order-book events (a payment can arrive for an order whose placement has not).
+
+{{ config(
+    materialized='incremental',
+    unique_key='order_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail'
+) }}
+
 with
 
-order_events as (
+{%- if is_incremental() %}
+
+touched_orders as (
+
+    select order_id
+    from {{ ref('int_orders_placed') }}
+    where built_at = timestamptz '{{ run_started_at }}'
+    union
+    select order_id
+    from {{ ref('stg_order_book__events') }}
+    where staged_at = timestamptz '{{ run_started_at }}' and event_name = 'OrderPaid'
+
+),
+{%- endif %}
+
+order_events as not materialized (
 
     select * from {{ ref('stg_order_book__events') }}
+    {%- if is_incremental() %}
+    where order_id in (select order_id from touched_orders)
+    {%- endif %}
 
 ),
 

@@ -2,7 +2,7 @@
 
 with
 
-order_events as (
+order_events as not materialized (
 
     select * from {{ ref('stg_order_book__events') }}
 

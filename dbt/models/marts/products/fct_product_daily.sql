@@ -22,7 +22,7 @@ touched as (
 ),
 {%- endif %}
 
-events as (
+events as not materialized (
 
     select * from ({{ shopper_events() }})
     {%- if is_incremental() %}

@@ -1,0 +1,134 @@
+-- Carts: a shopper's run of adds since their previous paid order, and when a paid order followed its first add.
+-- Whether an unpaid cart counts as abandoned depends on the newest event in the warehouse, so that is decided
+-- in fct_cart_abandonment, not here.
+
+-- Incremental by shopper: a build recomputes the carts of the shoppers this run staged events for, of every
+-- merged shopper (a merged person's own rows are deleted by a pre-hook), and of every shopper whose paid orders
+-- changed (paid_orders_hash: a hash of their payment times, compared with all paid orders — an order can be paid
+-- late, or move to another shopper once the client's report or a login arrives), and no others.
+
+{{ config(
+    materialized='incremental',
+    unique_key='person_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    pre_hook="{% if is_incremental() %}delete from {{ this }} where person_id in (select person_id from "
+        ~ "{{ ref('int_people_merged') }}){% endif %}"
+) }}
+
+with
+
+paid_orders as (
+
+    select * from {{ ref('int_orders_paid') }}
+
+),
+
+payment_times as (
+
+    select person_id, hash(list(paid_at order by paid_at)) as paid_orders_hash
+    from paid_orders
+    group by person_id
+
+),
+
+{%- if is_incremental() %}
+
+touched as (
+
+    select person_id from ({{ shopper_events() }}) where staged_at = timestamptz '{{ run_started_at }}'
+    union
+    select shopper_id from {{ ref('int_people_merged') }}
+    union
+    select stored.person_id
+    from (select distinct person_id, paid_orders_hash from {{ this }}) as stored
+    left join payment_times using (person_id)
+    where stored.paid_orders_hash is distinct from payment_times.paid_orders_hash
+
+),
+{%- endif %}
+
+events as not materialized (
+
+    select * from ({{ shopper_events() }})
+    where event_name = 'Product Added'
+    {%- if is_incremental() %}
+        and person_id in (select person_id from touched)
+    {%- endif %}
+
+),
+
+numbered_orders as (
+
+    -- orders paid at or before each payment (orders paid at the same instant count together)
+    select person_id, paid_at, count(*) over (partition by person_id order by paid_at) as orders_so_far
+    from paid_orders
+
+),
+
+adds as (
+
+    -- The cart an add belongs to: how many paid orders the shopper had before it (the as-of join finds the
+    -- last order paid strictly before the add).
+    select
+        events.person_id,
+        events.event_at,
+        events.product_id,
+        coalesce(events.quantity, 1) * coalesce(events.price_fen, 0) as value_fen,
+        coalesce(numbered_orders.orders_so_far, 0) as orders_before
+    from events
+    asof left join numbered_orders
+        on numbered_orders.person_id = events.person_id
+        and events.event_at > numbered_orders.paid_at
+
+),
+
+carts as (
+
+    select
+        person_id,
+        orders_before,
+        min(event_at) as first_added_at,
+        max(event_at) as last_added_at,
+        count(*) as adds,
+        count(distinct product_id) as products,
+        sum(value_fen)::bigint as value_fen
+    from adds
+    group by all
+
+),
+
+next_order as (
+
+    select
+        carts.person_id,
+        carts.orders_before,
+        min(paid_orders.paid_at) as converted_at
+    from carts
+    inner join paid_orders
+        on paid_orders.person_id = carts.person_id
+        and paid_orders.paid_at >= carts.first_added_at
+    group by all
+
+),
+
+final as (
+
+    select
+        carts.person_id || '#' || carts.orders_before as cart_id,
+        carts.person_id,
+        carts.first_added_at,
+        carts.last_added_at,
+        carts.adds,
+        carts.products,
+        carts.value_fen,
+        next_order.converted_at,
+        payment_times.paid_orders_hash,
+        timestamptz '{{ run_started_at }}' as built_at
+    from carts
+    left join next_order using (person_id, orders_before)
+    left join payment_times using (person_id)
+
+)
+
+select * from final
