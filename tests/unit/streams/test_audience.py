@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from shoploop.rfm import rfm_segment
 from streams.automations.audience import AudienceProfile, ShippingAddress, audience_miss, audience_profile
 from streams.automations.rules import Audience, Rule
-from streams.engine.agents import index_row, restore_engine, shop_state
+from streams.engine.checkpoint import index_row, restore_engine, shop_state
 from streams.engine.core import Engine, PersonState
 from streams.inputs import Activity, OrderFact, order_fact_from_json
 
