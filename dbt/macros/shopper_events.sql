@@ -5,3 +5,11 @@
     from {{ ref('stg_lake__events') }} as events
     left join {{ ref('int_people_merged') }} as merged using (person_id)
 {%- endmacro %}
+
+{#- The shoppers an incremental per-shopper model recomputes in this run: those the run staged events for, and every
+    merged shopper (a merge can hand a person's earlier events to another shopper). -#}
+{% macro shoppers_staged_this_run() -%}
+    select person_id from ({{ shopper_events() }}) where staged_at = timestamptz '{{ run_started_at }}'
+    union
+    select shopper_id from {{ ref('int_people_merged') }}
+{%- endmacro %}

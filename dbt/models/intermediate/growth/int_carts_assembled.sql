@@ -36,9 +36,7 @@ payment_times as (
 
 touched as (
 
-    select person_id from ({{ shopper_events() }}) where staged_at = timestamptz '{{ run_started_at }}'
-    union
-    select shopper_id from {{ ref('int_people_merged') }}
+    {{ shoppers_staged_this_run() }}
     union
     select stored.person_id
     from (select distinct person_id, paid_orders_hash from {{ this }}) as stored

@@ -19,9 +19,7 @@ with
 
 touched as (
 
-    select person_id from ({{ shopper_events() }}) where staged_at = timestamptz '{{ run_started_at }}'
-    union
-    select shopper_id from {{ ref('int_people_merged') }}
+    {{ shoppers_staged_this_run() }}
 
 ),
 {%- endif %}
