@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from ingestion.collector.intake import decode_body
 from ingestion.contract.event import enrich, enrich_fields
 from ingestion.contract.segment import SegmentMessage, read_plain_message
 
@@ -91,19 +93,22 @@ def test_an_alias_without_previous_id_is_left_to_pydantic_which_refuses_it() -> 
 
 # Years clients send: at the very ends of datetime's range the clock-skew arithmetic overflows on either path.
 _MOMENTS = {"min_value": datetime(1971, 1, 1), "max_value": datetime(2999, 12, 31)}
+# The integers a request body can hold once the collector has read it: orjson.loads reads anything wider than
+# 64 bits as a float, so a Python int outside this range never reaches the readers (nor TrackedEvent.to_json).
+_JSON_INTEGERS = st.integers(min_value=-(2**63), max_value=2**64 - 1)
 _TIMES = st.one_of(
     st.none(),
     st.datetimes(**_MOMENTS, timezones=st.just(UTC)).map(lambda moment: moment.isoformat()),
     st.datetimes(**_MOMENTS).map(lambda moment: moment.isoformat(timespec="milliseconds") + "Z"),
     st.from_regex(r"\A20\d\d-[01]\d-[0-3]\dT[0-2]\d:[0-6]\d:[0-6]\d(\.\d{1,7})?(Z|[+-][0-2]\d:[0-9]\d)?\Z"),
-    st.integers(),
+    _JSON_INTEGERS,
     st.text(max_size=8),
 )
-_TEXT = st.one_of(st.none(), st.text(max_size=12), st.integers(), st.floats(allow_nan=False), st.booleans())
+_TEXT = st.one_of(st.none(), st.text(max_size=12), _JSON_INTEGERS, st.floats(allow_nan=False), st.booleans())
 _DOCUMENT = st.one_of(
     st.none(),
     st.dictionaries(st.sampled_from(["scene", "product_id", "openid", "path"]), _TEXT, max_size=3),
-    st.lists(st.integers(), max_size=2),
+    st.lists(_JSON_INTEGERS, max_size=2),
     st.text(max_size=4),
 )
 _MESSAGES = st.fixed_dictionaries(
@@ -137,3 +142,15 @@ def test_whatever_the_plain_reader_accepts_pydantic_accepts_as_the_same_event(it
         assert not isinstance(pydantic_event, ValidationError), pydantic_event
         assert plain_event == pydantic_event
         assert plain_event.to_json() == pydantic_event.to_json()
+
+
+def test_a_number_wider_than_64_bits_in_a_body_still_makes_an_event_that_serialises() -> None:
+    body = decode_body(
+        b'{"batch": [{"type": "track", "event": "Product Viewed", "anonymousId": "device-lily",'
+        b' "messageId": "m-big", "properties": {"price": 123456789012345678901234567890}}]}',
+        None,
+    )
+    plain_event, pydantic_event = _both_readings(body["batch"][0])
+    assert plain_event is not None
+    assert orjson.loads(plain_event.to_json())["properties"]["price"] == pytest.approx(1.2345678901234568e29)
+    assert plain_event.to_json() == pydantic_event.to_json()
