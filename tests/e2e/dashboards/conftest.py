@@ -18,6 +18,7 @@ import orjson
 import pytest
 
 from dashboards.sample_warehouse import write_sample_warehouse
+from dashboards.screenshots import CHROMIUM, launch_chromium
 from shoploop.broker import free_port, wait_until_listening
 from tests.support.stack import (
     free_ports,
@@ -29,15 +30,6 @@ from tests.support.stack import (
 from tests.support.stack import wait_for as wait_for  # the end-to-end test polls with it
 
 ROOT = Path(__file__).resolve().parents[3]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 NO_CHROMIUM = "/usr/bin/chromium is absent: install Debian's chromium package to run the browser test"
 WRITE_KEY = "sl_demo_miniprogram_key"
 
@@ -117,7 +109,7 @@ def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        launched = launch_chromium(playwright)
         yield launched
         launched.close()
 
