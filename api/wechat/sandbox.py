@@ -381,8 +381,10 @@ def create_sandbox_app(
         return {"quota": sandbox.subscribe_quota[key]}
 
     @app.get("/sandbox/subscribe/messages")
-    async def subscribe_messages(openid: str | None = None) -> list[dict[str, Any]]:
-        return [m for m in sandbox.sent_messages if openid is None or m["touser"] == openid]
+    async def subscribe_messages(openid: str | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """The subscribe messages WeChat delivered, in order; `offset` skips the first ones (a phone that has
+        read that many already asks only for what is new)."""
+        return [m for m in sandbox.sent_messages[max(0, offset) :] if openid is None or m["touser"] == openid]
 
     @app.post("/sandbox/request-payment")
     async def request_payment(payload: RequestPayment) -> Response:

@@ -24,6 +24,8 @@ ARRIVAL_SCENES: Final[dict[int, float]] = {
 RETURN_SCENES: Final[dict[int, float]] = {1089: 0.6, 1001: 0.25, 1053: 0.15}
 
 SINGLE_CHAT_SCENE: Final = 1007
+# Opening the mini-program from a subscribe message (订阅消息).
+SUBSCRIBE_MESSAGE_SCENE: Final = 1014
 GROUP_CHAT_SCENE: Final = 1008
 GROUP_CHAT_TICKET_SCENE: Final = 1044  # a group share opened with a shareTicket
 

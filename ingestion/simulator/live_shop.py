@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
+from urllib.parse import parse_qsl
 
 import structlog
 
@@ -74,6 +75,15 @@ class _Phone:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveredMessage:
+    """A subscribe message on a simulated phone: whose, the page it opens, and the push id it carries."""
+
+    anonymous_id: str
+    page: str | None
+    push_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class _PaidOrder:
     order_id: str
     session: ShopperSession
@@ -111,6 +121,8 @@ class LiveShop:
     )  # model order id → real one (None: failed)
     _follow_ups: list[tuple[float, int, str, _PaidOrder]] = field(default_factory=list)
     _sequence: itertools.count[int] = field(default_factory=itertools.count)
+    _anonymous_ids: dict[str, str] = field(default_factory=dict)  # openid → the phone's anonymous id
+    _messages_read: int = 0
     _last_outage_log: float = -1e9
 
     def process(self, messages: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -135,6 +147,30 @@ class LiveShop:
                 log.info(
                     "order core refused a follow-up", kind=kind, order_id=order.order_id, error=str(refused)
                 )
+
+    def delivered_messages(self) -> list[DeliveredMessage]:
+        """Subscribe messages WeChat delivered to the simulated phones since the last call."""
+        try:
+            messages = self.backend.subscribe_messages(offset=self._messages_read)
+        except OrderCoreUnreachable as error:
+            self._outage(error)
+            return []
+        except OrderCoreRefused as refused:
+            log.info("the sandbox refused to list subscribe messages", error=str(refused))
+            return []
+        first = self._messages_read
+        self._messages_read += len(messages)
+        delivered = []
+        for position, message in enumerate(messages, start=first):
+            anonymous_id = self._anonymous_ids.get(str(message.get("touser")))
+            if anonymous_id is None:
+                continue  # a phone this simulator does not hold (a test's shopper, another client)
+            page = message.get("page") or None
+            query = dict(parse_qsl(str(page).partition("?")[2])) if page else {}
+            # Order notifications carry no push id: the message's place in WeChat's log names it then.
+            push_id = query.get("push_id") or f"message-{position}"
+            delivered.append(DeliveredMessage(anonymous_id=anonymous_id, page=page, push_id=push_id))
+        return delivered
 
     # -- one message ---------------------------------------------------------------------------------
     def _phone(self, anonymous_id: str) -> _Phone:
@@ -209,6 +245,7 @@ class LiveShop:
             return False
         phone.session = self.backend.log_in(str(message["anonymousId"]), client_ip=phone.client_ip)
         phone.openid = phone.session.openid
+        self._anonymous_ids[phone.openid] = str(message["anonymousId"])
         message["userId"] = phone.session.user_id
         self.stats.logins += 1
         return True

@@ -106,6 +106,16 @@ class ShopBackend:
             json={"openid": openid, "template_id": template_id},
         )
 
+    def subscribe_messages(self, *, offset: int) -> list[dict[str, Any]]:
+        """The subscribe messages WeChat has delivered to phones after the first `offset` (read before)."""
+        answer = self._call(
+            "subscribe messages",
+            "GET",
+            f"{self._sandbox}/sandbox/subscribe/messages",
+            params={"offset": offset},
+        ).json()
+        return list(answer)
+
     def request_payment(self, params: dict[str, Any]) -> str:
         """wx.requestPayment(): the sandbox checks paySign, pays and notifies the order core; returns errMsg."""
         answer = self._call(

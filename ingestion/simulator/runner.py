@@ -80,7 +80,7 @@ def run(
             initial_backoff_s=settings.initial_backoff_s,
             max_backoff_s=settings.max_backoff_s,
         )
-        last_flush = last_progress = started
+        last_flush = last_progress = last_push_poll = started
         while not stop.is_set():
             now = time.monotonic()
             if settings.duration_s is not None and now - started >= settings.duration_s:
@@ -89,6 +89,17 @@ def run(
             if shop is not None:
                 due = shop.process(due)
                 shop.run_follow_ups()
+                if now - last_push_poll >= settings.push_poll_s:
+                    # Phones get the subscribe messages WeChat delivered; some shoppers tap them.
+                    moment = started_at + timedelta(seconds=now - started)
+                    for message in shop.delivered_messages():
+                        model.receive_push(
+                            message.anonymous_id,
+                            page=message.page,
+                            push_id=message.push_id,
+                            delivered_at=moment,
+                        )
+                    last_push_poll = now
             delivery.add(due)
             if now - last_flush >= settings.flush_interval_s:
                 delivery.seal()
@@ -217,6 +228,7 @@ def _log_progress(
         visits=model.visits_started,
         orders=model.orders_completed,
         shares=model.shares_made,
+        pushes_tapped=model.pushes_tapped,
         waiting=delivery.pending_messages,
     )
 

@@ -29,6 +29,8 @@ class SimulatorSettings(BaseSettings):
     friend_delay_max_s: float = Field(default=600.0, ge=0)
     return_delay_min_s: float = Field(default=120.0, ge=0)
     return_delay_max_s: float = Field(default=1_800.0, ge=0)
+    push_tap_delay_min_s: float = Field(default=20.0, ge=0)
+    push_tap_delay_max_s: float = Field(default=600.0, ge=0)
 
     # Delivery, as segment-analytics-python does it: ≤100 messages a batch, flushed every 0.5 s.
     flush_interval_s: float = Field(default=0.5, gt=0)
@@ -55,6 +57,9 @@ class SimulatorSettings(BaseSettings):
     cart_subscribe_templates: tuple[str, ...] = ("TPL_CART_REMINDER",)
     order_subscribe_templates: tuple[str, ...] = ("TPL-ORDER-PAID", "TPL-ORDER-SHIPPED", "TPL-ORDER-REFUNDED")
     consent_accept_rate: float = Field(default=0.6, ge=0, le=1)
+    # Phones read the subscribe messages WeChat (the sandbox) delivered this often; this share is tapped.
+    push_open_rate: float = Field(default=0.35, ge=0, le=1)
+    push_poll_s: float = Field(default=5.0, gt=0)
     # Back office: an analyst makes sure the demo experiment runs, an operator approves refunds. The
     # defaults are the development accounts the order core seeds for the demo (api/demo_seed.py).
     analyst_username: str = "analyst"
@@ -72,6 +77,7 @@ class SimulatorSettings(BaseSettings):
             cart_templates=self.cart_subscribe_templates,
             order_templates=self.order_subscribe_templates,
             accept_rate=self.consent_accept_rate,
+            open_rate=self.push_open_rate,
         )
 
     def experiment(self) -> dict[str, object]:
@@ -90,6 +96,10 @@ class SimulatorSettings(BaseSettings):
             mean_next_shopper_gap_s=self.mean_next_shopper_gap_s,
             friend_delay_s=(self.friend_delay_min_s, max(self.friend_delay_min_s, self.friend_delay_max_s)),
             return_delay_s=(self.return_delay_min_s, max(self.return_delay_min_s, self.return_delay_max_s)),
+            push_tap_delay_s=(
+                self.push_tap_delay_min_s,
+                max(self.push_tap_delay_min_s, self.push_tap_delay_max_s),
+            ),
         )
 
     @property

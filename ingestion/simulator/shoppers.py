@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
+from urllib.parse import parse_qsl
 
 from ingestion.simulator import SIMULATOR_VERSION
 from ingestion.simulator.audience import (
@@ -26,6 +27,7 @@ from ingestion.simulator.audience import (
     GROUP_CHAT_TICKET_SCENE,
     RETURN_SCENES,
     SINGLE_CHAT_SCENE,
+    SUBSCRIBE_MESSAGE_SCENE,
     Device,
     pick_city,
     pick_device,
@@ -70,6 +72,8 @@ class Pacing:
     mean_next_shopper_gap_s: float = 6.0
     friend_delay_s: tuple[float, float] = (15.0, 600.0)
     return_delay_s: tuple[float, float] = (120.0, 1_800.0)
+    # A shopper who taps a subscribe message does so this long after WeChat delivered it.
+    push_tap_delay_s: tuple[float, float] = (20.0, 600.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,8 @@ class SubscribePrompts:
     cart_templates: tuple[str, ...] = ()
     order_templates: tuple[str, ...] = ()
     accept_rate: float = 0.6
+    # The share of delivered subscribe messages that shoppers tap (the message opens the mini-program).
+    open_rate: float = 0.35
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +117,14 @@ class Shopper:
 
 
 @dataclass(frozen=True, slots=True)
+class PushTap:
+    """A subscribe message the shopper tapped: WeChat opens the mini-program on the message's page."""
+
+    route: str
+    query: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class VisitPlan:
     """A visit waiting to start: who (an existing shopper, or a new one), from which scene, and why."""
 
@@ -118,6 +132,7 @@ class VisitPlan:
     scene: int
     shopper: Shopper | None = None
     share: Share | None = None
+    push: PushTap | None = None
     slot: int | None = None  # root shoppers keep a slot of the shop filled; friends and returns do not
     round: int = 0
 
@@ -256,10 +271,11 @@ class _Visit:
             lifecycle |= {"share_id": self.plan.share.share_id, "share_depth": self.plan.share.depth}
         self.track("Mini Program Launched", dict(lifecycle))
         self.track("Mini Program Shown", dict(lifecycle))
-        if landing == PRODUCT_DETAIL:
+        if landing == PRODUCT_DETAIL and query.get("id") in self.catalogue:
             self.view_product(self.catalogue.get(query["id"]), query=query)
         else:
-            self.open_page(landing)
+            landing = landing if landing in PAGE_TITLES and landing != PRODUCT_DETAIL else HOME
+            self.open_page(landing, query if self.plan.push is not None else None)
             if self.plan.scene == 1053:
                 self.think()
                 self.search()
@@ -276,6 +292,8 @@ class _Visit:
         share = self.plan.share
         if share is not None:
             return PRODUCT_DETAIL, {"id": share.product_id, "share_id": share.share_id}
+        if self.plan.push is not None:
+            return self.plan.push.route, dict(self.plan.push.query)
         scene = self.plan.scene
         # Codes on posters, articles and ads usually point at one product; other scenes open the home page.
         product_share = {1011: 0.5, 1012: 0.5, 1013: 0.5, 1047: 0.6, 1058: 0.7, 1045: 0.85}.get(scene, 0.0)
@@ -552,7 +570,9 @@ class TrafficModel:
         self.visits_started = 0
         self.orders_completed = 0
         self.shares_made = 0
+        self.pushes_tapped = 0
         self._queue: list[tuple[datetime, int, dict[str, Any] | VisitPlan]] = []
+        self._shoppers: dict[str, Shopper] = {}  # anonymous id → shopper, for the messages WeChat delivers
         self._sequence = itertools.count()
         self._visit_ends: list[datetime] = []
         self._category_weights = [
@@ -583,6 +603,32 @@ class TrafficModel:
             if message is not None:
                 messages.append(message)
         return messages
+
+    def receive_push(
+        self, anonymous_id: str, *, page: str | None, push_id: str, delivered_at: datetime
+    ) -> bool:
+        """WeChat delivered a subscribe message to this shopper's phone. Some shoppers tap it (the prompts'
+        `open_rate`, drawn per push so the same push always gets the same answer): a visit from scene 1014 on
+        the message's page — its query carries the push id — after a while. True when they will tap it."""
+        shopper = self._shoppers.get(anonymous_id)
+        if shopper is None:
+            return False
+        rng = self._rng(f"push|{push_id}")
+        open_rate = self.prompts.open_rate if self.prompts is not None else SubscribePrompts().open_rate
+        if rng.random() >= open_rate:
+            return False
+        route, _, query_string = (page or HOME).partition("?")
+        plan = VisitPlan(
+            key=f"push:{push_id}",
+            scene=SUBSCRIBE_MESSAGE_SCENE,
+            shopper=shopper,
+            push=PushTap(route=route, query=dict(parse_qsl(query_string))),
+        )
+        self._schedule(
+            delivered_at.astimezone(UTC) + timedelta(seconds=rng.uniform(*self.pacing.push_tap_delay_s)), plan
+        )
+        self.pushes_tapped += 1
+        return True
 
     def active_visits(self, moment: datetime) -> int:
         """Shoppers in the mini-program at `moment`: visits started and not yet hidden."""
@@ -618,7 +664,7 @@ class TrafficModel:
 
     def _new_shopper(self, plan: VisitPlan) -> Shopper:
         rng = self._rng(f"shopper|{plan.key}")
-        return Shopper(
+        shopper = Shopper(
             key=plan.key,
             anonymous_id=_uuid(rng),
             device=pick_device(rng),
@@ -626,6 +672,8 @@ class TrafficModel:
             cart_id=_hex_id(rng, "cart_"),
             entered_through=plan.share,
         )
+        self._shoppers[shopper.anonymous_id] = shopper
+        return shopper
 
     def _start_visit(self, plan: VisitPlan, moment: datetime) -> None:
         shopper = plan.shopper or self._new_shopper(plan)
