@@ -208,10 +208,10 @@ _SAMPLE_SQL: Final = (
     """,
     """
     insert into fct_region_daily
-    select (($now at time zone 'Asia/Shanghai')::date - day::integer)::date, p, null, s, s // 5, s // 4, (s // 4) * 9900,
-        (s // 4) * 99
-    from range(0, $days) a(day), unnest($provinces) u(p),
-        lateral (select ($shoppers / 40 + hash(p) % 40 + day % 7)::bigint as s)
+    select (($now at time zone 'Asia/Shanghai')::date - day::integer)::date, $provinces[k + 1], null, s, s // 5, s // 4,
+        (s // 4) * 9900, (s // 4) * 99
+    from range(0, $days) a(day), range(0, len($provinces)) u(k),
+        lateral (select ($shoppers / 40 + (k * 7) % 40 + day % 7)::bigint as s)
     """,
     """
     insert into fct_retention_cohorts
