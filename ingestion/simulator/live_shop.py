@@ -211,7 +211,7 @@ class LiveShop:
                 self.stats.orders_offline += 1
         except OrderCoreRefused as refused:
             log.warning(
-                "order core refused a shopper's call", event=event or message["type"], error=str(refused)
+                "order core refused a shopper's call", call=event or message["type"], error=str(refused)
             )
             if event == "Order Completed":
                 self._order_ids[str(message["properties"]["order_id"])] = None

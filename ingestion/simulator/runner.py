@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import signal
 import threading
 import time
@@ -54,9 +55,10 @@ def run(
             catalogue = shop.catalogue
         started_at = datetime.now(UTC)
         started = time.monotonic()
+        seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31)
         model = TrafficModel(
             catalogue,
-            seed=settings.seed,
+            seed=seed,
             shoppers=settings.shoppers,
             start=started_at,
             pacing=settings.pacing(),
@@ -68,7 +70,7 @@ def run(
             collector=settings.batch_url,
             order_core=settings.api_url if shop is not None else None,
             shoppers=settings.shoppers,
-            seed=settings.seed,
+            seed=seed,
             products=len(catalogue),
             duration_s=settings.duration_s,
         )

@@ -21,7 +21,7 @@ def test_the_defaults_run_a_few_hundred_shoppers_against_the_local_collector() -
     settings = SimulatorSettings()
     assert settings.collector_url == "http://127.0.0.1:8000"
     assert settings.write_key == "sl_demo_miniprogram_key"
-    assert (settings.shoppers, settings.seed, settings.duration_s) == (300, 7, None)
+    assert (settings.shoppers, settings.seed, settings.duration_s) == (300, None, None)
     assert settings.max_batch_messages == 100 and settings.flush_interval_s == 0.5
 
 
