@@ -34,6 +34,10 @@ def run_api(
 
         for created in seed_demo(container.uow, now=container.now()):
             structlog.get_logger(__name__).info("demo_seeded", created=created)
+    from api.service_layer.automation_rules import republish_rules
+
+    # The rule book again on the compacted topic: a broker that lost its topics gets it back (see there).
+    structlog.get_logger(__name__).info("rules_republished", rules=republish_rules(container.uow()))
     if workers <= 1:
         uvicorn.run(create_app(settings, container=container), host=host, port=port, log_level="info")
         return 0

@@ -76,6 +76,24 @@ def retire_rule(uow: UnitOfWork, *, rule_id: str, staff_id: str, now: datetime) 
     return save_rule(uow, rule_id=rule_id, body={**body, "is_active": False}, staff_id=staff_id, now=now)
 
 
+def republish_rules(uow: UnitOfWork) -> int:
+    """Publish every saved rule again, as it is (same version), to the compacted topic; returns how many.
+
+    The order core does this on start: a broker that lost its topics (the embedded one keeps them in RAM, so
+    every `make demo` starts empty) gets the rule book back, and the streams, which read the topic from the
+    start, act on it. On Kafka compaction keeps one copy per rule, and the streams take a version they have as
+    the same rule."""
+    statement = select(t.automation_rules.c.rule_id, t.automation_rules.c.body)
+    with uow:
+        saved: list[tuple[str, str]] = [
+            (str(rule_id), str(body)) for rule_id, body in uow.session.execute(statement)
+        ]
+        for rule_id, body in saved:
+            uow.publish(topic=RULES_TOPIC, name="AutomationRule", key=rule_id, value=body.encode())
+        uow.commit()
+    return len(saved)
+
+
 def list_rules(uow: UnitOfWork) -> list[dict[str, Any]]:
     statement = select(t.automation_rules.c.body).order_by(t.automation_rules.c.rule_id)
     with uow:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from api.adapters import tables as t
 from api.bootstrap import bootstrap
@@ -87,5 +87,42 @@ def test_a_restarted_demo_brings_its_old_rules_up_to_date_and_keeps_the_marketer
             ).scalars()
             versions = sorted(orjson.loads(value)["version"] for value in published)
         assert versions == [1, 2]
+    finally:
+        container.close()
+
+
+def test_a_restarted_order_core_publishes_every_saved_rule_again_as_it_is(tmp_path: Path) -> None:
+    database_url = f"sqlite:///{tmp_path / 'api.db'}"
+    upgrade_database(database_url)
+    container = bootstrap(
+        ApiSettings(
+            environment="development",
+            database_url=database_url,
+            wechat_pay_private_key_path=tmp_path / "merchant.pem",
+            outbox_relay_enabled=False,
+        )
+    )
+    try:
+        seed_demo(container.uow, now=NOW)
+        automation_rules.retire_rule(container.uow(), rule_id="demo-birthday", staff_id="m", now=NOW)
+        saved = {rule["rule_id"]: rule for rule in automation_rules.list_rules(container.uow())}
+
+        uow = container.uow()
+        with uow:  # what the relay has sent to the broker, which then loses it
+            uow.session.execute(update(t.outbox).values(published_at=NOW))
+            uow.session.commit()
+
+        assert automation_rules.republish_rules(container.uow()) == len(saved)
+
+        uow = container.uow()
+        with uow:
+            unsent = uow.session.execute(
+                select(t.outbox.c.key, t.outbox.c.payload).where(
+                    t.outbox.c.topic == Topics.AUTOMATION_RULES.name, t.outbox.c.published_at.is_(None)
+                )
+            ).all()
+        again = {key: orjson.loads(payload) for key, payload in unsent}
+        assert again == saved
+        assert (again["demo-birthday"]["version"], again["demo-birthday"]["is_active"]) == (2, False)
     finally:
         container.close()
