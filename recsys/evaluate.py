@@ -386,11 +386,15 @@ def evaluate(
 def _rank(
     ranker: Ranker, rows: NDArray[np.int64], exclude: sp.csr_matrix, k: int, batch_size: int
 ) -> list[list[int]]:
+    from threadpoolctl import threadpool_limits
+
     lists: list[list[int]] = []
-    for start in range(0, len(rows), batch_size):
-        batch = rows[start : start + batch_size]
-        best = top_n(ranker.scores(batch), exclude[batch], k)
-        lists.extend([int(item) for item in line if item >= 0] for line in best)
+    # the scoring products are small; one BLAS thread leaves the other core to whoever shares the machine
+    with threadpool_limits(limits=1, user_api="blas"):
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start : start + batch_size]
+            best = top_n(ranker.scores(batch), exclude[batch], k)
+            lists.extend([int(item) for item in line if item >= 0] for line in best)
     return lists
 
 
