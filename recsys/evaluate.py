@@ -209,6 +209,36 @@ class ItemKNNRanker:
         return np.asarray((self._user_items[rows] @ self.knn.similarity).toarray(), dtype=np.float32)
 
 
+class BlendRanker:
+    """A hybrid, never to be reported as ALS: each part's scores scaled to [0, 1] per shopper, then mixed.
+
+    Parameters
+    ----------
+    parts : mapping of Ranker → weight
+        Weights ≥ 0; the parts are fitted here, on the same training data.
+    """
+
+    def __init__(self, parts: Mapping[Ranker, float]) -> None:
+        if not parts or any(weight < 0 for weight in parts.values()):
+            raise ValueError(f"a blend needs at least one part and weights >= 0, got {list(parts.values())}")
+        self.parts = dict(parts)
+
+    def fit(self, data: TrainingData) -> None:
+        for part in self.parts:
+            part.fit(data)
+
+    def scores(self, rows: NDArray[np.int64]) -> NDArray[np.float32]:
+        total: NDArray[np.float32] | None = None
+        for part, weight in self.parts.items():
+            scores = np.asarray(part.scores(rows), dtype=np.float32)
+            low = scores.min(axis=1, keepdims=True)
+            span = np.maximum(scores.max(axis=1, keepdims=True) - low, np.float32(1e-12))
+            scaled = weight * (scores - low) / span
+            total = scaled if total is None else total + scaled
+        assert total is not None
+        return total
+
+
 def default_rankers(
     params: ALSParams | None = None, *, num_threads: int = 2, recent_days: float = 30.0
 ) -> dict[str, Ranker]:
