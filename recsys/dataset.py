@@ -45,6 +45,10 @@ class InteractionWeights:
         An interaction ``half_life_days`` old counts half as much; ``None`` disables time decay.
     quantity : {"ignore", "log"}
         ``"log"`` multiplies a line's weight by ``1 + log(quantity)``; ``"ignore"`` counts lines.
+    repeats : {"sum", "last"}
+        ``"sum"`` adds up every interaction of a shopper with a product; ``"last"`` keeps only the latest one
+        of each kind, so a wholesaler's twentieth reorder of a product weighs no more than their first and
+        the decay counts from the last time they showed the interest.
     """
 
     view: float = 1.0
@@ -52,6 +56,7 @@ class InteractionWeights:
     purchase: float = 5.0
     half_life_days: float | None = 90.0
     quantity: Literal["ignore", "log"] = "ignore"
+    repeats: Literal["sum", "last"] = "sum"
 
     def __post_init__(self) -> None:
         for kind in KINDS:
@@ -61,6 +66,8 @@ class InteractionWeights:
             raise ValueError(f"half_life_days must be > 0 or None, got {self.half_life_days}")
         if self.quantity not in ("ignore", "log"):
             raise ValueError(f"quantity must be 'ignore' or 'log', got {self.quantity!r}")
+        if self.repeats not in ("sum", "last"):
+            raise ValueError(f"repeats must be 'sum' or 'last', got {self.repeats!r}")
 
 
 @dataclass(frozen=True)
@@ -130,7 +137,7 @@ def build_interaction_matrix(
     interactions : polars.DataFrame
         The interactions frame (see the module docstring).
     weights : InteractionWeights, optional
-        Kind weights, half-life and quantity handling; defaults to ``InteractionWeights()``.
+        Kind weights, half-life, quantity and repeat handling; defaults to ``InteractionWeights()``.
     as_of : datetime, optional
         Reference time for decay, normally the end of the training window; defaults to the latest
         interaction. Interactions at or after ``as_of`` raise ``ValueError`` (they would be the future).
@@ -164,6 +171,10 @@ def build_interaction_matrix(
     frame = frame.join(_index_frame(people, "person_id", "row"), on="person_id", how="inner").join(
         _index_frame(products, "product_id", "column"), on="product_id", how="inner"
     )
+
+    if weights.repeats == "last":
+        # ties on the time go to the larger quantity, so the result does not depend on the input order
+        frame = frame.sort("occurred_at", "quantity").unique(["row", "column", "kind"], keep="last")
 
     kind_weight = (
         pl.when(pl.col("kind") == "view")

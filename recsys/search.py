@@ -20,17 +20,21 @@ from recsys.evaluate import ALSRanker, evaluate, time_split
 from recsys.model import ALSParams
 
 DEFAULT_GRID: dict[str, Sequence[Any]] = {
-    "half_life_days": (7.0, 14.0, 30.0, 90.0, None),
-    "factors": (16, 32, 64, 128),
-    "regularization": (0.01, 0.05, 0.2),
-    "alpha": (0.25, 0.5, 1.0, 2.0, 5.0),
-    "iterations": (15, 30),
+    "half_life_days": (7.0, 14.0, 30.0, 60.0, None),
+    "factors": (32, 64, 128, 256),
+    # implicit's penalty is a plain λ·I, not scaled by a shopper's item count: with confidences of a few units
+    # the useful range on Online Retail reaches 10-30 (0.05-0.2 barely regularises)
+    "regularization": (0.05, 1.0, 10.0, 30.0),
+    "alpha": (0.5, 1.0, 2.0, 4.0),
+    "iterations": (15, 30, 50),
     "weighting": ("bm25", "confidence", "log"),
     # BM25's saturation and length normalisation (only read when weighting is bm25)
     "bm25_k1": (1.2, 10.0, 100.0),
     "bm25_b": (0.5, 0.8, 1.0),
+    # every reorder of a product summed, or only the latest (Online Retail's wholesalers reorder heavily)
+    "repeats": ("sum", "last"),
 }
-WEIGHT_KEYS = frozenset({"view", "add_to_cart", "purchase", "half_life_days", "quantity"})
+WEIGHT_KEYS = frozenset({"view", "add_to_cart", "purchase", "half_life_days", "quantity", "repeats"})
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,8 @@ class DemoSettings(BaseSettings):
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "SHOPLOOP_DEMO_KAFKA_BOOTSTRAP_SERVERS"),
     )
     procfile: Path = PROJECT_ROOT / "Procfile"
+    # The order core's worker processes (`shoploop api --workers N`); the Procfile reads it from the environment.
+    api_workers: int = Field(default=2, ge=1)
 
 
 def demo_processes(procfile_text: str, *, uses_embedded_broker: bool, simulate: bool) -> dict[str, str]:
@@ -45,12 +47,13 @@ def demo_processes(procfile_text: str, *, uses_embedded_broker: bool, simulate: 
     return processes
 
 
-def _print_plan(processes: dict[str, str], bootstrap: str, shoppers: int) -> None:
+def _print_plan(processes: dict[str, str], bootstrap: str, shoppers: int, api_workers: int) -> None:
     where = {
         "broker": f"Kafka-protocol broker (embedded Tansu, in memory) on {bootstrap}",
         "collector": "collector (Segment HTTP API) on http://127.0.0.1:8000  — POST /v1/batch, docs at /docs",
         "sandbox": "loopback WeChat (login, subscribe messages, Pay v3) on http://127.0.0.1:9480",
-        "api": "order core (orders, payments, back office) on http://127.0.0.1:8001 — docs at /docs",
+        "api": "order core (orders, payments, back office) on http://127.0.0.1:8001 — docs at /docs"
+        f" ({api_workers} worker processes, SHOPLOOP_DEMO_API_WORKERS)",
         "streams": "Faust worker: real-time agents (live metrics)",
         "sink": "Faust worker: warehouse sink → var/lake/events (Parquet)",
         "dbt": "dbt build every 20 s → var/warehouse/shoploop.duckdb (published by atomic swap)",
@@ -92,6 +95,19 @@ def _demo_console_login() -> dict[str, str]:
     }
 
 
+def demo_environment(settings: DemoSettings, *, bootstrap: str, shoppers: int) -> dict[str, str]:
+    """The environment every Procfile process starts with."""
+    return {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONUNBUFFERED": "1",
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "SHOPLOOP_SIMULATOR_SHOPPERS": str(shoppers),
+        "SHOPLOOP_DEMO_API_WORKERS": str(settings.api_workers),
+        **_demo_console_login(),
+    }
+
+
 def run_demo(*, simulate: bool, shoppers: int) -> int:
     settings = DemoSettings()
     uses_embedded_broker = settings.kafka_bootstrap_servers is None
@@ -116,16 +132,9 @@ def run_demo(*, simulate: bool, shoppers: int) -> int:
     )
     if "api" in processes:
         _prepare_development_merchant_key()
-    _print_plan(processes, bootstrap, shoppers)
+    _print_plan(processes, bootstrap, shoppers, settings.api_workers)
 
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PYTHONUNBUFFERED": "1",
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "SHOPLOOP_SIMULATOR_SHOPPERS": str(shoppers),
-        **_demo_console_login(),
-    }
+    env = demo_environment(settings, bootstrap=bootstrap, shoppers=shoppers)
     manager = Manager(Printer(sys.stdout))
     for name, command in processes.items():
         manager.add_process(name, command, env=env, cwd=str(PROJECT_ROOT))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -39,6 +40,27 @@ def test_an_interaction_one_half_life_old_counts_half(make_interactions: Make) -
 
     assert matrix.user_items[matrix.person_index["ana"], 0] == pytest.approx(0.5)
     assert matrix.user_items[matrix.person_index["bo"], 0] == pytest.approx(1.0)
+
+
+def test_with_repeats_last_a_reordered_product_counts_once_from_its_latest_purchase(
+    make_interactions: Make,
+) -> None:
+    frame = make_interactions(
+        [
+            ("ana", "coffee", "purchase", 0),
+            ("ana", "coffee", "purchase", 7),
+            ("ana", "coffee", "purchase", 14),
+            ("ana", "coffee", "view", 14),
+        ]
+    )
+    as_of = datetime(2024, 3, 15, tzinfo=UTC)
+    weights = InteractionWeights(view=1.0, purchase=1.0, half_life_days=14)
+
+    summed = build_interaction_matrix(frame, weights=weights, as_of=as_of)
+    last = build_interaction_matrix(frame, weights=replace(weights, repeats="last"), as_of=as_of)
+
+    assert summed.user_items[0, 0] == pytest.approx(0.5 + 0.5**0.5 + 1.0 + 1.0)
+    assert last.user_items[0, 0] == pytest.approx(1.0 + 1.0)
 
 
 def test_only_purchases_count_as_purchased(make_interactions: Make) -> None:

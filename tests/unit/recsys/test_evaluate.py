@@ -12,6 +12,7 @@ import scipy.sparse as sp
 from recsys.dataset import InteractionWeights, build_interaction_matrix
 from recsys.evaluate import (
     ALSRanker,
+    BlendRanker,
     ItemKNNRanker,
     PopularityRanker,
     average_precision_at_k,
@@ -133,3 +134,30 @@ def test_every_model_is_scored_on_the_same_shoppers_and_als_beats_global_popular
         report.result("global popularity").ndcg, report.result("recent popularity").ndcg
     )
     assert "| ALS |" in format_table(report)
+
+
+class _FixedScores:
+    """A ranker whose scores are given: the same row for every shopper."""
+
+    def __init__(self, scores: list[float]) -> None:
+        self._scores = np.asarray(scores, dtype=np.float32)
+
+    def fit(self, data: object) -> None:
+        pass
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        return np.tile(self._scores, (len(rows), 1))
+
+
+def test_a_blend_ranks_by_the_weighted_mix_of_its_parts_scaled_per_shopper() -> None:
+    personal = _FixedScores([10.0, 8.0, 0.0])  # prefers product 0
+    popular = _FixedScores([0.0, 500.0, 1000.0])  # prefers product 2, on a scale 100× larger
+    rows = np.asarray([0, 1])
+
+    mostly_personal = BlendRanker({personal: 0.8, popular: 0.2}).scores(rows)
+    mostly_popular = BlendRanker({personal: 0.2, popular: 0.8}).scores(rows)
+
+    # unscaled, 0.2 × 1000 would drown 0.8 × 10 whatever the weights
+    assert mostly_personal[0].argmax() == 0
+    assert mostly_popular[0].argmax() == 2
+    assert mostly_personal.shape == (2, 3)

@@ -199,7 +199,7 @@ def test_logged_in_shoppers_see_the_demo_experiment_and_track_the_exposure(
 
 
 def test_logged_in_shoppers_see_recommendations_and_track_what_they_were_shown_and_tapped(
-    shop_collector: RecordingCollector,
+    shop_collector: RecordingCollector, shopping_run: SimulatorSettings
 ) -> None:
     messages = shop_collector.accepted_messages()
     shown = {m["properties"]["request_id"]: m for m in messages if m.get("event") == "Recommendation Shown"}
