@@ -314,7 +314,13 @@ def referral_totals(warehouse_path: Path, *, start: date, end: date) -> Referral
             """
             select count(*), count(distinct sharer_person_id), coalesce(sum(new_shoppers), 0),
                 coalesce(sum(attributed_orders), 0), coalesce(sum(attributed_gmv_fen), 0),
-                coalesce(sum(sharer_referral_rewards), 0)
+                -- A sharer's referral rewards repeat on each of their shares: counted once per sharer.
+                coalesce((
+                    select sum(rewards) from (
+                        select max(sharer_referral_rewards) as rewards from fct_referrals
+                        where shared_date between $start and $end group by sharer_person_id
+                    )
+                ), 0)
             from fct_referrals where shared_date between $start and $end
             """,
             {"start": start, "end": end},
@@ -343,7 +349,7 @@ def top_sharers(warehouse_path: Path, *, start: date, end: date, limit: int = 20
         select sharer_person_id, count(*) as shares, sum(entered_shoppers)::bigint as entered_shoppers,
             sum(new_shoppers)::bigint as new_shoppers, sum(attributed_orders)::bigint as attributed_orders,
             sum(attributed_gmv_fen)::bigint as attributed_gmv_fen,
-            sum(sharer_referral_rewards)::bigint as rewards
+            max(sharer_referral_rewards)::bigint as rewards  -- the sharer's, on each of their shares
         from fct_referrals where shared_date between $start and $end
         group by 1 order by new_shoppers desc, attributed_gmv_fen desc, sharer_person_id limit $limit
         """,

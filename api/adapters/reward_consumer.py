@@ -51,6 +51,7 @@ def apply_reward_command(uow: UnitOfWork, raw: bytes, *, now: datetime) -> str |
             user_id=command.user_id,
             campaign_id=command.campaign_id,
             now=now,
+            role=command.role,
         )
     except DomainError as error:
         log.warning("reward command %s not granted: %s", command.command_id, error.message)

@@ -139,10 +139,31 @@ def claim_coupon(uow: UnitOfWork, *, user_id: str, campaign_id: str, now: dateti
     return coupon_id
 
 
+# The coupon's source names what earned it, by the role the streams gave the reward; the warehouse counts a
+# sharer's referral rewards by it (fct_referrals).
+REWARD_SOURCES = {
+    "sharer": "referral_sharer",
+    "friend": "referral_friend",
+    "second_level": "referral_second_level",
+    "push_gift": "push_gift",
+}
+
+
+def reward_source(role: str | None) -> str:
+    """The coupon source for a reward of this role; "reward" for a role this order core does not know."""
+    return REWARD_SOURCES.get(role or "", "reward")
+
+
 def grant_reward_coupon(
-    uow: UnitOfWork, *, command_id: str, user_id: str, campaign_id: str, now: datetime
+    uow: UnitOfWork,
+    *,
+    command_id: str,
+    user_id: str,
+    campaign_id: str,
+    now: datetime,
+    role: str | None = None,
 ) -> str:
-    """Reward commands from the streams (referral coupons) arrive at least once; the command id makes
+    """Reward commands from the streams (referral and push coupons) arrive at least once; the command id makes
     them idempotent."""
     claim_ref = f"reward:{command_id}"
     with uow:
@@ -153,7 +174,7 @@ def grant_reward_coupon(
             uow,
             campaign_id=campaign_id,
             user_id=user_id,
-            source="reward",
+            source=reward_source(role),
             claim_ref=claim_ref,
             now=now,
             claimable_only=False,

@@ -39,7 +39,12 @@ async def test_a_redelivered_reward_command_grants_its_coupon_once_and_a_bad_one
     )
     topic = f"shoploop.rewards.test-{now.timestamp():.0f}"
     ensure_topics(kafka_settings, (TopicSpec(topic),))
-    command = {"command_id": "reward-r1-o1-sharer", "user_id": "xiaoming", "campaign_id": campaign_id}
+    command = {
+        "command_id": "reward-r1-o1-sharer",
+        "user_id": "xiaoming",
+        "campaign_id": campaign_id,
+        "role": "sharer",
+    }
     producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap_servers, acks="all")
     await producer.start()
     try:
@@ -48,17 +53,21 @@ async def test_a_redelivered_reward_command_grants_its_coupon_once_and_a_bad_one
             b"not json",
             orjson.dumps({**command, "command_id": "reward-r1-o2", "campaign_id": "no-such-campaign"}),
             orjson.dumps(command),  # redelivered
-            orjson.dumps({**command, "command_id": "reward-r1-o3-friend", "user_id": "xiaohong"}),
+            orjson.dumps(
+                {**command, "command_id": "reward-r1-o3-friend", "user_id": "xiaohong", "role": "friend"}
+            ),
         ):
             await producer.send_and_wait(topic, value=value, key=b"xiaoming")
     finally:
         await producer.stop()
 
-    def granted() -> list[tuple[str, str]]:
+    def granted() -> list[tuple[str, str, str]]:
         with factory() as session:
             return sorted(
-                (row.user_id, row.claim_ref)
-                for row in session.execute(select(t.coupons.c.user_id, t.coupons.c.claim_ref))
+                (row.user_id, row.claim_ref, row.source)
+                for row in session.execute(
+                    select(t.coupons.c.user_id, t.coupons.c.claim_ref, t.coupons.c.source)
+                )
             )
 
     stop = asyncio.Event()
@@ -82,6 +91,6 @@ async def test_a_redelivered_reward_command_grants_its_coupon_once_and_a_bad_one
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, timeout=10)
     assert granted() == [
-        ("xiaohong", "reward:reward-r1-o3-friend"),
-        ("xiaoming", "reward:reward-r1-o1-sharer"),
+        ("xiaohong", "reward:reward-r1-o3-friend", "referral_friend"),
+        ("xiaoming", "reward:reward-r1-o1-sharer", "referral_sharer"),
     ]

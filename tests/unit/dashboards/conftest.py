@@ -229,7 +229,8 @@ _SEED_ROWS: dict[str, list[tuple[object, ...]]] = {
     "fct_referrals": [
         ("sh1", None, "sh1", 1, "ann", "p1", "Product Shared", "single_chat", NOW, DAY, 4, 3, 1, 3900, 1),
         ("sh2", "sh1", "sh1", 2, "bob", "p1", "Product Shared", "group_chat", NOW, DAY, 2, 1, 1, 8800, 0),
-        ("sh3", None, "sh3", 1, "ann", "p2", "Product Shared", "single_chat", NOW, DAY, 1, 0, 0, 0, 0),
+        # ann's one reward is on each of her shares, as fct_referrals repeats a sharer's rewards.
+        ("sh3", None, "sh3", 1, "ann", "p2", "Product Shared", "single_chat", NOW, DAY, 1, 0, 0, 0, 1),
         (
             "sh4",
             None,

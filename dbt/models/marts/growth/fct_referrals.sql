@@ -94,7 +94,7 @@ rewards as (
         count(*) as referral_rewards
     from coupons
     inner join users using (user_id)
-    where coupons.grant_source like 'referral%'
+    where coupons.grant_source in ('referral_sharer', 'referral_second_level')
     group by all
 
 ),
