@@ -67,16 +67,19 @@ def render() -> None:
     )
 
     daily = queries.daily_sales(path, start=start, end=end)
+    day_labels = daily["day"].dt.to_string("%Y-%m-%d")
     figure = go.Figure()
-    figure.add_bar(x=daily["day"], y=(daily["gmv_fen"] / 100), name=text("column.gmv_yuan", language))
+    figure.add_bar(x=day_labels, y=(daily["gmv_fen"] / 100), name=text("column.gmv_yuan", language))
     figure.add_scatter(
-        x=daily["day"], y=daily["active_shoppers"], name=text("metric.active_shoppers", language), yaxis="y2"
+        x=day_labels, y=daily["active_shoppers"], name=text("metric.active_shoppers", language), yaxis="y2"
     )
     figure.update_layout(
         height=340,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         # From zero: an auto-ranged axis turns 107 → 108 active shoppers into a cliff.
         yaxis2={"overlaying": "y", "side": "right", "rangemode": "tozero", "showgrid": False},
+        # Days as categories: on a time axis a single day's bar is a sliver under millisecond ticks.
+        xaxis={"type": "category"},
         legend={"orientation": "h"},
     )
     st.plotly_chart(figure, key="overview_chart")

@@ -46,16 +46,17 @@ def render() -> None:
     st.caption(text("referrals.k_note", language))
 
     daily = daily_all.filter(pl.col("shared_date").is_between(start, end))
+    day_labels = daily["shared_date"].dt.to_string("%Y-%m-%d")
     figure = go.Figure()
-    figure.add_bar(
-        x=daily["shared_date"], y=daily["new_shoppers"], name=text("referrals.new_shoppers", language)
-    )
-    figure.add_scatter(x=daily["shared_date"], y=daily["k_factor"], name="K", yaxis="y2")
+    figure.add_bar(x=day_labels, y=daily["new_shoppers"], name=text("referrals.new_shoppers", language))
+    figure.add_scatter(x=day_labels, y=daily["k_factor"], name="K", yaxis="y2")
     figure.update_layout(
         height=300,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         # From zero: an auto-ranged axis turns a K-factor of 0.9 → 1.1 into a cliff.
         yaxis2={"overlaying": "y", "side": "right", "rangemode": "tozero", "showgrid": False},
+        # Days as categories: on a time axis a single day's bar is a sliver under millisecond ticks.
+        xaxis={"type": "category"},
         legend={"orientation": "h"},
     )
     st.plotly_chart(figure, key="referrals_chart")
