@@ -9,10 +9,10 @@ Faust agents feed it and persist its state; a test can feed it a list. No clock,
 from __future__ import annotations
 
 import heapq
-from operator import itemgetter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -785,6 +785,13 @@ class Engine:
         person = self.persons.get(person_id)
         if rule is None or not rule.is_active or person is None or person.closed.get(rule_id) == episode:
             return
+        if rule.kind == "abandoned_cart":
+            # Every cart change leaves the entry of the change before it on the due-heap: such an entry
+            # finds the cart changed since, its reminder not due yet, and is dropped here before the
+            # candidate is built (the check below would drop it too, at several times the cost).
+            changed_at = person.cart.changed_at
+            if changed_at is None or changed_at + rule.delay > at:
+                return
         candidate = self._candidate(person, rule, at)
         if candidate is None or candidate.episode != episode or candidate.due_at > at:
             return  # the person exited (paid, emptied the cart, items sold out) or a newer episode began
