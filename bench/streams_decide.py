@@ -11,6 +11,7 @@ on. Process time, not wall time, so other engineers' load on the shared cores mo
 from __future__ import annotations
 
 import argparse
+import gc
 import time
 import zlib
 from collections import Counter
@@ -24,6 +25,7 @@ from streams.automations.rules import PushPolicy, parse_rule
 from streams.engine.checkpoint import Checkpoint, CheckpointTables, offer_records
 from streams.engine.core import Engine
 from streams.metrics.live import LiveTally
+from streams.settings import StreamsSettings
 
 
 @dataclass
@@ -89,6 +91,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=15_000)
     parser.add_argument("--partitions", type=int, default=4)
     args = parser.parse_args()
+    # The young-generation threshold the streams role runs with (`shoploop streams` sets it at start).
+    gc.set_threshold(StreamsSettings().gc_young_threshold, 10, 10)
     inputs = records(args.events, args.partitions)
     spent = run(inputs, args.batch)
     total = sum(spent.values())

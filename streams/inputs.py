@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import orjson
 
 
@@ -69,8 +70,79 @@ def _utc(value: Any, what: str) -> datetime:
     return moment.astimezone(UTC)
 
 
+# The fast path's types are narrow on purpose: a value of another type (an int user_id, a string scene …)
+# fails to decode here and takes the general path, which reads it as it always has.
+class _WeChat(msgspec.Struct):
+    openid: str | None = None
+
+
+class _Device(msgspec.Struct):
+    id: str | None = None
+
+
+class _Context(msgspec.Struct):
+    wechat: _WeChat | None = None
+    device: _Device | None = None
+
+
+# A scene outside int64 takes the general path (orjson reads some of those as floats).
+_Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+
+
+class _Event(msgspec.Struct, gc=False):
+    """The fields of a TrackedEvent the streams read; msgspec skips the rest (anonymous_id, most of context).
+
+    properties and traits are decoded whole. msgspec reads an integer beyond 64 bits as an int where orjson
+    reads a float, but the collector writes `shoploop.events` with orjson, which cannot write one.
+    """
+
+    message_id: str = ""
+    person_id: str = ""
+    timestamp: str | None = None
+    type: str = ""
+    event: str | None = None
+    user_id: str | None = None
+    scene: _Int64 | None = None
+    properties: Any = None
+    traits: Any = None
+    context: _Context | None = None
+
+
+_decode_event = msgspec.json.Decoder(_Event).decode
+
+
 def activity_from_json(raw: bytes) -> Activity:
-    """Parse one enriched TrackedEvent from `shoploop.events`."""
+    """Parse one enriched TrackedEvent from `shoploop.events`.
+
+    The worker parses every event: the common shape is decoded by msgspec into only the fields used; any
+    other shape (a missing id, a null type, a context that is not an object …) takes the general path below,
+    which gives the same Activity or the same `BadInput`.
+    """
+    try:
+        data = _decode_event(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return _activity_from_any_json(raw)
+    if not data.message_id or not data.person_id:
+        return _activity_from_any_json(raw)
+    context = data.context
+    wechat = context.wechat if context is not None else None
+    device = context.device if context is not None else None
+    return Activity(
+        data.message_id,
+        data.person_id,
+        _utc(data.timestamp, "timestamp"),
+        data.type,
+        data.event,
+        data.user_id or None,
+        data.scene,
+        (wechat.openid or None) if wechat is not None else None,
+        (device.id or None) if device is not None else None,
+        data.properties or {},
+        data.traits or {},
+    )
+
+
+def _activity_from_any_json(raw: bytes) -> Activity:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as error:

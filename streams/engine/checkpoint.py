@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from ingestion.contract.event import event_values
+from ingestion.contract.event import EVENT_SEPARATOR, event_values
 from shoploop.kafka import Topics
 from streams.engine.core import Engine, Output, PersonState
 from streams.ids import stable_id
@@ -60,10 +60,6 @@ def _parse_input(topic: str, raw: bytes) -> Activity | OrderFact | None:
     if topic == Topics.ORDERS.name:
         return order_fact_from_json(raw)
     return activity_from_json(raw)
-
-
-def _input_id(item: Activity | OrderFact) -> str:
-    return item.message_id if isinstance(item, Activity) else item.event_id
 
 
 _SHARE_FIELDS = tuple(field.name for field in fields(ShareNode))
@@ -333,17 +329,26 @@ def offer_records(
     results: list[Output] = []
     offered: list[Offered] = []
     activities: list[Activity] = []
+    events_topic, orders_topic, offer = Topics.EVENTS.name, Topics.ORDERS.name, engine.offer
     for message in records:
         source = f"{message.topic}:{message.partition}"
         if message.offset < next_offsets.get(source, 0):
             continue  # offered before a restart: its effect is in the restored state
         next_offsets[source] = message.offset + 1
-        is_event = message.topic == Topics.EVENTS.name
-        # An events record carries one or more events as JSON lines; an order-core record, one event.
-        raws = event_values(message.value or b"") if is_event else [message.value or b""]
+        value = message.value or b""
+        is_event = message.topic == events_topic
+        parse = order_fact_from_json if message.topic == orders_topic else activity_from_json
+        # An events record carries one or more events as JSON lines (most carry one: no split needed); an
+        # order-core record, one event.
+        if not is_event:
+            raws = [value]
+        elif EVENT_SEPARATOR in value or not value or value.isspace():
+            raws = event_values(value)
+        else:
+            raws = [value]
         for raw in raws:
             try:
-                item = _parse_input(message.topic, raw)
+                item = parse(raw)
             except BadInput as error:
                 results.append(
                     Output(
@@ -359,10 +364,14 @@ def offer_records(
                 continue
             if item is None:
                 continue
-            results += engine.offer(item, partition=source if is_event else None, seen_at=seen_at)
-            if isinstance(item, Activity):
+            late = offer(item, partition=source if is_event else None, seen_at=seen_at)
+            if late:
+                results += late
+            if type(item) is Activity:
                 activities.append(item)
-            offered.append((_input_id(item), message.topic, raw))
+                offered.append((item.message_id, message.topic, raw))
+            else:
+                offered.append((item.event_id, message.topic, raw))  # type: ignore[union-attr]
     return results, offered, activities
 
 

@@ -63,6 +63,8 @@ def order_value_fen(event: TrackedEvent | Activity) -> int:
     return 0
 
 
+_MINUTE = timedelta(minutes=1)
+
 _COUNTED_EVENTS = {
     "Product Viewed": "product_views",
     "Product Added": "cart_adds",
@@ -86,19 +88,25 @@ class LiveTally:
     def _tally(self, timed: Iterable[tuple[datetime, TrackedEvent | Activity]]) -> list[MinuteDelta]:
         counts: dict[datetime, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         newest: datetime | None = None
+        # Events come mostly in time order: the minute, its row and its shoppers are looked up again only
+        # when an event falls outside the minute of the one before.
+        minute = minute_end = row = counted = None
         for at, event in timed:
-            minute = minute_of(at)
-            newest = minute if newest is None or minute > newest else newest
-            row = counts[minute]
-            row["events"] += 1
-            if event.person_id not in self._counted_shoppers[minute]:
-                self._counted_shoppers[minute].add(event.person_id)
-                row["new_shoppers"] += 1
+            if minute is None or not (minute <= at < minute_end):  # type: ignore[operator]
+                minute = minute_of(at)
+                minute_end = minute + _MINUTE
+                row = counts[minute]
+                counted = self._counted_shoppers[minute]
+                newest = minute if newest is None or minute > newest else newest
+            row["events"] += 1  # type: ignore[index]
+            if event.person_id not in counted:  # type: ignore[operator]
+                counted.add(event.person_id)  # type: ignore[union-attr]
+                row["new_shoppers"] += 1  # type: ignore[index]
             column = _COUNTED_EVENTS.get(event.event or "") if event.type == "track" else None
             if column is not None:
-                row[column] += 1
+                row[column] += 1  # type: ignore[index]
                 if column == "orders":
-                    row["gmv_fen"] += order_value_fen(event)
+                    row["gmv_fen"] += order_value_fen(event)  # type: ignore[index]
         if newest is not None:
             self._forget_before(newest - self.retention)
         return [MinuteDelta(minute=minute, **row) for minute, row in sorted(counts.items())]
