@@ -88,7 +88,8 @@ final as (
             else 'matched'
         end as reconciliation_status,
         reported.reported_at,
-        verified.paid_at
+        verified.paid_at,
+        timestamptz '{{ run_started_at }}' as built_at
     from reported
     full outer join verified using (order_id)
 
