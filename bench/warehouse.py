@@ -525,6 +525,7 @@ def run(count: int, *, faust_count: int, keep: Path | None, reuse: bool = False)
 
     ceiling = raw_scan_s(settings)
     print(f"raw DuckDB scan of the lake (ceiling): {ceiling:.2f} s")
+    print(f"dbt builds with {settings.build_threads} thread(s) (SHOPLOOP_WAREHOUSE_BUILD_THREADS)")
     warm_dbt = WarmDbt()
     started = time.perf_counter()
     assert build_and_publish(settings, full_refresh=True, warm_dbt=warm_dbt) == 0, "full build failed"

@@ -166,6 +166,7 @@ def dbt_build_command(
     command: tuple[str, ...] = ("build",),
     fingerprint: str | None = None,
     memory_limit: str | None = None,
+    threads: int | None = None,
 ) -> list[str]:
     dbt_vars: dict[str, str | int] = {
         "database_path": str(database_path),
@@ -203,6 +204,7 @@ def dbt_build_command(
         "--vars",
         orjson.dumps(dbt_vars).decode(),
         *(skip_unit_tests if command == ("build",) else []),
+        *(["--threads", str(threads)] if threads is not None else []),
     ]
 
 
@@ -335,6 +337,7 @@ def build_warehouse(
     fingerprint: str | None = None,
     warm_dbt: WarmDbt | None = None,
     memory_limit: str | None = None,
+    threads: int | None = None,
 ) -> BuildResult:
     """Run `dbt build` over the lake in `events_dir` into a new DuckDB file under `build_dir`.
 
@@ -363,6 +366,7 @@ def build_warehouse(
         run_unit_tests=run_unit_tests,
         fingerprint=fingerprint,
         memory_limit=memory_limit,
+        threads=threads,
         **lake_globs(
             events_dir=events_dir,
             order_book_dir=order_book_dir,
@@ -520,6 +524,7 @@ def build_and_publish(
         fingerprint=fingerprint,
         warm_dbt=warm_dbt,
         memory_limit=settings.build_memory_limit,
+        threads=settings.build_threads,
     )
     if not result.succeeded:
         log.error(

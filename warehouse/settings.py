@@ -16,6 +16,9 @@ class WarehouseSettings(BaseSettings):
     shop_timezone: str = "Asia/Shanghai"
     # DuckDB's memory limit for a dbt build (it spills to disk beyond it); the machine is shared.
     build_memory_limit: str = "4GB"
+    # dbt's threads for a build: nodes run side by side on one DuckDB (its own threads are shared), so one
+    # node's Python and commit overhead overlaps another's query.
+    build_threads: int = 1
 
     @property
     def lake_dir(self) -> Path:

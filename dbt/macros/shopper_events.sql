@@ -13,3 +13,31 @@
     union
     select shopper_id from {{ ref('int_people_merged') }}
 {%- endmacro %}
+
+{#- The config of a model incremental per shopper: delete+insert on person_id, and a pre-hook that deletes the
+    rows of every merged person (the merge handed their events to the shopper, who is rebuilt). -#}
+{% macro per_shopper_incremental_config() -%}
+    {{ config(
+        materialized='incremental',
+        unique_key='person_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        pre_hook="{% if is_incremental() %}delete from {{ this }} where person_id in (select person_id from "
+            ~ "{{ ref('int_people_merged') }}){% endif %}"
+    ) }}
+{%- endmacro %}
+
+{#- The shopper events a per-shopper incremental model reads: every event in a full build; in an incremental one,
+    the events of the shoppers_staged_this_run() and of the shoppers `also_touched` (a query of person_id) names. -#}
+{% macro events_of_shoppers_to_rebuild(also_touched=none) -%}
+    select * from ({{ shopper_events() }})
+    {%- if is_incremental() %}
+    where person_id in (
+        {{ shoppers_staged_this_run() }}
+        {%- if also_touched is not none %}
+        union
+        {{ also_touched }}
+        {%- endif %}
+    )
+    {%- endif %}
+{%- endmacro %}

@@ -8,13 +8,16 @@ run computed a row (`staged_at`, `built_at`) may differ.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import dataclasses
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pyarrow.compute as pc
 import pytest
 
+from ingestion.contract.event import TrackedEvent
 from warehouse.lake import write_events, write_order_events, write_partition
 from warehouse.publish import (
     build_and_publish,
@@ -27,15 +30,35 @@ from warehouse.settings import WarehouseSettings
 RUN_COLUMNS = ("staged_at", "built_at")
 
 
+def _unknown_order_reported(after: datetime) -> TrackedEvent:
+    """Sun's app reports o-9999 paid, an order the order book never saw (a client claiming a payment), received
+    after `after`: only the client report can tell a build that the order exists."""
+    (report,) = [e for e in load_fixture_events() if e.message_id == "fx-021"]
+    return dataclasses.replace(
+        report,
+        message_id="fx-unknown-order",
+        properties={**report.properties, "order_id": "o-9999"},
+        timestamp=after + timedelta(minutes=1),
+        original_timestamp=after + timedelta(minutes=1),
+        sent_at=after + timedelta(minutes=1),
+        received_at=after + timedelta(minutes=1),
+    )
+
+
 def _write_lake(
-    settings: WarehouseSettings, *, received_from: datetime | None, received_before: datetime | None
+    settings: WarehouseSettings,
+    *,
+    received_from: datetime | None,
+    received_before: datetime | None,
+    extra_events: Sequence[TrackedEvent] = (),
 ) -> None:
     def wanted(received_at: datetime) -> bool:
         return (received_from is None or received_at >= received_from) and (
             received_before is None or received_at < received_before
         )
 
-    write_events(settings.events_dir, [e for e in load_fixture_events() if wanted(e.received_at)])
+    events = [*load_fixture_events(), *extra_events]
+    write_events(settings.events_dir, [e for e in events if wanted(e.received_at)])
     write_order_events(
         settings.order_book_dir, [e for e in load_fixture_order_book() if wanted(e.received_at)]
     )
@@ -85,29 +108,36 @@ def _tables_that_differ(incremental: Path, full: Path) -> dict[str, tuple[int, i
     return differ
 
 
+LOGIN_AFTER_PAYING = datetime(2024, 11, 11, 10, 10, tzinfo=UTC)
+
+
 @pytest.mark.parametrize(
-    ("cutoff", "orders_kept"),
+    ("cutoff", "orders_kept", "extra_events"),
     [
         # o-1003's payment and refund, o-1001's refunds and Lily's second phone arrive in the second batch: every
         # order is touched by it.
-        (datetime(2024, 11, 11, 6, 59, 30, tzinfo=UTC), set()),
+        (datetime(2024, 11, 11, 6, 59, 30, tzinfo=UTC), set(), ()),
         # Qian logs in after her order o-1005 was paid (its shopper is only known from the second batch), Lily's
         # refund and second phone, Ma's order: only Sun's o-1003 is untouched and keeps the first build's row.
-        (datetime(2024, 11, 11, 10, 10, tzinfo=UTC), {"o-1003"}),
+        (LOGIN_AFTER_PAYING, {"o-1003"}, ()),
+        # The same, and Sun reports an order the order book never saw: only the report itself can make the
+        # order-report check (dq_order_reports_vs_order_book) recompute it. Sun has a new event now, so her
+        # o-1003 is recomputed too.
+        (LOGIN_AFTER_PAYING, set(), (_unknown_order_reported(LOGIN_AFTER_PAYING),)),
     ],
-    ids=["payments-and-merge-later", "login-after-paying"],
+    ids=["payments-and-merge-later", "login-after-paying", "report-of-an-unknown-order"],
 )
 def test_an_incremental_build_after_a_new_batch_equals_a_full_rebuild_row_for_row(
-    tmp_path: Path, cutoff: datetime, orders_kept: set[str]
+    tmp_path: Path, cutoff: datetime, orders_kept: set[str], extra_events: tuple[TrackedEvent, ...]
 ) -> None:
     incremental = WarehouseSettings(data_dir=tmp_path / "incremental")
-    _write_lake(incremental, received_from=None, received_before=cutoff)
+    _write_lake(incremental, received_from=None, received_before=cutoff, extra_events=extra_events)
     assert build_and_publish(incremental, full_refresh=True) == 0
-    _write_lake(incremental, received_from=cutoff, received_before=None)
+    _write_lake(incremental, received_from=cutoff, received_before=None, extra_events=extra_events)
     assert build_and_publish(incremental) == 0
 
     full = WarehouseSettings(data_dir=tmp_path / "full")
-    _write_lake(full, received_from=None, received_before=None)
+    _write_lake(full, received_from=None, received_before=None, extra_events=extra_events)
     assert build_and_publish(full, full_refresh=True) == 0
 
     assert _tables_that_differ(incremental.warehouse_path, full.warehouse_path) == {}

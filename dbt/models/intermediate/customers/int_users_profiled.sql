@@ -6,32 +6,13 @@
 -- (a merge can hand a person's events to another shopper; the merged person's own row is deleted by a pre-hook),
 -- from all their events, and no others. Nothing here depends on other shoppers or on the newest event.
 
-{{ config(
-    materialized='incremental',
-    unique_key='person_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where person_id in (select person_id from "
-        ~ "{{ ref('int_people_merged') }}){% endif %}"
-) }}
+{{ per_shopper_incremental_config() }}
 
 with
 
-{%- if is_incremental() %}
-
-touched as (
-
-    {{ shoppers_staged_this_run() }}
-
-),
-{%- endif %}
-
 events as not materialized (
 
-    select * from ({{ shopper_events() }})
-    {%- if is_incremental() %}
-    where person_id in (select person_id from touched)
-    {%- endif %}
+    {{ events_of_shoppers_to_rebuild() }}
 
 ),
 

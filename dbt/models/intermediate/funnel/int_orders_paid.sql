@@ -47,6 +47,8 @@ reported as (
     from events
     where call_type = 'track'
         and event_name = 'Order Completed'
+        -- here, not after the window below: with verified payments no report is ranked at all
+        and not exists (select 1 from verified)
 
 ),
 
@@ -71,7 +73,6 @@ final as (
     select * from verified
     union all
     select * from first_report
-    where not exists (select 1 from verified)
 
 )
 

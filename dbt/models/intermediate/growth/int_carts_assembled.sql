@@ -7,14 +7,7 @@
 -- changed (paid_orders_hash: a hash of their payment times, compared with all paid orders — an order can be paid
 -- late, or move to another shopper once the client's report or a login arrives), and no others.
 
-{{ config(
-    materialized='incremental',
-    unique_key='person_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where person_id in (select person_id from "
-        ~ "{{ ref('int_people_merged') }}){% endif %}"
-) }}
+{{ per_shopper_incremental_config() }}
 
 with
 
@@ -32,27 +25,17 @@ payment_times as (
 
 ),
 
-{%- if is_incremental() %}
-
-touched as (
-
-    {{ shoppers_staged_this_run() }}
-    union
+{%- set paid_orders_changed -%}
     select stored.person_id
     from (select distinct person_id, paid_orders_hash from {{ this }}) as stored
     left join payment_times using (person_id)
     where stored.paid_orders_hash is distinct from payment_times.paid_orders_hash
-
-),
-{%- endif %}
+{%- endset %}
 
 events as not materialized (
 
-    select * from ({{ shopper_events() }})
+    select * from ({{ events_of_shoppers_to_rebuild(also_touched=paid_orders_changed) }})
     where event_name = 'Product Added'
-    {%- if is_incremental() %}
-        and person_id in (select person_id from touched)
-    {%- endif %}
 
 ),
 

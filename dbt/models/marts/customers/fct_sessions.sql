@@ -4,32 +4,13 @@
 -- Incremental by shopper: a build recomputes every session of the shoppers this run staged events for (and of
 -- every merged shopper, whose earlier events may just have become theirs), and nobody else's.
 
-{{ config(
-    materialized='incremental',
-    unique_key='person_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='fail',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where person_id in (select person_id from "
-        ~ "{{ ref('int_people_merged') }}){% endif %}"
-) }}
+{{ per_shopper_incremental_config() }}
 
 with
 
-{%- if is_incremental() %}
-
-touched as (
-
-    {{ shoppers_staged_this_run() }}
-
-),
-{%- endif %}
-
 events as not materialized (
 
-    select * from ({{ shopper_events() }})
-    {%- if is_incremental() %}
-    where person_id in (select person_id from touched)
-    {%- endif %}
+    {{ events_of_shoppers_to_rebuild() }}
 
 ),
 

@@ -1,6 +1,17 @@
 -- Data quality: what the mini-program said was paid ("Order Completed") against what the order book verified.
 -- One row per order either side knows; the gap is a number on a dashboard, never silently dropped.
 
+-- Incremental by order: a build recomputes the orders int_orders_placed recomputed in this run (new order-book
+-- events or reports, a shopper who moved) and every order reported by a shopper this run staged events for or a
+-- merged shopper (a report the order book never saw), from all of the order's reports; no others.
+
+{{ config(
+    materialized='incremental',
+    unique_key='order_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail'
+) }}
+
 with
 
 events as not materialized (
@@ -15,6 +26,22 @@ orders as (
 
 ),
 
+{%- if is_incremental() %}
+
+touched as (
+
+    select order_id from orders where built_at = timestamptz '{{ run_started_at }}'
+    union
+    select order_id
+    from events
+    where call_type = 'track'
+        and event_name = 'Order Completed'
+        and order_id is not null
+        and person_id in ({{ shoppers_staged_this_run() }})
+
+),
+{%- endif %}
+
 reported as (
 
     select
@@ -27,6 +54,9 @@ reported as (
     where call_type = 'track'
         and event_name = 'Order Completed'
         and order_id is not null
+        {%- if is_incremental() %}
+        and order_id in (select order_id from touched)
+        {%- endif %}
     qualify row_number() over (partition by order_id order by event_at, message_id) = 1
 
 ),
@@ -36,6 +66,9 @@ verified as (
     select order_id, person_id, paid_fen, paid_at, paid_date
     from orders
     where paid_at is not null
+        {%- if is_incremental() %}
+        and order_id in (select order_id from touched)
+        {%- endif %}
 
 ),
 
@@ -55,7 +88,8 @@ final as (
             else 'matched'
         end as reconciliation_status,
         reported.reported_at,
-        verified.paid_at
+        verified.paid_at,
+        timestamptz '{{ run_started_at }}' as built_at
     from reported
     full outer join verified using (order_id)
 

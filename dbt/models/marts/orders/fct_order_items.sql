@@ -55,7 +55,8 @@ final as (
         cast(line ->> 2 as bigint) as unit_price_fen,
         cast(line ->> 1 as bigint) * cast(line ->> 2 as bigint) as line_fen,
         is_paid,
-        placed_date
+        placed_date,
+        timestamptz '{{ run_started_at }}' as built_at
     from lines
 
 )

@@ -59,7 +59,8 @@ final as (
         orders.placed_date,
         orders.paid_at,
         orders.paid_date,
-        orders.transaction_id
+        orders.transaction_id,
+        timestamptz '{{ run_started_at }}' as built_at
     from orders
     left join items using (order_id)
 

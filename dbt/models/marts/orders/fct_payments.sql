@@ -53,7 +53,8 @@ final as (
         order_events.total_fen as amount_fen,
         {{ fen_to_yuan('order_events.total_fen') }} as amount_yuan,
         order_events.occurred_at as paid_at,
-        order_events.occurred_date as paid_date
+        order_events.occurred_date as paid_date,
+        timestamptz '{{ run_started_at }}' as built_at
     from order_events
     left join orders using (order_id)
     where order_events.event_name = 'OrderPaid'
