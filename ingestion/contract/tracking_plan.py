@@ -8,10 +8,13 @@ topic with a reason code, never silently away.
 
 from __future__ import annotations
 
+import types
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args, get_origin
 
+from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
 
 PLAN_VERSION = "2026.11.1"
 
@@ -262,6 +265,8 @@ def check_against_plan(
         schema = spec.properties
     else:
         return None
+    if _PLAIN_CHECKS[schema].conforms(properties or {}):
+        return None
     try:
         schema.model_validate(properties or {})
     except ValidationError as error:
@@ -271,6 +276,114 @@ def check_against_plan(
             return PlanViolation("missing_property", f"{event or message_type}: {where} is required")
         return PlanViolation("wrong_type", f"{event or message_type}: {where}: {first['msg']}")
     return None
+
+
+# Strict mode: a str field takes a str, an int field an int (not a bool), a float field a float or an int (not a
+# bool). Ints beyond 2**53 are left to pydantic, which refuses the ones a float cannot hold.
+_PLAIN_TYPES: dict[Any, tuple[type, ...]] = {str: (str,), int: (int,), float: (float, int)}
+_MAX_EXACT_FLOAT_INT = 2**53
+_MISSING = object()
+
+
+@dataclass(frozen=True, slots=True)
+class _PlainField:
+    """A property of plain type (str, int, float, optionally None, bounds) that plain Python can check."""
+
+    name: str
+    types: tuple[type, ...]
+    is_required: bool
+    is_float: bool
+    ge: float | None
+    le: float | None
+
+    def accepts(self, value: Any) -> bool:
+        if value is _MISSING:
+            return not self.is_required
+        if value is None:
+            return type(None) in self.types
+        kind = type(value)
+        if kind not in self.types:
+            return False
+        if self.is_float and kind is int and abs(value) > _MAX_EXACT_FLOAT_INT:
+            return False
+        if kind is str:
+            return True
+        return (self.ge is None or value >= self.ge) and (self.le is None or value <= self.le)
+
+
+def _plain_field(name: str, field: FieldInfo) -> _PlainField | None:
+    """The plain check of a field, None when its type or constraints are more than `_PlainField` knows."""
+    annotation = field.annotation
+    is_union = get_origin(annotation) in (Union, types.UnionType)
+    members = get_args(annotation) if is_union else (annotation,)
+    accepted: list[type] = []
+    for member in members:
+        if member is type(None):
+            accepted.append(type(None))
+        elif member in _PLAIN_TYPES:
+            accepted.extend(_PLAIN_TYPES[member])
+        else:
+            return None
+    ge: Any = None
+    le: Any = None
+    for constraint in field.metadata:
+        if isinstance(constraint, Ge):
+            ge = constraint.ge
+        elif isinstance(constraint, Le):
+            le = constraint.le
+        else:
+            return None
+    return _PlainField(
+        name,
+        tuple(accepted),
+        field.is_required(),
+        is_float=float in members and str not in members,
+        ge=ge,
+        le=le,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _PlainCheck:
+    """A plain-Python check of one properties schema that never accepts what pydantic would refuse.
+
+    `conforms` is true only when every field is of plain type and in bounds; any other value (a list of products,
+    a dict, a wrong type) is left to pydantic, which decides and words the violation. The collector's hot path:
+    most events carry a few strings and numbers, and building a strict pydantic model for each one costs more
+    than reading them.
+    """
+
+    fields: tuple[_PlainField, ...]
+    # Fields of other types: a message that carries one goes to pydantic.
+    other_fields: frozenset[str]
+    # A required field of another type: every message goes to pydantic.
+    is_never_plain: bool
+
+    @classmethod
+    def of(cls, schema: type[_Properties]) -> _PlainCheck:
+        plain, other, is_never_plain = [], set(), False
+        for name, field in schema.model_fields.items():
+            check = _plain_field(name, field)
+            if check is None:
+                other.add(name)
+                is_never_plain = is_never_plain or field.is_required()
+            else:
+                plain.append(check)
+        return cls(tuple(plain), frozenset(other), is_never_plain)
+
+    def conforms(self, properties: dict[str, Any]) -> bool:
+        if (
+            self.is_never_plain
+            or type(properties) is not dict
+            or not self.other_fields.isdisjoint(properties)
+        ):
+            return False
+        get = properties.get
+        return all(field.accepts(get(field.name, _MISSING)) for field in self.fields)
+
+
+_SCHEMAS: list[type[_Properties]] = [PageProperties, *(spec.properties for spec in TRACKING_PLAN.values())]
+_PLAIN_CHECKS: dict[type[_Properties], _PlainCheck] = {schema: _PlainCheck.of(schema) for schema in _SCHEMAS}
 
 
 def _type_name(annotation: Any) -> str:
