@@ -282,48 +282,45 @@ def check_against_plan(
 # bool). Ints beyond 2**53 are left to pydantic, which refuses the ones a float cannot hold.
 _PLAIN_TYPES: dict[Any, tuple[type, ...]] = {str: (str,), int: (int,), float: (float, int)}
 _MAX_EXACT_FLOAT_INT = 2**53
-_MISSING = object()
 
 
 @dataclass(frozen=True, slots=True)
 class _PlainField:
-    """A property of plain type (str, int, float, optionally None, bounds) that plain Python can check."""
+    """A property of plain type (str, int, float, optionally None, bounds) that plain Python can check; a field
+    of any other type has no `types` and accepts nothing, so that pydantic decides."""
 
-    name: str
-    types: tuple[type, ...]
-    is_required: bool
-    is_float: bool
-    ge: float | None
-    le: float | None
+    types: frozenset[type]
+    is_float: bool = False
+    ge: Any = None
+    le: Any = None
 
     def accepts(self, value: Any) -> bool:
-        if value is _MISSING:
-            return not self.is_required
-        if value is None:
-            return type(None) in self.types
         kind = type(value)
         if kind not in self.types:
             return False
+        if kind is str or value is None:
+            return True
         if self.is_float and kind is int and abs(value) > _MAX_EXACT_FLOAT_INT:
             return False
-        if kind is str:
-            return True
         return (self.ge is None or value >= self.ge) and (self.le is None or value <= self.le)
 
 
-def _plain_field(name: str, field: FieldInfo) -> _PlainField | None:
-    """The plain check of a field, None when its type or constraints are more than `_PlainField` knows."""
+_OTHER_TYPE = _PlainField(types=frozenset())
+
+
+def _plain_field(field: FieldInfo) -> _PlainField:
+    """The plain check of a field; `_OTHER_TYPE` when its type or constraints are more than `_PlainField` knows."""
     annotation = field.annotation
     is_union = get_origin(annotation) in (Union, types.UnionType)
     members = get_args(annotation) if is_union else (annotation,)
-    accepted: list[type] = []
+    accepted: set[type] = set()
     for member in members:
         if member is type(None):
-            accepted.append(type(None))
+            accepted.add(type(None))
         elif member in _PLAIN_TYPES:
-            accepted.extend(_PLAIN_TYPES[member])
+            accepted.update(_PLAIN_TYPES[member])
         else:
-            return None
+            return _OTHER_TYPE
     ge: Any = None
     le: Any = None
     for constraint in field.metadata:
@@ -332,54 +329,44 @@ def _plain_field(name: str, field: FieldInfo) -> _PlainField | None:
         elif isinstance(constraint, Le):
             le = constraint.le
         else:
-            return None
-    return _PlainField(
-        name,
-        tuple(accepted),
-        field.is_required(),
-        is_float=float in members and str not in members,
-        ge=ge,
-        le=le,
-    )
+            return _OTHER_TYPE
+    is_float = float in members and str not in members
+    return _PlainField(frozenset(accepted), is_float=is_float, ge=ge, le=le)
 
 
 @dataclass(frozen=True, slots=True)
 class _PlainCheck:
     """A plain-Python check of one properties schema that never accepts what pydantic would refuse.
 
-    `conforms` is true only when every field is of plain type and in bounds; any other value (a list of products,
-    a dict, a wrong type) is left to pydantic, which decides and words the violation. The collector's hot path:
-    most events carry a few strings and numbers, and building a strict pydantic model for each one costs more
-    than reading them.
+    `conforms` is true only when every required field is there and every field is of plain type and in bounds;
+    anything else (a list of products, a dict, a wrong type, a missing field) is left to pydantic, which decides
+    and words the violation. The collector's hot path: most events carry a few strings and numbers, and building
+    a strict pydantic model for each one costs more than reading them.
     """
 
-    fields: tuple[_PlainField, ...]
-    # Fields of other types: a message that carries one goes to pydantic.
-    other_fields: frozenset[str]
-    # A required field of another type: every message goes to pydantic.
-    is_never_plain: bool
+    fields: dict[str, _PlainField]
+    required: frozenset[str]
 
     @classmethod
     def of(cls, schema: type[_Properties]) -> _PlainCheck:
-        plain, other, is_never_plain = [], set(), False
-        for name, field in schema.model_fields.items():
-            check = _plain_field(name, field)
-            if check is None:
-                other.add(name)
-                is_never_plain = is_never_plain or field.is_required()
-            else:
-                plain.append(check)
-        return cls(tuple(plain), frozenset(other), is_never_plain)
+        fields = {name: _plain_field(field) for name, field in schema.model_fields.items()}
+        required = frozenset(name for name, field in schema.model_fields.items() if field.is_required())
+        return cls(fields, required)
 
     def conforms(self, properties: dict[str, Any]) -> bool:
-        if (
-            self.is_never_plain
-            or type(properties) is not dict
-            or not self.other_fields.isdisjoint(properties)
-        ):
+        if type(properties) is not dict or not properties.keys() >= self.required:
             return False
-        get = properties.get
-        return all(field.accepts(get(field.name, _MISSING)) for field in self.fields)
+        fields = self.fields
+        for name, value in properties.items():
+            field = fields.get(name)
+            if field is None:
+                continue  # unknown properties are kept unchecked (extra="allow")
+            kind = type(value)
+            if kind is str and kind in field.types:
+                continue  # the common case, decided without a call
+            if not field.accepts(value):
+                return False
+        return True
 
 
 _SCHEMAS: list[type[_Properties]] = [PageProperties, *(spec.properties for spec in TRACKING_PLAN.values())]
