@@ -30,6 +30,7 @@ log = structlog.get_logger(__name__)
 SINGLE_CALLS = ("track", "identify", "page", "screen", "group", "alias")
 # What Segment's API answers on success, written once (FastAPI would encode a dict on every request).
 SUCCESS_BODY = b'{"success":true}'
+GC_YOUNG_THRESHOLD = 20_000
 
 
 def create_app(settings: CollectorSettings | None = None, publisher: EventPublisher | None = None) -> FastAPI:
@@ -50,6 +51,10 @@ def create_app(settings: CollectorSettings | None = None, publisher: EventPublis
         # Everything made so far lives as long as the process: keep it out of the collector's cycle detection,
         # which otherwise walks it again and again as requests allocate their events.
         gc.freeze()
+        # A request's parse and events (thousands of dicts, freed by reference counting when it ends) set off a
+        # young-generation collection every 700 allocations: ~4 % of a worker's CPU under load and pauses of up to
+        # 30 ms (measured with gc.callbacks). Cycles are rare here and still collected, 20,000 allocations apart.
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         try:
             yield
         finally:

@@ -18,6 +18,7 @@ gap in the sequence) clears its whole cache, which only costs a few database rea
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -158,6 +159,11 @@ class IdentityGraph:
         self._engine = engine
         self._cache: OrderedDict[str, str] = OrderedDict()
         self._cache_size = cache_size
+        # Counts the erasures applied to the cache. A lookup (in a thread) caches what it read only if no erasure
+        # was applied meanwhile: a mapping read just before an erasure would otherwise be cached after the
+        # erasure dropped it, and kept. The lock makes the check and the caching one step.
+        self._forget_generation = 0
+        self._cache_lock = threading.Lock()
         _create_tables(engine)
         # The cache starts empty, so erasures logged before now need no applying.
         self._last_forget_seen = self._latest_forget()
@@ -173,22 +179,27 @@ class IdentityGraph:
     def _known(self, wanted: Iterable[str]) -> dict[str, str]:
         known: dict[str, str] = {}
         missing = []
-        for identity in set(wanted):
-            if identity in self._cache:
-                known[identity] = self._cache[identity]
-                self._cache.move_to_end(identity)
-            else:
-                missing.append(identity)
+        with self._cache_lock:
+            generation = self._forget_generation
+            for identity in set(wanted):
+                if identity in self._cache:
+                    known[identity] = self._cache[identity]
+                    self._cache.move_to_end(identity)
+                else:
+                    missing.append(identity)
         if missing:
             with self._engine.connect() as connection:
                 rows = connection.execute(
                     select(identities.c.identity, identities.c.person_id).where(
                         identities.c.identity.in_(missing)
                     )
-                )
-                for row in rows:
-                    known[str(row.identity)] = str(row.person_id)
-                    self._remember(str(row.identity), str(row.person_id))
+                ).all()
+            read = {str(row.identity): str(row.person_id) for row in rows}
+            known.update(read)
+            with self._cache_lock:
+                if generation == self._forget_generation:
+                    for identity, person in read.items():
+                        self._remember(identity, person)
         return known
 
     def _remember(self, identity: str, person: str) -> None:
@@ -261,8 +272,9 @@ class IdentityGraph:
         if new or merges:
             self._store(new, merges)
             # Another worker may have mapped an id first: the stored mapping wins, so it is read back.
-            for identity in new:
-                self._cache.pop(identity, None)
+            with self._cache_lock:
+                for identity in new:
+                    self._cache.pop(identity, None)
             known.update(self._known(new))
             people = [person_for(sighting, known) for sighting in sightings]
         return people
@@ -349,7 +361,9 @@ class IdentityGraph:
     def apply_forgotten(self, forgotten: Forgotten) -> int:
         """Drop the forgotten people's mappings from the cache (on the thread that serves requests from it)."""
         if forgotten.is_gap:
-            self._cache = OrderedDict()
+            with self._cache_lock:
+                self._forget_generation += 1
+                self._cache = OrderedDict()
         elif forgotten.people:
             self._drop_people(set(forgotten.people))
         self._last_forget_seen = max(self._last_forget_seen, forgotten.last_sequence)
@@ -361,8 +375,10 @@ class IdentityGraph:
         return int(latest or 0)
 
     def _drop_people(self, people: set[str]) -> None:
-        # Rebuilt rather than deleted from in place: requests on the event loop read the cache meanwhile.
-        self._cache = OrderedDict((k, v) for k, v in self._cache.items() if v not in people)
+        with self._cache_lock:
+            self._forget_generation += 1
+            # Rebuilt rather than deleted from in place: requests on the event loop read the cache meanwhile.
+            self._cache = OrderedDict((k, v) for k, v in self._cache.items() if v not in people)
 
 
 def _create_tables(engine: Engine) -> None:

@@ -9,6 +9,7 @@ where aiokafka's pure-Python batching, protocol encoding and socket writes took 
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
 import threading
 from collections.abc import Sequence
@@ -132,6 +133,10 @@ class ConfluentEventPublisher:
         self._partition_counts: dict[str, int] = {}
         self._stopping = threading.Event()
         self._poller: threading.Thread | None = None
+        # Delivery reports, appended by librdkafka's callbacks (on the delivery thread, or the thread of a flush).
+        self._reports: collections.deque[tuple[_Acknowledgements, ConfluentKafkaError | None]] = (
+            collections.deque()
+        )
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -167,10 +172,22 @@ class ConfluentEventPublisher:
         self._producer = self._poller = None
 
     def _serve_delivery_reports(self) -> None:
-        producer = self._producer
-        assert producer is not None
+        producer, loop = self._producer, self._loop
+        assert producer is not None and loop is not None
         while not self._stopping.is_set():
             producer.poll(0.05)
+            self._hand_over_reports(loop)
+        self._hand_over_reports(loop)  # the reports `flush` served in stop()
+
+    def _hand_over_reports(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Settle on the event loop, in one call, every acknowledgement served since the last hand-over: one
+        wake-up of the loop per poll rather than one per record (several per request)."""
+        reports = self._reports
+        settled = []
+        while reports:
+            settled.append(reports.popleft())
+        if settled:
+            loop.call_soon_threadsafe(_settle_all, settled)
 
     async def _partition_count(self, topic: str) -> int:
         """The topic's partition count, read once from the broker's metadata (partitions are only ever added
@@ -201,39 +218,50 @@ class ConfluentEventPublisher:
         producer, loop = self._producer, self._loop
         assert producer is not None and loop is not None
         to_send = records_by_partition(records, partition_count, bundle=bundle)
-        futures: list[asyncio.Future[None]] = []
+        acknowledgements = _Acknowledgements(loop.create_future(), sum(map(len, to_send.values())))
+        report = functools.partial(_report_delivery, self._reports, acknowledgements)
         try:
             for partition, partition_records in to_send.items():
                 for key, value in partition_records:
-                    future: asyncio.Future[None] = loop.create_future()
-                    producer.produce(
-                        topic,
-                        value,
-                        key,
-                        partition=partition,
-                        on_delivery=functools.partial(_report_delivery, loop, future),
-                    )
-                    futures.append(future)
-            await asyncio.wait_for(asyncio.gather(*futures), timeout=self._timeout_s + 1)
+                    producer.produce(topic, value, key, partition=partition, on_delivery=report)
+            await asyncio.wait_for(acknowledgements.future, timeout=self._timeout_s + 1)
         except (BufferError, KafkaException, TimeoutError) as error:
             log.warning("kafka_publish_failed", topic=topic, error=repr(error))
             raise PublishFailed("the events could not be handed to Kafka; retry later") from error
 
 
+class _Acknowledgements:
+    """What one publish waits for: `future` is settled once every record is acknowledged, or at the first failure."""
+
+    __slots__ = ("future", "outstanding")
+
+    def __init__(self, future: asyncio.Future[None], outstanding: int) -> None:
+        self.future = future
+        self.outstanding = outstanding
+
+
 def _report_delivery(
-    loop: asyncio.AbstractEventLoop, future: asyncio.Future[None], error: ConfluentKafkaError | None, _: Any
+    reports: collections.deque[tuple[_Acknowledgements, ConfluentKafkaError | None]],
+    acknowledgements: _Acknowledgements,
+    error: ConfluentKafkaError | None,
+    _: Any,
 ) -> None:
-    """librdkafka's delivery report, on the delivery thread: settle the request's future on its event loop."""
-    loop.call_soon_threadsafe(_settle, future, error)
+    """librdkafka's delivery report, on the delivery thread: queued for the event loop (see _hand_over_reports)."""
+    reports.append((acknowledgements, error))
 
 
-def _settle(future: asyncio.Future[None], error: ConfluentKafkaError | None) -> None:
-    if future.done():  # the request gave up waiting (timeout) and answered 503 already
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(KafkaException(error))
+def _settle_all(settled: list[tuple[_Acknowledgements, ConfluentKafkaError | None]]) -> None:
+    """On the event loop: count each publish's acknowledgements, and settle the publishes they complete."""
+    for acknowledgements, error in settled:
+        future = acknowledgements.future
+        if future.done():  # failed already, or the request gave up waiting (timeout) and answered 503
+            continue
+        if error is not None:
+            future.set_exception(KafkaException(error))
+            continue
+        acknowledgements.outstanding -= 1
+        if acknowledgements.outstanding == 0:
+            future.set_result(None)
 
 
 def records_by_partition(

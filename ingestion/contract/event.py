@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -99,18 +100,26 @@ class TrackedEvent:
         )
 
 
-# TrackedEvent's fields, set one by one on a bare instance: what the frozen dataclass's __init__ does, without its
-# per-field lookups (the collector makes one event per message; this is a third of the cost of making one).
-_TRACKED_EVENT_SETTERS = tuple(
-    getattr(TrackedEvent, name).__set__ for name in TrackedEvent.__dataclass_fields__
-)
+def _tracked_event_maker() -> Callable[..., TrackedEvent]:
+    """A function that makes a TrackedEvent from its field values in order, setting each slot directly: what the
+    frozen dataclass's __init__ does, without its per-field lookups. Generated, as dataclasses generates __init__,
+    so that each field is one direct call rather than a turn of a loop (the collector makes one event per message;
+    this halves the cost of making one)."""
+    names = list(TrackedEvent.__dataclass_fields__)
+    arguments = [f"value_{index}" for index in range(len(names))]
+    lines = [f"def make({', '.join(arguments)}):", "    made = new(TrackedEvent)"]
+    lines += [f"    set_{index}(made, {argument})" for index, argument in enumerate(arguments)]
+    lines.append("    return made")
+    namespace: dict[str, Any] = {"new": object.__new__, "TrackedEvent": TrackedEvent}
+    namespace.update(
+        {f"set_{index}": getattr(TrackedEvent, name).__set__ for index, name in enumerate(names)}
+    )
+    exec("\n".join(lines), namespace)  # the source is built above from the dataclass's own field names
+    make: Callable[..., TrackedEvent] = namespace["make"]
+    return make
 
 
-def _new_tracked_event(*values: Any) -> TrackedEvent:
-    event = object.__new__(TrackedEvent)
-    for set_field, value in zip(_TRACKED_EVENT_SETTERS, values, strict=True):
-        set_field(event, value)
-    return event
+_new_tracked_event = _tracked_event_maker()
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -188,15 +197,17 @@ def enrich_fields(
         group_id,
         previous_id,
     ) = fields
-    context = {**(batch_context or {}), **(message_context or {})}
-    properties = dict(message_properties or {})
-    if message_type in ("page", "screen") and category is not None:
-        properties.setdefault("category", category)
-    if message_type == "alias" and previous_id:
-        properties.setdefault("previous_id", previous_id)
-    if message_type == "group" and group_id:
-        properties.setdefault("group_id", group_id)
-    traits = dict(message_traits or {})
+    # The message's own documents are taken as they are (an event is never changed once made), copied only to
+    # add to them: one request's parse owns them, and copying three dicts per event was measurable.
+    context = {**batch_context, **(message_context or {})} if batch_context else (message_context or {})
+    properties = message_properties if message_properties is not None else {}
+    if message_type in ("page", "screen") and category is not None and "category" not in properties:
+        properties = {**properties, "category": category}
+    if message_type == "alias" and previous_id and "previous_id" not in properties:
+        properties = {**properties, "previous_id": previous_id}
+    if message_type == "group" and group_id and "group_id" not in properties:
+        properties = {**properties, "group_id": group_id}
+    traits = message_traits if message_traits is not None else {}
     declared_sent_at = batch_sent_at or message_sent_at
     sent_at = as_utc(declared_sent_at) if declared_sent_at else None
     original = as_utc(timestamp) if timestamp else received_at

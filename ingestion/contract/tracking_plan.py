@@ -8,10 +8,13 @@ topic with a reason code, never silently away.
 
 from __future__ import annotations
 
+import types
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Union, get_args, get_origin
 
+from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
 
 PLAN_VERSION = "2026.11.1"
 
@@ -262,6 +265,8 @@ def check_against_plan(
         schema = spec.properties
     else:
         return None
+    if _PLAIN_CHECKS[schema].conforms(properties or {}):
+        return None
     try:
         schema.model_validate(properties or {})
     except ValidationError as error:
@@ -271,6 +276,101 @@ def check_against_plan(
             return PlanViolation("missing_property", f"{event or message_type}: {where} is required")
         return PlanViolation("wrong_type", f"{event or message_type}: {where}: {first['msg']}")
     return None
+
+
+# Strict mode: a str field takes a str, an int field an int (not a bool), a float field a float or an int (not a
+# bool). Ints beyond 2**53 are left to pydantic, which refuses the ones a float cannot hold.
+_PLAIN_TYPES: dict[Any, tuple[type, ...]] = {str: (str,), int: (int,), float: (float, int)}
+_MAX_EXACT_FLOAT_INT = 2**53
+
+
+@dataclass(frozen=True, slots=True)
+class _PlainField:
+    """A property of plain type (str, int, float, optionally None, bounds) that plain Python can check; a field
+    of any other type has no `types` and accepts nothing, so that pydantic decides."""
+
+    types: frozenset[type]
+    is_float: bool = False
+    ge: Any = None
+    le: Any = None
+
+    def accepts(self, value: Any) -> bool:
+        kind = type(value)
+        if kind not in self.types:
+            return False
+        if kind is str or value is None:
+            return True
+        if self.is_float and kind is int and abs(value) > _MAX_EXACT_FLOAT_INT:
+            return False
+        return (self.ge is None or value >= self.ge) and (self.le is None or value <= self.le)
+
+
+_OTHER_TYPE = _PlainField(types=frozenset())
+
+
+def _plain_field(field: FieldInfo) -> _PlainField:
+    """The plain check of a field; `_OTHER_TYPE` when its type or constraints are more than `_PlainField` knows."""
+    annotation = field.annotation
+    is_union = get_origin(annotation) in (Union, types.UnionType)
+    members = get_args(annotation) if is_union else (annotation,)
+    accepted: set[type] = set()
+    for member in members:
+        if member is type(None):
+            accepted.add(type(None))
+        elif member in _PLAIN_TYPES:
+            accepted.update(_PLAIN_TYPES[member])
+        else:
+            return _OTHER_TYPE
+    ge: Any = None
+    le: Any = None
+    for constraint in field.metadata:
+        if isinstance(constraint, Ge):
+            ge = constraint.ge
+        elif isinstance(constraint, Le):
+            le = constraint.le
+        else:
+            return _OTHER_TYPE
+    is_float = float in members and str not in members
+    return _PlainField(frozenset(accepted), is_float=is_float, ge=ge, le=le)
+
+
+@dataclass(frozen=True, slots=True)
+class _PlainCheck:
+    """A plain-Python check of one properties schema that never accepts what pydantic would refuse.
+
+    `conforms` is true only when every required field is there and every field is of plain type and in bounds;
+    anything else (a list of products, a dict, a wrong type, a missing field) is left to pydantic, which decides
+    and words the violation. The collector's hot path: most events carry a few strings and numbers, and building
+    a strict pydantic model for each one costs more than reading them.
+    """
+
+    fields: dict[str, _PlainField]
+    required: frozenset[str]
+
+    @classmethod
+    def of(cls, schema: type[_Properties]) -> _PlainCheck:
+        fields = {name: _plain_field(field) for name, field in schema.model_fields.items()}
+        required = frozenset(name for name, field in schema.model_fields.items() if field.is_required())
+        return cls(fields, required)
+
+    def conforms(self, properties: dict[str, Any]) -> bool:
+        if type(properties) is not dict or not properties.keys() >= self.required:
+            return False
+        fields = self.fields
+        for name, value in properties.items():
+            field = fields.get(name)
+            if field is None:
+                continue  # unknown properties are kept unchecked (extra="allow")
+            kind = type(value)
+            if kind is str and kind in field.types:
+                continue  # the common case, decided without a call
+            if not field.accepts(value):
+                return False
+        return True
+
+
+_SCHEMAS: list[type[_Properties]] = [PageProperties, *(spec.properties for spec in TRACKING_PLAN.values())]
+_PLAIN_CHECKS: dict[type[_Properties], _PlainCheck] = {schema: _PlainCheck.of(schema) for schema in _SCHEMAS}
 
 
 def _type_name(annotation: Any) -> str:

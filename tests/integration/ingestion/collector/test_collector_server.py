@@ -99,6 +99,23 @@ def test_keep_alive_connections_are_spread_over_both_workers_and_sigterm_stops_t
     assert all(not Path(f"/proc/{worker}").exists() for worker in workers)
 
 
+def test_a_clients_keep_alive_connections_are_shared_evenly_between_the_workers(
+    collector_with_two_workers: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    process, port = collector_with_two_workers
+    # A load balancer's or a load generator's pool: with the kernel hashing them, 16 split 10 / 6 as often as not.
+    connections = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(16)]
+    try:
+        for connection in connections:
+            assert _health(connection).startswith(b"HTTP/1.1 200")
+        established = _established_on(port)
+        held = sorted(len(_socket_inodes(worker) & established) for worker in _workers(process.pid))
+        assert held == [8, 8]
+    finally:
+        for connection in connections:
+            connection.close()
+
+
 def test_sockets_of_one_port_can_be_bound_once_per_worker() -> None:
     port = free_port()
     first, second = reuse_port_socket("127.0.0.1", port), reuse_port_socket("127.0.0.1", port)

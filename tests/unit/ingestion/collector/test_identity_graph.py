@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy import event as sqlalchemy_event
 
 from ingestion.collector.identity import IdentityGraph, Sighting, anonymous, identity_forgets, user
 from ingestion.contract.event import TrackedEvent
@@ -158,3 +162,32 @@ def test_a_worker_that_missed_pruned_erasures_holds_no_cached_mapping(tmp_path: 
 
     collector.drop_forgotten()
     assert collector.assign_people_from_cache(_events(("track", "phone-ming", None))) is None
+
+
+def test_a_lookup_in_flight_during_an_erasure_does_not_cache_the_forgotten_mapping(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    privacy_cli = IdentityGraph.from_url(url)
+    privacy_cli.assign_people(_events(("identify", "phone-lily", "u-lily")))
+    # The collector's database holds the lookup of u-lily until the erasure has been applied to its cache.
+    engine = create_engine(url)
+    lookup_read, erasure_applied = threading.Event(), threading.Event()
+
+    def hold_the_lookup(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM identities" in statement and not lookup_read.is_set():
+            lookup_read.set()
+            erasure_applied.wait(timeout=10)
+
+    sqlalchemy_event.listen(engine, "after_cursor_execute", hold_the_lookup)
+    collector = IdentityGraph(engine)
+    in_flight = threading.Thread(target=collector.assign_people, args=(_events(("track", None, "u-lily")),))
+    in_flight.start()
+    assert lookup_read.wait(timeout=10)
+
+    privacy_cli.forget("phone-lily")
+    assert collector.drop_forgotten() == 1
+    erasure_applied.set()
+    in_flight.join(timeout=10)
+
+    # The request that was in flight may keep what it read; the worker must not keep the forgotten login.
+    assert collector.assign_people_from_cache(_events(("track", None, "u-lily"))) is None
+    assert [e.person_id for e in collector.assign_people(_events(("track", None, "u-lily")))] == ["u-lily"]
