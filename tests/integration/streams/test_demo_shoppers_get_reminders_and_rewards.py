@@ -71,12 +71,12 @@ class DemoLoop:
         return records
 
     def reward_coupons(self) -> list[tuple[str, str, str]]:
-        """(user id, campaign id, claim ref) of the coupons the order core granted as rewards."""
+        """(user id, campaign id, source) of the coupons the order core granted for the streams' rewards."""
         with sqlite3.connect(self.database) as connection:
             rows = connection.execute(
-                "select user_id, campaign_id, claim_ref from coupons where source = 'reward'"
+                "select user_id, campaign_id, source from coupons where claim_ref like 'reward:%'"
             ).fetchall()
-        return [(str(user), str(campaign), str(ref)) for user, campaign, ref in rows]
+        return [(str(user), str(campaign), str(source)) for user, campaign, source in rows]
 
 
 def _seed_the_demo(app: FastAPI) -> None:
@@ -227,8 +227,8 @@ def test_a_friends_paid_order_through_a_share_earns_both_of_them_a_reward_coupon
     coupons = demo_loop.reward_coupons()
 
     assert rewarded, attributions
-    holders = {(user_id, campaign_id) for user_id, campaign_id, _ in coupons}
+    holders = set(coupons)
     for attribution in rewarded:
-        assert (attribution["sharer_user_id"], "share-5-yuan") in holders
-        assert (attribution["buyer_user_id"], "share-5-yuan") in holders
+        assert (attribution["sharer_user_id"], "share-5-yuan", "referral_sharer") in holders
+        assert (attribution["buyer_user_id"], "share-5-yuan", "referral_friend") in holders
     assert not [a for a in attributions if a["reward_blocked_reason"] == "sharer_not_logged_in"]
