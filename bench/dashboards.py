@@ -18,20 +18,9 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboards.sample_warehouse import write_sample_warehouse
+from dashboards.screenshots import PAGES
 
 APP = Path(__file__).resolve().parents[1] / "dashboards" / "streamlit_app.py"
-PAGES = (
-    "funnel",
-    "overview",
-    "retention",
-    "products",
-    "users",
-    "referrals",
-    "experiments",
-    "recommender",
-    "live",
-    "automations",
-)
 TARGET_S = 2.0
 
 
