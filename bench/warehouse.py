@@ -74,6 +74,9 @@ class Batch:
     order_book: pa.Table
 
 
+PARTS = frozenset({"sink", "builds", "queries"})
+
+
 def _strings(prefix: str, numbers: np.ndarray) -> pa.Array:
     return pc.binary_join_element_wise(prefix, pa.array(numbers).cast(pa.string()), "")
 
@@ -469,7 +472,14 @@ def slowest_nodes(settings: WarehouseSettings, *, top: int = 8) -> str:
     return f"{len(timed)} nodes, {total:.1f} s in SQL; slowest: {listed}"
 
 
-def run(count: int, *, faust_count: int, keep: Path | None, reuse: bool = False) -> None:
+def run(
+    count: int,
+    *,
+    faust_count: int,
+    keep: Path | None,
+    reuse: bool = False,
+    parts: frozenset[str] = PARTS,
+) -> None:
     root = keep or Path(tempfile.mkdtemp(prefix="bench-warehouse-"))
     settings = WarehouseSettings(data_dir=root / f"data-{count}", build_memory_limit=MEMORY_LIMIT)
     complete = settings.data_dir / "bench-lake-complete"
@@ -480,7 +490,7 @@ def run(count: int, *, faust_count: int, keep: Path | None, reuse: bool = False)
     sample_count = min(count, 200_000)
     if reuse and complete.exists():
         # The lake of an earlier run with the same count; the last run's 5-minute batch is taken out again.
-        for name in batch_files.read_text().split():
+        for name in batch_files.read_text().split() if batch_files.exists() else []:
             Path(name).unlink(missing_ok=True)
         print(
             f"\n== {count:,} events, {shoppers:,} shoppers (lake reused from an earlier run: {complete}) =="
@@ -504,61 +514,64 @@ def run(count: int, *, faust_count: int, keep: Path | None, reuse: bool = False)
         events_sample = batch.events.slice(0, sample_count)
         del batch
 
-    sample = kafka_values(events_sample)
-    writer_rate = parquet_writer_rows_per_s(events_sample, root / f"writer-{count}")
-    print(f"lake writer alone on the sink's sample (ceiling for the sink): {writer_rate:,.0f} rows/s")
-    sink_rate = sink_path_rows_per_s(sample, root / f"sink-{count}")
-    print(
-        f"sink lake path, one worker (decode + exactly-once write, batches of 10k): {sink_rate:,.0f} rows/s "
-        f"on {len(sample):,} events = {sink_rate / writer_rate:.2f} x the writer alone"
-    )
-    two_rate = sink_two_workers_rows_per_s(sample, root / f"sink2-{count}")
-    print(
-        f"sink lake path, two workers (2 cores, partitions split): {two_rate:,.0f} rows/s "
-        f"= {two_rate / writer_rate:.2f} x the writer alone"
-    )
-    if faust_count:
-        faust_rate = faust_sink_rows_per_s(sample[:faust_count], root / f"faust-{count}")
+    if "sink" in parts:
+        sample = kafka_values(events_sample)
+        writer_rate = parquet_writer_rows_per_s(events_sample, root / f"writer-{count}")
+        print(f"lake writer alone on the sink's sample (ceiling for the sink): {writer_rate:,.0f} rows/s")
+        sink_rate = sink_path_rows_per_s(sample, root / f"sink-{count}")
         print(
-            f"real Faust sink (embedded broker, end to end): {faust_rate:,.0f} rows/s on {faust_count:,} events"
+            f"sink lake path, one worker (decode + exactly-once write, batches of 10k): {sink_rate:,.0f} rows/s "
+            f"on {len(sample):,} events = {sink_rate / writer_rate:.2f} x the writer alone"
         )
-
-    ceiling = raw_scan_s(settings)
-    print(f"raw DuckDB scan of the lake (ceiling): {ceiling:.2f} s")
-    print(f"dbt builds with {settings.build_threads} thread(s) (SHOPLOOP_WAREHOUSE_BUILD_THREADS)")
-    warm_dbt = WarmDbt()
-    started = time.perf_counter()
-    assert build_and_publish(settings, full_refresh=True, warm_dbt=warm_dbt) == 0, "full build failed"
-    full_s = time.perf_counter() - started
-    print(f"full dbt build (models + data tests): {full_s:.1f} s = {full_s / ceiling:.1f} x the raw scan")
-    print(f"  {slowest_nodes(settings)}")
-
-    # Five minutes of traffic at this lake's own average rate (at least 10,000 events), received now-ish.
-    batch_count = max(10_000, count * 300 // (DAYS * 86_400))
-    newest = FIRST_DAY + timedelta(days=DAYS) - timedelta(seconds=600)
-    five_minutes = synthetic_batch(
-        count=batch_count, start=newest, span_s=300, seed=2, id_prefix="b-", shoppers=shoppers
-    )
-    _, written = write_lake(settings, five_minutes)
-    batch_files.write_text("\n".join(str(path) for path in written))
-    started = time.perf_counter()
-    assert build_and_publish(settings, warm_dbt=warm_dbt) == 0, "incremental build failed"
-    incremental_s = time.perf_counter() - started
-    print(
-        f"incremental dbt build after a 5-minute batch of {batch_count:,} events (dbt kept warm): "
-        f"{incremental_s:.1f} s = {incremental_s / ceiling:.1f} x the raw scan"
-    )
-    print(f"  {slowest_nodes(settings)}")
-    print(f"raw DuckDB scan of the lake (ceiling, again): {raw_scan_s(settings):.2f} s")
-
-    slowest = 0.0
-    for name, query in dashboard_queries(settings.warehouse_path).items():
+        two_rate = sink_two_workers_rows_per_s(sample, root / f"sink2-{count}")
+        print(
+            f"sink lake path, two workers (2 cores, partitions split): {two_rate:,.0f} rows/s "
+            f"= {two_rate / writer_rate:.2f} x the writer alone"
+        )
+        if faust_count:
+            faust_rate = faust_sink_rows_per_s(sample[:faust_count], root / f"faust-{count}")
+            print(
+                f"real Faust sink (embedded broker, end to end): {faust_rate:,.0f} rows/s on {faust_count:,} events"
+            )
+    if "builds" in parts:
+        ceiling = raw_scan_s(settings)
+        print(f"raw DuckDB scan of the lake (ceiling): {ceiling:.2f} s")
+        print(f"dbt builds with {settings.build_threads} thread(s) (SHOPLOOP_WAREHOUSE_BUILD_THREADS)")
+        warm_dbt = WarmDbt()
         started = time.perf_counter()
-        query()
-        elapsed = time.perf_counter() - started
-        slowest = max(slowest, elapsed)
-        print(f"  dashboard query {name:<24} {elapsed * 1000:7.0f} ms")
-    print(f"slowest dashboard query: {slowest * 1000:.0f} ms")
+        assert build_and_publish(settings, full_refresh=True, warm_dbt=warm_dbt) == 0, "full build failed"
+        full_s = time.perf_counter() - started
+        print(f"full dbt build (models + data tests): {full_s:.1f} s = {full_s / ceiling:.1f} x the raw scan")
+        print(f"  {slowest_nodes(settings)}")
+
+        # Five minutes of traffic at this lake's own average rate (at least 10,000 events), received now-ish.
+        batch_count = max(10_000, count * 300 // (DAYS * 86_400))
+        newest = FIRST_DAY + timedelta(days=DAYS) - timedelta(seconds=600)
+        five_minutes = synthetic_batch(
+            count=batch_count, start=newest, span_s=300, seed=2, id_prefix="b-", shoppers=shoppers
+        )
+        _, written = write_lake(settings, five_minutes)
+        batch_files.write_text("\n".join(str(path) for path in written))
+        started = time.perf_counter()
+        assert build_and_publish(settings, warm_dbt=warm_dbt) == 0, "incremental build failed"
+        incremental_s = time.perf_counter() - started
+        print(
+            f"incremental dbt build after a 5-minute batch of {batch_count:,} events (dbt kept warm): "
+            f"{incremental_s:.1f} s = {incremental_s / ceiling:.1f} x the raw scan"
+        )
+        print(f"  {slowest_nodes(settings)}")
+        print(f"raw DuckDB scan of the lake (ceiling, again): {raw_scan_s(settings):.2f} s")
+    if "queries" in parts and not settings.warehouse_path.exists():
+        print(f"no published warehouse at {settings.warehouse_path}: run with --parts builds first")
+    elif "queries" in parts:
+        slowest = 0.0
+        for name, query in dashboard_queries(settings.warehouse_path).items():
+            started = time.perf_counter()
+            query()
+            elapsed = time.perf_counter() - started
+            slowest = max(slowest, elapsed)
+            print(f"  dashboard query {name:<24} {elapsed * 1000:7.0f} ms")
+        print(f"slowest dashboard query: {slowest * 1000:.0f} ms")
     if keep is None:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -577,7 +590,16 @@ def main() -> None:
         action="store_true",
         help="with --keep: reuse a lake an earlier run generated there (its 5-minute batch is taken out first)",
     )
+    parser.add_argument(
+        "--parts",
+        default=",".join(sorted(PARTS)),
+        help="what to measure, comma-separated: sink (sink lake path and Faust sink), builds (full and "
+        "incremental dbt build with the raw scan), queries (dashboard queries on the published file); default all",
+    )
     args = parser.parse_args()
+    parts = frozenset(part.strip() for part in args.parts.split(",") if part.strip())
+    if unknown := parts - PARTS:
+        parser.error(f"unknown parts {sorted(unknown)}; choose from {sorted(PARTS)}")
     print(f"bench/warehouse.py on {os.cpu_count()} cores, {date.today().isoformat()}")
     for position, count in enumerate(args.events or [1_000_000, 10_000_000]):
         run(
@@ -585,6 +607,7 @@ def main() -> None:
             faust_count=args.faust_events if position == 0 else 0,
             keep=args.keep,
             reuse=args.reuse and args.keep is not None,
+            parts=parts,
         )
 
 
