@@ -924,15 +924,25 @@ class Recommender:
         return columns
 
     def _fresh_vector(self, row: int | None, recent: Sequence[RecentInteraction]) -> NDArray[np.float32]:
-        """The shopper's factors from their training row plus recent interactions, weighted as in training."""
+        """The shopper's factors from their training row plus recent interactions, weighted as in training.
+
+        With ``repeats="last"`` training counted one interaction per shopper, product and kind, so a product
+        viewed five times since training adds one view here too, not five.
+        """
         n_items = len(self.product_ids)
         weights = self.interaction_weights
         columns, values = [], []
+        counted: set[tuple[int, str]] = set()
         for interaction in recent:
             column = self.product_index.get(interaction.product_id)
-            if column is not None:
-                columns.append(column)
-                values.append(getattr(weights, interaction.kind))
+            if column is None:
+                continue
+            if weights.repeats == "last":
+                if (column, interaction.kind) in counted:
+                    continue
+                counted.add((column, interaction.kind))
+            columns.append(column)
+            values.append(getattr(weights, interaction.kind))
         fresh = sp.csr_matrix(
             (np.asarray(values, dtype=np.float32), (np.zeros(len(columns), dtype=np.int32), columns)),
             shape=(1, n_items),

@@ -116,6 +116,19 @@ def test_a_coffee_drinker_who_fills_the_cart_with_tea_sees_the_other_teas_rise(s
     assert before[0].product_id == "coffee-1"
 
 
+def test_a_product_viewed_again_since_training_counts_once_when_training_kept_the_last_repeat(
+    shop: Recommender,
+) -> None:
+    last = replace(shop, interaction_weights=replace(shop.interaction_weights, repeats="last"))
+    once = [RecentInteraction("tea-0", "view", NOW), RecentInteraction("tea-1", "add_to_cart", NOW)]
+    five_times = [RecentInteraction("tea-0", "view", NOW)] * 5 + once
+
+    assert last.recommend_for("p01", n=12, recent=five_times) == last.recommend_for("p01", n=12, recent=once)
+    # training that summed repeats sums them here too
+    assert shop.interaction_weights.repeats == "sum"
+    assert shop.recommend_for("p01", n=12, recent=five_times) != shop.recommend_for("p01", n=12, recent=once)
+
+
 def test_the_recommender_reads_recent_interactions_from_its_freshness_store(shop: Recommender) -> None:
     store = RecentInteractions()
     fresh_shop = shop.with_fresh(store)
