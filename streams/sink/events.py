@@ -238,7 +238,10 @@ def write_new_events(events_dir: Path, seen: LakeIds, table: pa.Table) -> tuple[
         return 0, []
     day_numbers = table["received_at"].cast(pa.int64()).to_numpy() // _DAY_US
     epoch = date(1970, 1, 1)
-    day_names = {int(n): (epoch + timedelta(days=int(n))).isoformat() for n in np.unique(day_numbers)}
+    first_day, last_day = int(day_numbers.min()), int(day_numbers.max())
+    # Almost every batch falls in one day: a min and a max, not a sort of the batch.
+    days = [first_day] if first_day == last_day else np.unique(day_numbers).tolist()
+    day_names = {n: (epoch + timedelta(days=n)).isoformat() for n in days}
     message_ids = table["message_id"]
     rows_by_day: dict[str, np.ndarray | None] = {}
     ids_by_day: dict[str, set[str]] = {}
