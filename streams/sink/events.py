@@ -62,7 +62,7 @@ def _decode_sql(*, tolerate_malformed_json: bool) -> str:
     parse = f"from_json(line, '{struct}')"
     if tolerate_malformed_json:
         parse = f"try({parse})"
-    return f"select unnest({parse}) from batch"
+    return f"select {parse} as event from batch"
 
 
 def _good_rows(fields: pa.Table) -> pa.ChunkedArray:
@@ -120,11 +120,14 @@ class EventDecoder:
         try:
             cursor.register("batch", batch)
             try:
-                result = cursor.sql(self._sql).to_arrow_table()
+                parsed = cursor.sql(self._sql).to_arrow_table()
             except duckdb.InvalidInputException:
-                result = cursor.sql(self._tolerant_sql).to_arrow_table()
+                parsed = cursor.sql(self._tolerant_sql).to_arrow_table()
         finally:
             cursor.close()
+        # The struct's fields as columns in Arrow (no copy; a null struct, a line `try` gave up on, nulls each
+        # field) rather than DuckDB's `unnest`, which copies every column once more.
+        result = pa.Table.from_arrays(parsed["event"].flatten(), names=list(_FIELDS))
         is_good = _good_rows(result)
         sent_at = result["sent_at"]
         result = result.set_column(
