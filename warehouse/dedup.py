@@ -91,10 +91,10 @@ class LakeIds:
         mask: list[bool] = []
         for row_id, day in zip(ids, days, strict=True):
             same_day, day_before = known_by_day[day]
-            is_fresh = row_id not in taken and row_id not in same_day and row_id not in day_before
-            if is_fresh:
-                taken.add(row_id)
-            mask.append(is_fresh)
+            mask.append(row_id not in taken and row_id not in same_day and row_id not in day_before)
+            # Taken even when not fresh: a later copy in the batch repeats an id the lake now holds either way
+            # (say a copy of a day the lake does not look back from).
+            taken.add(row_id)
         return mask
 
     def new_rows(
