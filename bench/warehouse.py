@@ -10,7 +10,8 @@ same run:
 
 - the sink's lake path: enriched events as Kafka values → `EventDecoder.decode` → exactly-once
   `write_new_events` in batches of the sink's default 10,000 (what the Faust agent does per batch, without
-  Kafka), in one worker and in two worker processes splitting the events by shopper (two consumers of one group);
+  Kafka), in one worker and in two worker processes splitting the events by shopper (two consumers of one group;
+  timed from both starting to both having written their last batch, and again to both processes' exit);
 - the real Faust sink (`shoploop sink` on the embedded broker) on a smaller count, end to end from the first
   message produced until the lake holds them all;
 - a full `dbt build` (`build_and_publish(full_refresh=True)`: models and data tests, no unit tests), with the
