@@ -220,6 +220,12 @@ def dictionary_columns(schema: pa.Schema) -> list[str]:
     ]
 
 
+def statistics_columns(schema: pa.Schema) -> list[str]:
+    """The columns whose min/max statistics a reader can use (times, names, people): not ids or JSON documents,
+    whose statistics no filter uses and cost about a tenth of the write (long distinct strings compared)."""
+    return [field.name for field in schema if field.name not in _DISTINCT_PER_ROW]
+
+
 def write_partition(
     table_dir: Path, received_date: str, table: pa.Table, *, partition_key: str = PARTITION_KEY
 ) -> Path:
@@ -229,7 +235,13 @@ def write_partition(
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     name = f"part-{stamp}-{uuid.uuid4().hex[:12]}.parquet"
     temporary = partition / f".{name}.tmp"
-    pq.write_table(table, temporary, compression="zstd", use_dictionary=dictionary_columns(table.schema))
+    pq.write_table(
+        table,
+        temporary,
+        compression="zstd",
+        use_dictionary=dictionary_columns(table.schema),
+        write_statistics=statistics_columns(table.schema),
+    )
     final = partition / name
     os.replace(temporary, final)
     return final

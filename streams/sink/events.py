@@ -62,7 +62,7 @@ def _decode_sql(*, tolerate_malformed_json: bool) -> str:
     parse = f"from_json(line, '{struct}')"
     if tolerate_malformed_json:
         parse = f"try({parse})"
-    return f"select unnest({parse}) from batch"
+    return f"select {parse} as event from batch"
 
 
 def _good_rows(fields: pa.Table) -> pa.ChunkedArray:
@@ -72,7 +72,8 @@ def _good_rows(fields: pa.Table) -> pa.ChunkedArray:
         is_good = pc.and_(is_good, fields[name].is_valid())
     for name in _DOCUMENTS:
         column = fields[name]
-        is_good = pc.and_(is_good, pc.or_(column.is_null(), pc.starts_with(column, "{")).fill_null(False))
+        # Kleene `or`: null or anything is null with plain `or_`, which would refuse every absent document.
+        is_good = pc.and_(is_good, pc.or_kleene(column.is_null(), pc.starts_with(column, "{")))
     return is_good
 
 
@@ -119,11 +120,14 @@ class EventDecoder:
         try:
             cursor.register("batch", batch)
             try:
-                result = cursor.sql(self._sql).to_arrow_table()
+                parsed = cursor.sql(self._sql).to_arrow_table()
             except duckdb.InvalidInputException:
-                result = cursor.sql(self._tolerant_sql).to_arrow_table()
+                parsed = cursor.sql(self._tolerant_sql).to_arrow_table()
         finally:
             cursor.close()
+        # The struct's fields as columns in Arrow (no copy; a null struct, a line `try` gave up on, nulls each
+        # field) rather than DuckDB's `unnest`, which copies every column once more.
+        result = pa.Table.from_arrays(parsed["event"].flatten(), names=list(_FIELDS))
         is_good = _good_rows(result)
         sent_at = result["sent_at"]
         result = result.set_column(
@@ -177,23 +181,30 @@ _WHITESPACE = np.frombuffer(b" \t\n\r\x0b\x0c", dtype=np.uint8)
 
 
 def _split_lines(record_values: Sequence[bytes]) -> pa.LargeBinaryArray:
-    """`event_values` of every record at once: the records joined and cut at each separator by offsets found in
-    one vectorised pass, not a `bytes` object per line. Each line keeps its separator at the end (JSON allows the
-    trailing whitespace); blank lines are left out."""
+    """`event_values` of every record at once: the records joined and cut at each separator by offsets found
+    vectorised, not a `bytes` object per line. Each line keeps its separator at the end (JSON allows the trailing
+    whitespace); blank lines are left out."""
     buffer = EVENT_SEPARATOR.join(record_values)
     if not buffer:
         return pa.array([], type=pa.large_binary())
     data = np.frombuffer(buffer, dtype=np.uint8)
-    ends = np.flatnonzero(data == EVENT_SEPARATOR[0]) + 1
-    if buffer[-1:] != EVENT_SEPARATOR:
-        ends = np.append(ends, len(buffer))
+    if buffer.count(EVENT_SEPARATOR) == len(record_values) - 1:
+        # The common case: no record holds a separator, so each record is one line and the offsets follow from
+        # the records' lengths (a count in C instead of a comparison array over every byte).
+        ends = np.cumsum(np.fromiter(map(len, record_values), dtype=np.int64, count=len(record_values)) + 1)
+        ends[-1] -= 1  # the last record has no separator after it
+    else:
+        ends = np.flatnonzero(data == EVENT_SEPARATOR[0]) + 1
+        if buffer[-1:] != EVENT_SEPARATOR:
+            ends = np.append(ends, len(buffer))
     offsets = np.concatenate(([0], ends)).astype(np.int64)
     lines = pa.LargeBinaryArray.from_buffers(
         pa.large_binary(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(buffer)]
     )
-    # A line that is blank starts with whitespace (or is only its separator): only those few are looked at.
+    # A line that is blank is empty or starts with whitespace: only those few are looked at.
     starts = offsets[:-1]
-    maybe_blank = np.flatnonzero(np.isin(data[starts], _WHITESPACE))
+    is_empty = starts == offsets[1:]
+    maybe_blank = np.flatnonzero(is_empty | np.isin(data[np.minimum(starts, len(data) - 1)], _WHITESPACE))
     if len(maybe_blank) == 0:
         return lines
     keep = np.ones(len(lines), dtype=bool)
@@ -230,7 +241,10 @@ def write_new_events(events_dir: Path, seen: LakeIds, table: pa.Table) -> tuple[
         return 0, []
     day_numbers = table["received_at"].cast(pa.int64()).to_numpy() // _DAY_US
     epoch = date(1970, 1, 1)
-    day_names = {int(n): (epoch + timedelta(days=int(n))).isoformat() for n in np.unique(day_numbers)}
+    first_day, last_day = int(day_numbers.min()), int(day_numbers.max())
+    # Almost every batch falls in one day: a min and a max, not a sort of the batch.
+    days = [first_day] if first_day == last_day else np.unique(day_numbers).tolist()
+    day_names = {n: (epoch + timedelta(days=n)).isoformat() for n in days}
     message_ids = table["message_id"]
     rows_by_day: dict[str, np.ndarray | None] = {}
     ids_by_day: dict[str, set[str]] = {}
