@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +18,17 @@ def identity_graph_of_this_test_session(tmp_path_factory: pytest.TempPathFactory
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SHOPLOOP_COLLECTOR_IDENTITY_DATABASE_URL", f"sqlite:///{database}")
         yield
+
+
+@pytest.fixture(autouse=True)
+def garbage_collection_as_python_sets_it() -> Iterator[None]:
+    """A collector served in this process freezes the heap and collects 20,000 allocations apart (right for its
+    own long-lived process, see ingestion/collector/app.py); after the test, garbage it froze is collectable again
+    and the thresholds are Python's, so no test's leftovers (a producer in a traceback) outlive it for good."""
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 @pytest.fixture(scope="session")
