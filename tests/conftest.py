@@ -9,6 +9,7 @@ import pytest
 
 from shoploop.broker import embedded_broker
 from shoploop.kafka import KafkaSettings
+from warehouse.publish import WarmDbt
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -41,3 +42,11 @@ def kafka_bootstrap() -> Iterator[str]:
 @pytest.fixture
 def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
     return KafkaSettings(bootstrap_servers=kafka_bootstrap, default_partitions=2)
+
+
+@pytest.fixture(scope="session")
+def warm_dbt() -> WarmDbt:
+    """dbt loaded once for the session, as the demo's builder keeps it: a build skips seconds of starting Python,
+    importing dbt and parsing the project. tests/integration/warehouse/test_publish.py shows that such a build
+    publishes what a fresh `dbt build` subprocess does; `make test` and the e2e tests still run the subprocess."""
+    return WarmDbt()
