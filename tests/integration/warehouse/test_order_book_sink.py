@@ -16,7 +16,7 @@ from shoploop.broker import embedded_broker
 from shoploop.kafka import KafkaSettings, Topics, ensure_topics
 from tests.support.stack import shoploop_command, sink_environment, start_process, stop_process
 from warehouse.lake import order_book_glob
-from warehouse.publish import build_and_publish
+from warehouse.publish import WarmDbt, build_and_publish
 from warehouse.settings import WarehouseSettings
 
 pytestmark = pytest.mark.integration
@@ -99,7 +99,7 @@ def _send(bootstrap: str, messages: list[tuple[bytes, bytes]]) -> None:
 
 
 def test_outbox_events_relayed_twice_and_a_restarted_sink_land_in_the_lake_once(
-    bootstrap: str, data_dir: Path
+    bootstrap: str, data_dir: Path, warm_dbt: WarmDbt
 ) -> None:
     messages = _outbox_messages()
     sink = _start_sink(bootstrap, data_dir)
@@ -126,7 +126,7 @@ def test_outbox_events_relayed_twice_and_a_restarted_sink_land_in_the_lake_once(
     assert _lake_rows(data_dir) == (len(messages), len(messages))
 
     warehouse = WarehouseSettings(data_dir=data_dir)
-    assert build_and_publish(warehouse) == 0
+    assert build_and_publish(warehouse, warm_dbt=warm_dbt) == 0
     with duckdb.connect(str(warehouse.warehouse_path), read_only=True) as connection:
         orders = connection.execute(
             "select count(*) filter (where is_paid), sum(net_paid_fen) from fct_orders"
