@@ -169,6 +169,9 @@ class ConfluentEventPublisher:
         await asyncio.to_thread(producer.flush, self._timeout_s)
         self._stopping.set()
         await asyncio.to_thread(poller.join)
+        # Closed here, not left to garbage collection: a failed publish's traceback keeps a reference to the
+        # producer, which would otherwise stay connected (and reconnect to a broker that is gone) for good.
+        await asyncio.to_thread(producer.close)
         self._producer = self._poller = None
 
     def _serve_delivery_reports(self) -> None:

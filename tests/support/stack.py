@@ -78,6 +78,27 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
         return [int(probe.getsockname()[1]) for probe in probes]
 
 
+def connections_to(port: int) -> int:
+    """How many TCP connections this process holds open to 127.0.0.1:`port` (from /proc, Linux only): a client
+    that was shut down holds none."""
+    sockets = set()
+    for descriptor in Path("/proc/self/fd").iterdir():
+        try:
+            target = os.readlink(descriptor)
+        except OSError:  # closed since the listing
+            continue
+        if target.startswith("socket:["):
+            sockets.add(target[len("socket:[") : -1])
+    held = 0
+    for line in Path("/proc/self/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        remote_port, state, inode = int(fields[2].split(":")[1], 16), fields[3], fields[9]
+        # 01 ESTABLISHED, 02 SYN_SENT: a connection kept or being made again
+        if remote_port == port and state in ("01", "02") and inode in sockets:
+            held += 1
+    return held
+
+
 # -- processes ----------------------------------------------------------------------------------------------
 def stop_process(process: subprocess.Popen[bytes], *, grace_s: float = 15) -> None:
     """Terminate `process`, killing it when it has not exited after `grace_s`."""

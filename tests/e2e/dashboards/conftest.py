@@ -28,6 +28,8 @@ from tests.support.stack import (
     wait_healthy,
 )
 from tests.support.stack import wait_for as wait_for  # the end-to-end test polls with it
+from warehouse.publish import WarmDbt, build_and_publish
+from warehouse.settings import WarehouseSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 NO_CHROMIUM = "/usr/bin/chromium is absent: install Debian's chromium package to run the browser test"
@@ -131,6 +133,7 @@ class LiveStack:
     root: Path
     environment: dict[str, str]
     ports: dict[str, int]
+    warm_dbt: WarmDbt
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def url(self, name: str) -> str:
@@ -234,15 +237,10 @@ class LiveStack:
         return int(row[0]) if row else 0
 
     def refresh_warehouse(self) -> None:
-        """One `shoploop dbt build` (what the demo's dbt process runs every 20 s), published for the dashboard."""
-        build = subprocess.run(
-            shoploop_command("dbt", "build"),
-            cwd=self.root,
-            env=self.environment,
-            capture_output=True,
-            timeout=180,
-        )
-        assert build.returncode == 0, build.stdout.decode()[-3000:] + build.stderr.decode()[-3000:]
+        """One build of the stack's lake, published for the dashboard: what the demo's dbt process (`shoploop dbt
+        build --every 20`, dbt kept loaded) does each time, here with the session's loaded dbt."""
+        settings = WarehouseSettings(data_dir=self.root / "var")
+        assert build_and_publish(settings, warm_dbt=self.warm_dbt) == 0, self.logs()
 
     @property
     def warehouse_path(self) -> Path:
@@ -250,7 +248,7 @@ class LiveStack:
 
 
 @pytest.fixture(scope="module")
-def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+def live_stack(tmp_path_factory: pytest.TempPathFactory, warm_dbt: WarmDbt) -> Iterator[LiveStack]:
     """Broker, WeChat sandbox, order core, collector, streams, sink and the dashboard, as `make demo` runs them."""
     _require_chromium()
     from api.wechat.signing import load_or_create_private_key
@@ -286,7 +284,7 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
         "SHOPLOOP_DASHBOARD_API_PASSWORD": "",
     }
     (root / "var").mkdir()
-    stack = LiveStack(root=root, environment=environment, ports=ports)
+    stack = LiveStack(root=root, environment=environment, ports=ports, warm_dbt=warm_dbt)
     stack.processes["broker"] = start_process(
         broker_command("127.0.0.1", ports["broker"]),
         log=root / "broker.log",

@@ -30,7 +30,7 @@ from shoploop.kafka import KafkaSettings, ensure_topics
 from shoploop.serving import serving
 from tests.support import stack
 from warehouse.lake import events_glob
-from warehouse.publish import build_and_publish
+from warehouse.publish import WarmDbt, build_and_publish
 from warehouse.settings import WarehouseSettings
 
 pytestmark = pytest.mark.integration
@@ -110,7 +110,7 @@ def _lake_message_count(data_dir: Path) -> int:
 
 @pytest.fixture(scope="module")
 def published(
-    bootstrap: str, data_dir: Path, sink_worker: subprocess.Popen[bytes]
+    bootstrap: str, data_dir: Path, sink_worker: subprocess.Popen[bytes], warm_dbt: WarmDbt
 ) -> Iterator[tuple[list[dict[str, Any]], list[str], Path]]:
     """Simulated shoppers and an unmodified Segment client send through the real chain; one published build."""
     catalogue = load_catalogue(default_catalogue_path())
@@ -152,7 +152,7 @@ def published(
         time.sleep(0.5)
 
     warehouse = WarehouseSettings(data_dir=data_dir)
-    assert build_and_publish(warehouse) == 0
+    assert build_and_publish(warehouse, warm_dbt=warm_dbt) == 0
     yield messages, segment_ids, warehouse.warehouse_path
 
 

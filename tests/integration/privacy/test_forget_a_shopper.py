@@ -13,7 +13,7 @@ from ingestion.collector.settings import CollectorSettings
 from ingestion.contract.event import TrackedEvent
 from shoploop.privacy import forget
 from warehouse.lake import events_glob, write_events
-from warehouse.publish import build_and_publish
+from warehouse.publish import WarmDbt, build_and_publish
 from warehouse.settings import WarehouseSettings
 
 pytestmark = pytest.mark.integration
@@ -46,7 +46,9 @@ def _people_in(path: Path) -> set[str]:
     return {row[0] for row in rows}
 
 
-def test_a_forgotten_shopper_is_gone_from_lake_warehouse_and_identity_graph(tmp_path: Path) -> None:
+def test_a_forgotten_shopper_is_gone_from_lake_warehouse_and_identity_graph(
+    tmp_path: Path, warm_dbt: WarmDbt
+) -> None:
     warehouse = WarehouseSettings(data_dir=tmp_path / "var")
     collector = CollectorSettings(identity_database_url=f"sqlite:///{tmp_path / 'identity.db'}")
     graph = IdentityGraph.from_url(collector.identity_database_url)
@@ -59,7 +61,7 @@ def test_a_forgotten_shopper_is_gone_from_lake_warehouse_and_identity_graph(tmp_
             _viewed("m-3", person="phone-ming", device="phone-ming", user_id="u-ming"),
         ],
     )
-    assert build_and_publish(warehouse) == 0
+    assert build_and_publish(warehouse, warm_dbt=warm_dbt) == 0
     assert _people_in(warehouse.warehouse_path) == {"phone-lily", "phone-ming"}
 
     report = forget("u-lily", collector=collector, warehouse=warehouse)

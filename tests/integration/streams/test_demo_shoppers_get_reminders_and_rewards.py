@@ -161,10 +161,10 @@ def demo_loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoLoop]:
                 daemon=True,
             )
             try:
-                wait_for(lambda: _has_started(worker, worker_log), timeout_s=60, every_s=1.0)
+                wait_for(lambda: _has_started(worker, worker_log), timeout_s=60, every_s=0.2)
                 simulator.start()
                 # Event time moves only with events: the shoppers keep shopping while reminders fall due.
-                wait_for(lambda: _has_reminders_and_rewards(worker, loop), timeout_s=240, every_s=2)
+                wait_for(lambda: _has_reminders_and_rewards(worker, loop), timeout_s=240, every_s=0.5)
                 stop.set()
                 simulator.join(timeout=30)
                 time.sleep(3)  # pushes and grants already under way land

@@ -26,12 +26,13 @@ from shoploop.broker import embedded_broker
 from shoploop.kafka import KafkaSettings, Topics, ensure_topics
 from tests.support.stack import shoploop_command, sink_environment, start_process, stop_process
 from warehouse.lake import events_glob, order_book_glob
-from warehouse.publish import build_and_publish
+from warehouse.publish import WarmDbt, build_and_publish
 from warehouse.settings import WarehouseSettings
 
 pytestmark = pytest.mark.integration
 
-RUN_S = 30.0
+# With builds of the session's warm dbt (10-20 s on two busy cores), two or three publish in this time.
+RUN_S = 15.0
 PRICE_FEN = 1999
 
 
@@ -201,9 +202,11 @@ def _read_continuously(
         time.sleep(0.05)
 
 
-def _build_continuously(settings: WarehouseSettings, stop: threading.Event, codes: list[int]) -> None:
+def _build_continuously(
+    settings: WarehouseSettings, warm_dbt: WarmDbt, stop: threading.Event, codes: list[int]
+) -> None:
     while not stop.is_set():
-        codes.append(build_and_publish(settings))
+        codes.append(build_and_publish(settings, warm_dbt=warm_dbt))
 
 
 def _lake_distinct(glob: str, column: str) -> int:
@@ -225,7 +228,7 @@ def bootstrap() -> Iterator[str]:
 
 
 def test_the_sink_rebuilds_and_dashboard_reads_run_together_without_errors_or_inconsistent_numbers(
-    bootstrap: str, tmp_path: Path
+    bootstrap: str, tmp_path: Path, warm_dbt: WarmDbt
 ) -> None:
     settings = WarehouseSettings(data_dir=tmp_path)
     sink = start_process(
@@ -238,14 +241,14 @@ def test_the_sink_rebuilds_and_dashboard_reads_run_together_without_errors_or_in
     stop = threading.Event()
     workers = [
         threading.Thread(target=_produce, args=(bootstrap, sent, stop)),
-        threading.Thread(target=_build_continuously, args=(settings, stop, build_codes)),
+        threading.Thread(target=_build_continuously, args=(settings, warm_dbt, stop, build_codes)),
         threading.Thread(target=_read_continuously, args=(settings.warehouse_path, stop, snapshots, errors)),
     ]
     try:
         for worker in workers:
             worker.start()
         deadline = time.monotonic() + RUN_S
-        # At least two publishes while everything runs (builds take 20-40 s on two busy cores).
+        # At least two publishes while everything runs.
         while time.monotonic() < deadline or len(build_codes) < 2:
             assert sink.poll() is None, "the sink died"
             assert time.monotonic() < deadline + 120, "fewer than two builds finished"
@@ -284,11 +287,11 @@ def test_the_sink_rebuilds_and_dashboard_reads_run_together_without_errors_or_in
         assert later.paid_orders >= earlier.paid_orders
 
     # A last incremental build over the settled lake holds everything sent exactly once, as a full rebuild does.
-    assert build_and_publish(settings) == 0
+    assert build_and_publish(settings, warm_dbt=warm_dbt) == 0
     incremental = _snapshot(settings.warehouse_path)
     paid = len(sent.order_ids)
     assert incremental.event_count == expected_events
     assert incremental.paid_orders == paid
     assert incremental.net_gmv_fen == PRICE_FEN * (paid - len(sent.refunded_order_ids))
-    assert build_and_publish(settings, full_refresh=True) == 0
+    assert build_and_publish(settings, full_refresh=True, warm_dbt=warm_dbt) == 0
     assert _snapshot(settings.warehouse_path) == incremental

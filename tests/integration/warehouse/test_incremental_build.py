@@ -9,7 +9,9 @@ run computed a row (`staged_at`, `built_at`) may differ.
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +22,7 @@ import pytest
 from ingestion.contract.event import TrackedEvent
 from warehouse.lake import write_events, write_order_events, write_partition
 from warehouse.publish import (
+    WarmDbt,
     build_and_publish,
     load_fixture_events,
     load_fixture_order_book,
@@ -111,6 +114,41 @@ def _tables_that_differ(incremental: Path, full: Path) -> dict[str, tuple[int, i
 LOGIN_AFTER_PAYING = datetime(2024, 11, 11, 10, 10, tzinfo=UTC)
 
 
+@dataclass
+class Builds:
+    """Builds the cases share, made once: a case's first batch built from scratch (the same lake for cases with the
+    same cutoff, as the extra events arrive later) and the full rebuild of a whole lake (the same for cases with
+    the same extra events). Each case continues from a copy, so none sees another's incremental build."""
+
+    root: Path
+    warm_dbt: WarmDbt
+    first_batches: dict[datetime, WarehouseSettings] = field(default_factory=dict)
+    full_rebuilds: dict[tuple[str, ...], WarehouseSettings] = field(default_factory=dict)
+
+    def first_batch(self, cutoff: datetime, extra_events: Sequence[TrackedEvent]) -> WarehouseSettings:
+        assert all(e.received_at >= cutoff for e in extra_events), "extra events belong to the second batch"
+        if cutoff not in self.first_batches:
+            built = WarehouseSettings(data_dir=self.root / f"first-batch-{len(self.first_batches)}")
+            _write_lake(built, received_from=None, received_before=cutoff)
+            assert build_and_publish(built, full_refresh=True, warm_dbt=self.warm_dbt) == 0
+            self.first_batches[cutoff] = built
+        return self.first_batches[cutoff]
+
+    def full_rebuild(self, extra_events: Sequence[TrackedEvent]) -> WarehouseSettings:
+        key = tuple(e.message_id for e in extra_events)
+        if key not in self.full_rebuilds:
+            full = WarehouseSettings(data_dir=self.root / f"full-{len(self.full_rebuilds)}")
+            _write_lake(full, received_from=None, received_before=None, extra_events=extra_events)
+            assert build_and_publish(full, full_refresh=True, warm_dbt=self.warm_dbt) == 0
+            self.full_rebuilds[key] = full
+        return self.full_rebuilds[key]
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory: pytest.TempPathFactory, warm_dbt: WarmDbt) -> Builds:
+    return Builds(root=tmp_path_factory.mktemp("shared-builds"), warm_dbt=warm_dbt)
+
+
 @pytest.mark.parametrize(
     ("cutoff", "orders_kept", "extra_events"),
     [
@@ -128,17 +166,18 @@ LOGIN_AFTER_PAYING = datetime(2024, 11, 11, 10, 10, tzinfo=UTC)
     ids=["payments-and-merge-later", "login-after-paying", "report-of-an-unknown-order"],
 )
 def test_an_incremental_build_after_a_new_batch_equals_a_full_rebuild_row_for_row(
-    tmp_path: Path, cutoff: datetime, orders_kept: set[str], extra_events: tuple[TrackedEvent, ...]
+    tmp_path: Path,
+    builds: Builds,
+    cutoff: datetime,
+    orders_kept: set[str],
+    extra_events: tuple[TrackedEvent, ...],
 ) -> None:
     incremental = WarehouseSettings(data_dir=tmp_path / "incremental")
-    _write_lake(incremental, received_from=None, received_before=cutoff, extra_events=extra_events)
-    assert build_and_publish(incremental, full_refresh=True) == 0
+    shutil.copytree(builds.first_batch(cutoff, extra_events).data_dir, incremental.data_dir)
     _write_lake(incremental, received_from=cutoff, received_before=None, extra_events=extra_events)
-    assert build_and_publish(incremental) == 0
+    assert build_and_publish(incremental, warm_dbt=builds.warm_dbt) == 0
 
-    full = WarehouseSettings(data_dir=tmp_path / "full")
-    _write_lake(full, received_from=None, received_before=None, extra_events=extra_events)
-    assert build_and_publish(full, full_refresh=True) == 0
+    full = builds.full_rebuild(extra_events)
 
     assert _tables_that_differ(incremental.warehouse_path, full.warehouse_path) == {}
     # The second build recomputed the orders the batch touched, and only those.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from shoploop.broker import embedded_broker
 from shoploop.kafka import KafkaSettings, Topics, ensure_topics
 from tests.support.stack import shoploop_command, sink_environment, start_process, stop_process
 from warehouse.lake import order_book_glob
-from warehouse.publish import build_and_publish
+from warehouse.publish import WarmDbt, build_and_publish
 from warehouse.settings import WarehouseSettings
 
 pytestmark = pytest.mark.integration
@@ -72,9 +73,18 @@ def bootstrap() -> Iterator[str]:
         yield address
 
 
-def _start_sink(bootstrap: str, data_dir: Path) -> subprocess.Popen[bytes]:
+def _start_sink(bootstrap: str, data_dir: Path, *, log_name: str = "sink.log") -> subprocess.Popen[bytes]:
     return start_process(
-        shoploop_command("sink"), log=data_dir / "sink.log", env=sink_environment(bootstrap, data_dir)
+        shoploop_command("sink"), log=data_dir / log_name, env=sink_environment(bootstrap, data_dir)
+    )
+
+
+def _order_events_taken(log: Path) -> int:
+    """Order-book events a sink has taken so far, written or dropped as duplicates (from its log lines)."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return sum(
+        int(duplicates) + int(written)
+        for duplicates, written in re.findall(r"order_book_sink_wrote\s+duplicates=(\d+) events=(\d+)", text)
     )
 
 
@@ -99,7 +109,7 @@ def _send(bootstrap: str, messages: list[tuple[bytes, bytes]]) -> None:
 
 
 def test_outbox_events_relayed_twice_and_a_restarted_sink_land_in_the_lake_once(
-    bootstrap: str, data_dir: Path
+    bootstrap: str, data_dir: Path, warm_dbt: WarmDbt
 ) -> None:
     messages = _outbox_messages()
     sink = _start_sink(bootstrap, data_dir)
@@ -117,16 +127,21 @@ def test_outbox_events_relayed_twice_and_a_restarted_sink_land_in_the_lake_once(
 
     # A second sink process (new consumer group state is kept by Kafka; the lake is the record of what was
     # written) gets the first ten events once more and writes nothing new.
-    restarted = _start_sink(bootstrap, data_dir)
+    restarted = _start_sink(bootstrap, data_dir, log_name="restarted-sink.log")
     try:
         _send(bootstrap, messages[:10])
-        time.sleep(5)
+        # Until the restarted sink has taken at least those ten (written or recognised as duplicates).
+        deadline = time.monotonic() + 120
+        while _order_events_taken(data_dir / "restarted-sink.log") < 10:
+            assert restarted.poll() is None, "the restarted sink died"
+            assert time.monotonic() < deadline, "the restarted sink did not take the re-sent events"
+            time.sleep(0.2)
     finally:
         stop_process(restarted)
     assert _lake_rows(data_dir) == (len(messages), len(messages))
 
     warehouse = WarehouseSettings(data_dir=data_dir)
-    assert build_and_publish(warehouse) == 0
+    assert build_and_publish(warehouse, warm_dbt=warm_dbt) == 0
     with duckdb.connect(str(warehouse.warehouse_path), read_only=True) as connection:
         orders = connection.execute(
             "select count(*) filter (where is_paid), sum(net_paid_fen) from fct_orders"

@@ -34,10 +34,10 @@ def _viewed_shoppers(connection: duckdb.DuckDBPyConnection) -> int:
     return int(row[0])
 
 
-def test_an_empty_lake_builds_empty_marts(tmp_path: Path) -> None:
+def test_an_empty_lake_builds_empty_marts(tmp_path: Path, warm_dbt: WarmDbt) -> None:
     settings = WarehouseSettings(data_dir=tmp_path)
 
-    assert build_and_publish(settings) == 0
+    assert build_and_publish(settings, warm_dbt=warm_dbt) == 0
 
     with _open_published(settings.warehouse_path) as connection:
         assert _viewed_shoppers(connection) == 0
@@ -46,7 +46,7 @@ def test_an_empty_lake_builds_empty_marts(tmp_path: Path) -> None:
 
 
 def test_a_reader_keeps_its_warehouse_while_a_new_one_is_published_and_a_failed_build_publishes_nothing(
-    tmp_path: Path, fixture_warehouse: WarehouseSettings
+    tmp_path: Path, fixture_warehouse: WarehouseSettings, warm_dbt: WarmDbt
 ) -> None:
     settings = WarehouseSettings(data_dir=tmp_path)
     settings.warehouse_path.parent.mkdir(parents=True)
@@ -67,7 +67,7 @@ def test_a_reader_keeps_its_warehouse_while_a_new_one_is_published_and_a_failed_
     try:
         before = _viewed_shoppers(early_reader)
 
-        assert build_and_publish(settings) == 0
+        assert build_and_publish(settings, warm_dbt=warm_dbt) == 0
 
         assert _viewed_shoppers(early_reader) == before
         with _open_published(settings.warehouse_path) as late_reader:
@@ -80,7 +80,7 @@ def test_a_reader_keeps_its_warehouse_while_a_new_one_is_published_and_a_failed_
     broken.parent.mkdir(parents=True)
     broken.write_bytes(b"this is not parquet")
 
-    assert build_and_publish(settings) != 0
+    assert build_and_publish(settings, warm_dbt=warm_dbt) != 0
 
     assert settings.warehouse_path.stat().st_ino == good_inode
     with _open_published(settings.warehouse_path) as reader:

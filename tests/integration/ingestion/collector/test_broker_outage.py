@@ -1,4 +1,5 @@
-"""When the broker is down the collector answers 503 (clients keep and retry); when it is back, nothing is lost."""
+"""When the broker is down the collector answers 503 (clients keep and retry); when it is back, nothing is lost;
+shut down, it leaves no connection to the broker behind."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ingestion.collector.settings import CollectorSettings
 from ingestion.contract.event import event_values
 from shoploop.broker import broker_command, free_port, wait_until_listening
 from shoploop.kafka import KafkaSettings, Topics, ensure_topics
+from tests.support.stack import connections_to
 
 pytestmark = pytest.mark.integration
 
@@ -99,6 +101,9 @@ def test_the_collector_answers_503_while_the_broker_is_down_and_delivers_the_ret
                 assert time.monotonic() < deadline, "the collector never recovered"
                 time.sleep(0.5)
 
+        # Shut down, the collector holds no connection to the broker: its producer is closed, not left to a
+        # garbage collection that a failed publish's traceback (still referring to it) postpones.
+        assert connections_to(port) == 0
         assert asyncio.run(_message_ids(kafka, 2)) == {"during-1", "during-2"}
     finally:
         broker.terminate()
