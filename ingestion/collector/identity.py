@@ -318,7 +318,12 @@ class IdentityGraph:
                 connection.execute(_insert_unless_erased(identities, dialect), rows)
             if merges:
                 rows = [
-                    {"person_id": a, "merged_into": b, "merged_at": now, "erased_after": erasures_accounted_for}
+                    {
+                        "person_id": a,
+                        "merged_into": b,
+                        "merged_at": now,
+                        "erased_after": erasures_accounted_for,
+                    }
                     for a, b in merges
                 ]
                 connection.execute(_insert_unless_erased(identity_merges, dialect), rows)
