@@ -489,6 +489,12 @@ def main() -> None:
         f"collector latency per 100-event batch: p50 {_percentile(latencies, 0.5) * 1000:.1f} ms,"
         f" p99 {_percentile(latencies, 0.99) * 1000:.1f} ms   (refused, by status: {result.refused or 'none'})"
     )
+    over_target = sum(1 for latency in latencies if latency >= 0.050)
+    print(
+        f"  tail: p90 {_percentile(latencies, 0.9) * 1000:.1f} ms, p99.9 {_percentile(latencies, 0.999) * 1000:.1f} ms,"
+        f" max {max(latencies) * 1000:.1f} ms; {over_target} of {len(latencies)} requests"
+        f" ({over_target / len(latencies):.2%}) took 50 ms or more"
+    )
     cpu = {name: (cpu_after[name] - cpu_before[name]) / cpu_window_s for name in groups}
     print(
         "CPU during the load (cores): "
