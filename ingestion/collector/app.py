@@ -36,7 +36,9 @@ GC_YOUNG_THRESHOLD = 20_000
 
 def create_app(settings: CollectorSettings | None = None, publisher: EventPublisher | None = None) -> FastAPI:
     settings = settings or CollectorSettings()
-    publisher = publisher or ConfluentEventPublisher(settings.kafka, timeout_s=settings.publish_timeout_s)
+    publisher = publisher or ConfluentEventPublisher(
+        settings.kafka, timeout_s=settings.publish_timeout_s, linger_ms=settings.kafka_linger_ms
+    )
     rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_per_source)
     pseudonymiser = Pseudonymiser(settings.pseudonym_key.get_secret_value().encode())
 

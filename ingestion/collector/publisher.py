@@ -128,9 +128,17 @@ class ConfluentEventPublisher:
     the interpreter's switch interval (5 ms). Requests waited for their acknowledgements behind that.
     """
 
-    def __init__(self, settings: KafkaSettings, *, timeout_s: float, poll_interval_s: float = 0.001) -> None:
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        timeout_s: float,
+        linger_ms: float = 2.0,
+        poll_interval_s: float = 0.001,
+    ) -> None:
         self._settings = settings
         self._timeout_s = timeout_s
+        self._linger_ms = linger_ms
         self._poll_interval_s = poll_interval_s
         self._producer: Producer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -150,7 +158,7 @@ class ConfluentEventPublisher:
             {
                 "bootstrap.servers": self._settings.bootstrap_servers,
                 "acks": "all",
-                "linger.ms": 2,
+                "linger.ms": self._linger_ms,
                 "message.timeout.ms": timeout_ms,
                 "request.timeout.ms": timeout_ms,
                 "message.max.bytes": 2 * 1024 * 1024,
