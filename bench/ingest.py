@@ -385,6 +385,11 @@ def main() -> None:
         action="store_true",
         help="start the load with an identity graph that knows none of its devices (first sightings)",
     )
+    parser.add_argument(
+        "--warm-one-worker",
+        action="store_true",
+        help="warm up over one connection, so that only one worker's identity cache knows the load's devices",
+    )
     args = parser.parse_args()
 
     shoploop = str(Path(sys.executable).parent / "shoploop")
@@ -433,15 +438,26 @@ def main() -> None:
                 # Every device of the load seen once: the identity graph knows them all, as it knows a shop's
                 # returning shoppers, and the load measures the steady state rather than the first sightings.
                 warm_up_seeds += list(range(0, PEOPLE // 7 + 1, 14))  # seed s holds devices 7s … 7s + 99
-            with httpx.Client(base_url=url, timeout=30) as client:
+            # One keep-alive connection per worker: the collector hands new connections to its workers in turn,
+            # so each worker sees every warm-up batch and holds the load's devices in its own identity cache, as
+            # the workers of a collector that has been running do. (Until 2026-12-06 night the warm-up used one
+            # connection, and all but one worker met the load's devices for the first time during the load;
+            # --warm-one-worker does that again.)
+            warm_up_connections = 1 if args.warm_one_worker else args.workers
+            clients = [httpx.Client(base_url=url, timeout=30) for _ in range(warm_up_connections)]
+            try:
                 for seed in warm_up_seeds:
-                    response = client.post(
-                        "/v1/batch",
-                        content=_batch_body(seed),
-                        headers={"Content-Type": "application/json"},
-                    )
-                    assert response.status_code == 200, response.text
-            warm_up_events = len(warm_up_seeds) * BATCH_SIZE
+                    for client in clients:
+                        response = client.post(
+                            "/v1/batch",
+                            content=_batch_body(seed),
+                            headers={"Content-Type": "application/json"},
+                        )
+                        assert response.status_code == 200, response.text
+            finally:
+                for client in clients:
+                    client.close()
+            warm_up_events = len(warm_up_seeds) * warm_up_connections * BATCH_SIZE
             started = multiprocessing.Event()
             results: multiprocessing.Queue[Any] = multiprocessing.Queue()
             loader = multiprocessing.Process(
@@ -484,7 +500,8 @@ def main() -> None:
     latencies = result.latencies_s
     print(
         f"collector workers: {args.workers}, connections: {args.connections}, duration: {args.duration_s:.0f} s,"
-        f" sink: {args.sink}, devices: {'new to the identity graph' if args.new_devices else 'known'}"
+        f" sink: {args.sink}, devices: {'new to the identity graph' if args.new_devices else 'known'},"
+        f" warm-up over {'one connection' if args.warm_one_worker else 'a connection per worker'}"
     )
     print(f"ceiling  collector's publisher alone (confluent-kafka):   {ceiling:>10,.0f} events/s")
     print(f"         aiokafka, same records (reference):              {aiokafka_rate:>10,.0f} events/s")
