@@ -133,7 +133,7 @@ class ConfluentEventPublisher:
         settings: KafkaSettings,
         *,
         timeout_s: float,
-        linger_ms: float = 2.0,
+        linger_ms: float = 5.0,
         poll_interval_s: float = 0.001,
     ) -> None:
         self._settings = settings
