@@ -42,13 +42,9 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    and_,
     bindparam,
     create_engine,
-    exists,
     func,
-    insert,
-    or_,
     select,
     text,
 )
@@ -57,6 +53,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.schema import CreateIndex, CreateTable
+from sqlalchemy.sql.elements import TextClause
 
 from ingestion.contract.event import TrackedEvent
 
@@ -310,23 +307,21 @@ class IdentityGraph:
                 # Held to the commit: an erasure's tombstone (ROW EXCLUSIVE) waits for this insert, or this
                 # insert waits for the erasure and then sees its tombstone.
                 connection.execute(text("LOCK TABLE identity_forgets IN SHARE MODE"))
-            if new:
-                rows = [
-                    {"identity": k, "person_id": v, "linked_at": now, "erased_after": erasures_accounted_for}
-                    for k, v in new.items()
-                ]
-                connection.execute(_insert_unless_erased(identities, dialect), rows)
-            if merges:
-                rows = [
-                    {
-                        "person_id": a,
-                        "merged_into": b,
-                        "merged_at": now,
-                        "erased_after": erasures_accounted_for,
-                    }
-                    for a, b in merges
-                ]
-                connection.execute(_insert_unless_erased(identity_merges, dialect), rows)
+            for chunk in _chunks(list(new.items())):
+                connection.execute(
+                    _insert_unless_erased(identities, ("identity", "person_id"), ("person_id",), len(chunk)),
+                    _row_parameters(chunk, linked_at=now, erased_after=erasures_accounted_for),
+                )
+            for chunk in _chunks(sorted(merges)):
+                connection.execute(
+                    _insert_unless_erased(
+                        identity_merges,
+                        ("person_id", "merged_into"),
+                        ("person_id", "merged_into"),
+                        len(chunk),
+                    ),
+                    _row_parameters(chunk, merged_at=now, erased_after=erasures_accounted_for),
+                )
 
     def merges(self) -> list[tuple[str, str]]:
         with self._engine.connect() as connection:
@@ -452,28 +447,41 @@ def _with_people(events: list[TrackedEvent], people: list[str]) -> list[TrackedE
     ]
 
 
-def _insert_unless_erased(table: Table, dialect: str):  # type: ignore[no-untyped-def]
-    """INSERT … SELECT of one row (executed for many), ignoring duplicates, that inserts nothing when a person
-    the row names has an erasure logged after `:erased_after` (the tombstone, checked in the same statement)."""
-    names = [column.name for column in table.columns]
-    people = [table.c[name] for name in ("person_id", "merged_into") if name in table.c]
-    erased = [
-        exists().where(
-            and_(
-                identity_forgets.c.person_id == bindparam(person.name, type_=person.type),
-                identity_forgets.c.sequence > bindparam("erased_after", type_=Integer()),
-            )
-        )
+# Rows per INSERT: far under SQLite's limit of bound parameters, and one statement for a usual request.
+_ROWS_PER_INSERT = 500
+
+
+def _chunks(rows: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    return [rows[start : start + _ROWS_PER_INSERT] for start in range(0, len(rows), _ROWS_PER_INSERT)]
+
+
+def _row_parameters(rows: list[tuple[str, str]], **shared: Any) -> dict[str, Any]:
+    parameters = dict(shared)
+    for index, (first, second) in enumerate(rows):
+        parameters[f"a{index}"] = first
+        parameters[f"b{index}"] = second
+    return parameters
+
+
+def _insert_unless_erased(
+    table: Table, columns: tuple[str, str], people: tuple[str, ...], row_count: int
+) -> TextClause:
+    """One INSERT of `row_count` (a, b) rows into `columns` of `table`, ignoring duplicates, that skips every row
+    naming in `people` a person with an erasure logged after `:erased_after`: the tombstone is checked in the same
+    statement. Written as SQL that SQLite and PostgreSQL both read (a VALUES list names its columns column1,
+    column2 in both); the values are bound parameters."""
+    time_column = next(column.name for column in table.columns if column.name not in columns)
+    where = " and ".join(
+        "not exists (select 1 from identity_forgets f where f.person_id = v.column"
+        f"{columns.index(person) + 1} and f.sequence > :erased_after)"
         for person in people
-    ]
-    row = select(*(bindparam(name, type_=table.c[name].type) for name in names)).where(~or_(*erased))
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table).from_select(names, row).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        # The SELECT has a WHERE, as SQLite's parser needs before ON CONFLICT.
-        return sqlite_insert(table).from_select(names, row).on_conflict_do_nothing()
-    return insert(table).from_select(names, row).prefix_with("IGNORE")
+    )
+    values = ", ".join(f"(:a{index}, :b{index})" for index in range(row_count))
+    statement = text(
+        f"insert into {table.name} ({columns[0]}, {columns[1]}, {time_column}) "
+        f"select v.column1, v.column2, :{time_column} from (values {values}) as v "
+        f"where {where} on conflict do nothing"
+    )
+    return statement.bindparams(
+        bindparam(time_column, type_=DateTime(timezone=True)), bindparam("erased_after", type_=Integer())
+    )

@@ -113,7 +113,7 @@ def test_an_erasure_waits_for_an_insert_in_flight_and_removes_what_it_stored(dat
     erasing = threading.Thread(target=privacy_cli.forget, args=("phone-lily",))
 
     def erase_during_the_insert(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.startswith("INSERT INTO identities") and not erasing.is_alive():
+        if statement.lower().startswith("insert into identities") and not erasing.is_alive():
             erasing.start()
             erasing.join(timeout=1)  # it must wait for this transaction, not finish beside it
 
