@@ -369,7 +369,12 @@ def main() -> None:
     parser.add_argument("--duration-s", type=float, default=20.0)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="collector (uvicorn) worker processes")
-    parser.add_argument("--visibility-samples", type=int, default=20)
+    parser.add_argument(
+        "--visibility-samples",
+        type=int,
+        default=20,
+        help="marker batches timed to the lake; 0 measures the collector only (no sink drain, no visibility)",
+    )
     parser.add_argument(
         "--batches", type=int, default=6000, help="distinct 100-event batches the loader cycles"
     )
@@ -379,6 +384,11 @@ def main() -> None:
         "--new-devices",
         action="store_true",
         help="start the load with an identity graph that knows none of its devices (first sightings)",
+    )
+    parser.add_argument(
+        "--warm-one-worker",
+        action="store_true",
+        help="warm up over one connection, so that only one worker's identity cache knows the load's devices",
     )
     args = parser.parse_args()
 
@@ -428,15 +438,26 @@ def main() -> None:
                 # Every device of the load seen once: the identity graph knows them all, as it knows a shop's
                 # returning shoppers, and the load measures the steady state rather than the first sightings.
                 warm_up_seeds += list(range(0, PEOPLE // 7 + 1, 14))  # seed s holds devices 7s … 7s + 99
-            with httpx.Client(base_url=url, timeout=30) as client:
+            # One keep-alive connection per worker: the collector hands new connections to its workers in turn,
+            # so each worker sees every warm-up batch and holds the load's devices in its own identity cache, as
+            # the workers of a collector that has been running do. (Until 2026-12-06 night the warm-up used one
+            # connection, and all but one worker met the load's devices for the first time during the load;
+            # --warm-one-worker does that again.)
+            warm_up_connections = 1 if args.warm_one_worker else args.workers
+            clients = [httpx.Client(base_url=url, timeout=30) for _ in range(warm_up_connections)]
+            try:
                 for seed in warm_up_seeds:
-                    response = client.post(
-                        "/v1/batch",
-                        content=_batch_body(seed),
-                        headers={"Content-Type": "application/json"},
-                    )
-                    assert response.status_code == 200, response.text
-            warm_up_events = len(warm_up_seeds) * BATCH_SIZE
+                    for client in clients:
+                        response = client.post(
+                            "/v1/batch",
+                            content=_batch_body(seed),
+                            headers={"Content-Type": "application/json"},
+                        )
+                        assert response.status_code == 200, response.text
+            finally:
+                for client in clients:
+                    client.close()
+            warm_up_events = len(warm_up_seeds) * warm_up_connections * BATCH_SIZE
             started = multiprocessing.Event()
             results: multiprocessing.Queue[Any] = multiprocessing.Queue()
             loader = multiprocessing.Process(
@@ -463,12 +484,14 @@ def main() -> None:
             loader.join()
             rate = result.accepted / args.duration_s
             print(f"collector accepted {result.accepted:,} events in {args.duration_s:.0f} s", flush=True)
-            if args.sink == "after":
-                start_sink()
-            # The sink drains the load first; visibility is then measured at a calm rate.
-            glob = events_glob(Path(data_dir) / "lake" / "events")
-            drained_s = _drain(glob, result.distinct_accepted + warm_up_events, timeout_s=900)
-            delays = _visibility(url, glob, args.visibility_samples)
+            drained_s, delays = None, []
+            if args.visibility_samples > 0:
+                if args.sink == "after":
+                    start_sink()
+                # The sink drains the load first; visibility is then measured at a calm rate.
+                glob = events_glob(Path(data_dir) / "lake" / "events")
+                drained_s = _drain(glob, result.distinct_accepted + warm_up_events, timeout_s=900)
+                delays = _visibility(url, glob, args.visibility_samples)
         finally:
             for process in (collector, *sinks):
                 process.terminate()
@@ -477,7 +500,8 @@ def main() -> None:
     latencies = result.latencies_s
     print(
         f"collector workers: {args.workers}, connections: {args.connections}, duration: {args.duration_s:.0f} s,"
-        f" sink: {args.sink}, devices: {'new to the identity graph' if args.new_devices else 'known'}"
+        f" sink: {args.sink}, devices: {'new to the identity graph' if args.new_devices else 'known'},"
+        f" warm-up over {'one connection' if args.warm_one_worker else 'a connection per worker'}"
     )
     print(f"ceiling  collector's publisher alone (confluent-kafka):   {ceiling:>10,.0f} events/s")
     print(f"         aiokafka, same records (reference):              {aiokafka_rate:>10,.0f} events/s")
@@ -489,12 +513,21 @@ def main() -> None:
         f"collector latency per 100-event batch: p50 {_percentile(latencies, 0.5) * 1000:.1f} ms,"
         f" p99 {_percentile(latencies, 0.99) * 1000:.1f} ms   (refused, by status: {result.refused or 'none'})"
     )
+    over_target = sum(1 for latency in latencies if latency >= 0.050)
+    print(
+        f"  tail: p90 {_percentile(latencies, 0.9) * 1000:.1f} ms, p99.9 {_percentile(latencies, 0.999) * 1000:.1f} ms,"
+        f" max {max(latencies) * 1000:.1f} ms; {over_target} of {len(latencies)} requests"
+        f" ({over_target / len(latencies):.2%}) took 50 ms or more"
+    )
     cpu = {name: (cpu_after[name] - cpu_before[name]) / cpu_window_s for name in groups}
     print(
         "CPU during the load (cores): "
         + ", ".join(f"{name} {cores:.2f}" for name, cores in cpu.items())
         + f"; total {sum(cpu.values()):.2f} of {os.cpu_count()}"
     )
+    if drained_s is None:
+        print("sink and end-to-end visibility: not measured (--visibility-samples 0)")
+        return
     print(f"sink: the load's backlog was in the lake {drained_s:.1f} s after the load ended")
     print(
         f"end-to-end visibility (200 → queryable in the lake): p50 {statistics.median(delays):.2f} s,"

@@ -13,6 +13,14 @@ person to `identity_forgets` in the same transaction. Every collector worker rea
 (`drop_forgotten`) and drops the person's mappings from its cache, so no running collector keeps them (or keys
 new events by them) after the erasure. Entries older than a day are pruned: a worker that missed some (a
 gap in the sequence) clears its whole cache, which only costs a few database reads.
+
+The log is also the erasure's tombstone in the database. A request in flight during an erasure may have read
+the person's mappings (from the database or the cache) just before it, and would then store new ones for the
+erased person (a login seen on the erased shopper's device). So a lookup notes the last erasure its knowledge
+accounts for, and the insert of new mappings and merges skips, in the same statement, every person erased
+after that (`_store`). On PostgreSQL the insert holds a SHARE lock on the log until it commits and an erasure
+writes its tombstone before it deletes, so the two transactions cannot interleave; SQLite runs writers one at
+a time.
 """
 
 from __future__ import annotations
@@ -29,20 +37,23 @@ from typing import Any
 from sqlalchemy import (
     Column,
     DateTime,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
+    bindparam,
     create_engine,
     func,
-    insert,
     select,
+    text,
 )
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import ConnectionPoolEntry
-from sqlalchemy.schema import CreateTable
+from sqlalchemy.schema import CreateIndex, CreateTable
+from sqlalchemy.sql.elements import TextClause
 
 from ingestion.contract.event import TrackedEvent
 
@@ -72,6 +83,8 @@ identity_forgets = Table(
     Column("person_id", String(200), nullable=False),
     Column("forgotten_at", DateTime(timezone=True), nullable=False),
 )
+# The tombstone check of every insert of new mappings looks erasures up by person.
+Index("ix_identity_forgets_person_id", identity_forgets.c.person_id, identity_forgets.c.sequence)
 
 # How long an erasure stays in the log: far longer than any running worker takes to read it.
 FORGET_LOG_RETENTION = timedelta(days=1)
@@ -258,6 +271,9 @@ class IdentityGraph:
 
     def resolve(self, sightings: list[Sighting]) -> list[str]:
         """The person of each message, in order, recording the mappings and merges they imply."""
+        # Read before the cache and the database: what the lookup below knows accounts for every erasure up to
+        # this one (the cache drops a person before the sequence moves on), and perhaps for later ones.
+        erasures_accounted_for = self._last_forget_seen
         known = self._known(identity for sighting in sightings for identity in sighting.identities)
         people: list[str] = []
         new: dict[str, str] = {}
@@ -270,7 +286,7 @@ class IdentityGraph:
                 merges.add(merge)
             people.append(person)
         if new or merges:
-            self._store(new, merges)
+            self._store(new, merges, erasures_accounted_for=erasures_accounted_for)
             # Another worker may have mapped an id first: the stored mapping wins, so it is read back.
             with self._cache_lock:
                 for identity in new:
@@ -279,16 +295,33 @@ class IdentityGraph:
             people = [person_for(sighting, known) for sighting in sightings]
         return people
 
-    def _store(self, new: dict[str, str], merges: set[tuple[str, str]]) -> None:
+    def _store(
+        self, new: dict[str, str], merges: set[tuple[str, str]], *, erasures_accounted_for: int
+    ) -> None:
+        """Insert the new mappings and merges, except those of a person erased after `erasures_accounted_for`
+        (the lookup that decided them may have read the person's mappings before the erasure)."""
         now = datetime.now(UTC)
         with self._engine.begin() as connection:
             dialect = connection.dialect.name
-            if new:
-                rows = [{"identity": k, "person_id": v, "linked_at": now} for k, v in new.items()]
-                connection.execute(_insert_ignoring_duplicates(identities, dialect), rows)
-            if merges:
-                rows = [{"person_id": a, "merged_into": b, "merged_at": now} for a, b in merges]
-                connection.execute(_insert_ignoring_duplicates(identity_merges, dialect), rows)
+            if dialect == "postgresql":
+                # Held to the commit: an erasure's tombstone (ROW EXCLUSIVE) waits for this insert, or this
+                # insert waits for the erasure and then sees its tombstone.
+                connection.execute(text("LOCK TABLE identity_forgets IN SHARE MODE"))
+            for chunk in _chunks(list(new.items())):
+                connection.execute(
+                    _insert_unless_erased(identities, ("identity", "person_id"), ("person_id",), len(chunk)),
+                    _row_parameters(chunk, linked_at=now, erased_after=erasures_accounted_for),
+                )
+            for chunk in _chunks(sorted(merges)):
+                connection.execute(
+                    _insert_unless_erased(
+                        identity_merges,
+                        ("person_id", "merged_into"),
+                        ("person_id", "merged_into"),
+                        len(chunk),
+                    ),
+                    _row_parameters(chunk, merged_at=now, erased_after=erasures_accounted_for),
+                )
 
     def merges(self) -> list[tuple[str, str]]:
         with self._engine.connect() as connection:
@@ -320,6 +353,9 @@ class IdentityGraph:
         """
         now = datetime.now(UTC)
         with self._engine.begin() as connection:
+            # The tombstone first: on PostgreSQL it waits for the inserts in flight (see `_store`), so the deletes
+            # below see what they stored, and later inserts see the tombstone.
+            connection.execute(identity_forgets.insert().values(person_id=person_id, forgotten_at=now))
             removed = connection.execute(
                 identities.delete().where(identities.c.person_id == person_id)
             ).rowcount
@@ -331,7 +367,6 @@ class IdentityGraph:
             connection.execute(
                 identity_forgets.delete().where(identity_forgets.c.forgotten_at < now - FORGET_LOG_RETENTION)
             )
-            connection.execute(identity_forgets.insert().values(person_id=person_id, forgotten_at=now))
         self._drop_people({person_id})
         return int(removed or 0)
 
@@ -389,6 +424,8 @@ def _create_tables(engine: Engine) -> None:
             with engine.begin() as connection:
                 for table in metadata.sorted_tables:
                     connection.execute(CreateTable(table, if_not_exists=True))
+                    for index in table.indexes:
+                        connection.execute(CreateIndex(index, if_not_exists=True))
             return
         except DBAPIError:
             if attempt == 2:
@@ -410,13 +447,41 @@ def _with_people(events: list[TrackedEvent], people: list[str]) -> list[TrackedE
     ]
 
 
-def _insert_ignoring_duplicates(table: Table, dialect: str):  # type: ignore[no-untyped-def]
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
+# Rows per INSERT: far under SQLite's limit of bound parameters, and one statement for a usual request.
+_ROWS_PER_INSERT = 500
 
-        return pg_insert(table).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        return sqlite_insert(table).on_conflict_do_nothing()
-    return insert(table).prefix_with("IGNORE")
+def _chunks(rows: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    return [rows[start : start + _ROWS_PER_INSERT] for start in range(0, len(rows), _ROWS_PER_INSERT)]
+
+
+def _row_parameters(rows: list[tuple[str, str]], **shared: Any) -> dict[str, Any]:
+    parameters = dict(shared)
+    for index, (first, second) in enumerate(rows):
+        parameters[f"a{index}"] = first
+        parameters[f"b{index}"] = second
+    return parameters
+
+
+def _insert_unless_erased(
+    table: Table, columns: tuple[str, str], people: tuple[str, ...], row_count: int
+) -> TextClause:
+    """One INSERT of `row_count` (a, b) rows into `columns` of `table`, ignoring duplicates, that skips every row
+    naming in `people` a person with an erasure logged after `:erased_after`: the tombstone is checked in the same
+    statement. Written as SQL that SQLite and PostgreSQL both read (a VALUES list names its columns column1,
+    column2 in both); the values are bound parameters."""
+    time_column = next(column.name for column in table.columns if column.name not in columns)
+    where = " and ".join(
+        "not exists (select 1 from identity_forgets f where f.person_id = v.column"
+        f"{columns.index(person) + 1} and f.sequence > :erased_after)"
+        for person in people
+    )
+    values = ", ".join(f"(:a{index}, :b{index})" for index in range(row_count))
+    statement = text(
+        f"insert into {table.name} ({columns[0]}, {columns[1]}, {time_column}) "
+        f"select v.column1, v.column2, :{time_column} from (values {values}) as v "
+        f"where {where} on conflict do nothing"
+    )
+    return statement.bindparams(
+        bindparam(time_column, type_=DateTime(timezone=True)), bindparam("erased_after", type_=Integer())
+    )

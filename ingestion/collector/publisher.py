@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import functools
-import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -121,19 +120,33 @@ class ConfluentEventPublisher:
     """Produces with librdkafka, acks=all, and waits for every delivery report; anything less raises PublishFailed.
 
     librdkafka connects, reconnects and retries on its own; a record it cannot deliver within `timeout_s`
-    (`message.timeout.ms`) is reported failed, so a broker outage answers 503 and the clients retry. Delivery
-    reports are served by a thread of ours (`poll`) and handed to the event loop that awaits them.
+    (`message.timeout.ms`) is reported failed, so a broker outage answers 503 and the clients retry.
+
+    Delivery reports are served on the event loop itself (`producer.poll(0)` every `poll_interval_s` while a
+    publish awaits its acknowledgements), not by a thread of ours: librdkafka hands each report to Python under
+    the GIL, and a thread had to win the GIL from the busy event loop once per report, each time waiting out
+    the interpreter's switch interval (5 ms). Requests waited for their acknowledgements behind that.
     """
 
-    def __init__(self, settings: KafkaSettings, *, timeout_s: float) -> None:
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        timeout_s: float,
+        linger_ms: float = 5.0,
+        poll_interval_s: float = 0.001,
+    ) -> None:
         self._settings = settings
         self._timeout_s = timeout_s
+        self._linger_ms = linger_ms
+        self._poll_interval_s = poll_interval_s
         self._producer: Producer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._partition_counts: dict[str, int] = {}
-        self._stopping = threading.Event()
-        self._poller: threading.Thread | None = None
-        # Delivery reports, appended by librdkafka's callbacks (on the delivery thread, or the thread of a flush).
+        # Publishes waiting for their acknowledgements, and the scheduled poll that serves them.
+        self._awaiting = 0
+        self._next_poll: asyncio.TimerHandle | None = None
+        # Delivery reports, appended by librdkafka's callbacks (during a poll on the loop, or a flush in stop()).
         self._reports: collections.deque[tuple[_Acknowledgements, ConfluentKafkaError | None]] = (
             collections.deque()
         )
@@ -145,52 +158,56 @@ class ConfluentEventPublisher:
             {
                 "bootstrap.servers": self._settings.bootstrap_servers,
                 "acks": "all",
-                "linger.ms": 2,
+                "linger.ms": self._linger_ms,
                 "message.timeout.ms": timeout_ms,
                 "request.timeout.ms": timeout_ms,
                 "message.max.bytes": 2 * 1024 * 1024,
                 "socket.nagle.disable": True,
             }
         )
-        self._stopping.clear()
-        self._poller = threading.Thread(
-            target=self._serve_delivery_reports, name="kafka-delivery", daemon=True
-        )
-        self._poller.start()
         try:
             await self._partition_count(Topics.EVENTS.name)
         except PublishFailed:
             log.warning("kafka_not_reachable_at_start", bootstrap_servers=self._settings.bootstrap_servers)
 
     async def stop(self) -> None:
-        producer, poller = self._producer, self._poller
-        if producer is None or poller is None:
+        producer = self._producer
+        if producer is None:
             return
+        if self._next_poll is not None:
+            self._next_poll.cancel()
+            self._next_poll = None
         await asyncio.to_thread(producer.flush, self._timeout_s)
-        self._stopping.set()
-        await asyncio.to_thread(poller.join)
+        self._settle_reports()  # the reports the flush served
         # Closed here, not left to garbage collection: a failed publish's traceback keeps a reference to the
         # producer, which would otherwise stay connected (and reconnect to a broker that is gone) for good.
         await asyncio.to_thread(producer.close)
-        self._producer = self._poller = None
+        self._producer = None
 
-    def _serve_delivery_reports(self) -> None:
-        producer, loop = self._producer, self._loop
-        assert producer is not None and loop is not None
-        while not self._stopping.is_set():
-            producer.poll(0.05)
-            self._hand_over_reports(loop)
-        self._hand_over_reports(loop)  # the reports `flush` served in stop()
+    def _poll(self) -> None:
+        """On the event loop: serve librdkafka's delivery reports, settle the publishes they complete, and
+        come back while any publish still waits."""
+        self._next_poll = None
+        producer = self._producer
+        if producer is None:
+            return
+        producer.poll(0)
+        self._settle_reports()
+        if self._awaiting:
+            self._schedule_poll()
 
-    def _hand_over_reports(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Settle on the event loop, in one call, every acknowledgement served since the last hand-over: one
-        wake-up of the loop per poll rather than one per record (several per request)."""
+    def _schedule_poll(self) -> None:
+        if self._next_poll is None and self._loop is not None:
+            self._next_poll = self._loop.call_later(self._poll_interval_s, self._poll)
+
+    def _settle_reports(self) -> None:
         reports = self._reports
+        if not reports:
+            return
         settled = []
         while reports:
             settled.append(reports.popleft())
-        if settled:
-            loop.call_soon_threadsafe(_settle_all, settled)
+        _settle_all(settled)
 
     async def _partition_count(self, topic: str) -> int:
         """The topic's partition count, read once from the broker's metadata (partitions are only ever added
@@ -223,14 +240,18 @@ class ConfluentEventPublisher:
         to_send = records_by_partition(records, partition_count, bundle=bundle)
         acknowledgements = _Acknowledgements(loop.create_future(), sum(map(len, to_send.values())))
         report = functools.partial(_report_delivery, self._reports, acknowledgements)
+        self._awaiting += 1
         try:
             for partition, partition_records in to_send.items():
                 for key, value in partition_records:
                     producer.produce(topic, value, key, partition=partition, on_delivery=report)
+            self._schedule_poll()
             await asyncio.wait_for(acknowledgements.future, timeout=self._timeout_s + 1)
         except (BufferError, KafkaException, TimeoutError) as error:
             log.warning("kafka_publish_failed", topic=topic, error=repr(error))
             raise PublishFailed("the events could not be handed to Kafka; retry later") from error
+        finally:
+            self._awaiting -= 1
 
 
 class _Acknowledgements:
@@ -249,7 +270,7 @@ def _report_delivery(
     error: ConfluentKafkaError | None,
     _: Any,
 ) -> None:
-    """librdkafka's delivery report, on the delivery thread: queued for the event loop (see _hand_over_reports)."""
+    """librdkafka's delivery report (during a poll on the event loop, or a flush): queued for `_settle_all`."""
     reports.append((acknowledgements, error))
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
 
 from ingestion.collector.app import create_app
 from ingestion.collector.errors import PublishFailed
@@ -208,3 +209,33 @@ def test_a_running_collector_stops_keying_by_a_forgotten_shoppers_login(
         b"device-hua",
         b"u-hua",
     ]
+
+
+def test_the_api_docs_still_describe_every_endpoint_the_fast_path_serves(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for call in ("batch", "track", "identify", "page", "screen", "group", "alias"):
+        assert "post" in paths[f"/v1/{call}"]
+
+
+def test_requests_the_fast_path_does_not_serve_get_the_apps_own_answers(
+    client: TestClient, publisher: RecordingPublisher
+) -> None:
+    assert client.get("/v1/batch").status_code == 405
+    assert client.post("/v1/unknown", json={"writeKey": WRITE_KEY}).status_code == 404
+    assert client.get("/health").json() == {"status": "ok"}
+    assert publisher.records == {}
+
+
+def test_a_failure_of_the_identity_graph_answers_500_and_accepts_nothing(
+    publisher: RecordingPublisher, tmp_path: Path
+) -> None:
+    settings = CollectorSettings(
+        write_keys={"miniprogram": WRITE_KEY},
+        identity_database_url=f"sqlite:///{tmp_path / 'identity.db'}",
+    )
+    with TestClient(create_app(settings, publisher), raise_server_exceptions=False) as client:
+        with create_engine(settings.identity_database_url).begin() as connection:
+            connection.execute(text("DROP TABLE identities"))  # gone under the running collector
+        response = client.post("/v1/batch", json={"batch": [_viewed("m-1")], "writeKey": WRITE_KEY})
+    assert response.status_code == 500
+    assert publisher.records.get(Topics.EVENTS.name, []) == []
