@@ -134,12 +134,19 @@ def as_utc(moment: datetime) -> datetime:
 def corrected_timestamp(
     *, received_at: datetime, sent_at: datetime | None, original: datetime | None
 ) -> datetime:
-    """Segment's clock-skew correction: timestamp = receivedAt − (sentAt − originalTimestamp)."""
+    """Segment's clock-skew correction: timestamp = receivedAt − (sentAt − originalTimestamp).
+
+    A skew so large that the corrected time falls outside the calendar (a client clock in the year 9999)
+    says nothing about when the event happened; the server's receivedAt is used instead.
+    """
     if original is None:
         return received_at
     if sent_at is None:
         return as_utc(original)
-    return received_at - (as_utc(sent_at) - as_utc(original))
+    try:
+        return received_at - (as_utc(sent_at) - as_utc(original))
+    except OverflowError:
+        return received_at
 
 
 def scene_of(context: dict[str, Any], properties: dict[str, Any]) -> int | None:

@@ -65,6 +65,13 @@ def test_clock_skew_is_corrected_with_the_batch_sent_at() -> None:
     )
 
 
+def test_a_clock_skew_beyond_the_calendar_falls_back_to_the_server_receive_time() -> None:
+    # A phone whose clock says it sent in the year 9999 an event it recorded today.
+    original = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
+    sent = datetime(9999, 10, 12, 8, 0, tzinfo=UTC)
+    assert corrected_timestamp(received_at=RECEIVED, sent_at=sent, original=original) == RECEIVED
+
+
 def test_enrich_keeps_the_original_timestamp_in_utc_and_names_the_channel_from_the_scene() -> None:
     event = enrich(
         _viewed(), received_at=RECEIVED, batch_sent_at=None, batch_context=None, source="miniprogram"
