@@ -16,7 +16,7 @@
     materialized='incremental',
     unique_key='cart_id',
     incremental_strategy='delete+insert',
-    on_schema_change='fail',
+    on_schema_change='ignore',
     pre_hook="{% if is_incremental() %}delete from {{ this }} where person_id in (select person_id from "
         ~ "{{ ref('int_carts_assembled') }} where built_at = timestamptz '{{ run_started_at }}' union "
         ~ "select person_id from {{ ref('int_people_merged') }}){% endif %}"
