@@ -7,7 +7,8 @@
 -- the newest event, is decided here.
 
 -- Incremental by cart: a build redoes the carts int_carts_assembled rebuilt in this run (a pre-hook first deletes
--- every row of their shoppers and of merged people, so a cart that no longer exists goes too) and every cart
+-- every row of their shoppers and of shoppers who have no cart there any more, such as merged people, so a cart
+-- that no longer exists goes too) and every cart
 -- still open (neither converted nor abandoned), whose verdict moves with the newest event. A verdict once
 -- reached stays until the cart itself is rebuilt: the newest event only moves forward (an erasure rebuilds in
 -- full), and a cart's conversion only changes through its shopper's paid orders, which rebuild the cart.
@@ -18,11 +19,9 @@
     incremental_strategy='delete+insert',
     on_schema_change='ignore',
     pre_hook="{% if is_incremental() %}delete from {{ this }} where person_id in (select person_id from "
-        ~ "{{ ref('int_carts_assembled') }} where built_at = timestamptz '{{ run_started_at }}' union "
-        ~ "select person_id from {{ ref('int_people_merged') }}){% endif %}"
+        ~ "{{ ref('int_carts_assembled') }} where built_at = timestamptz '{{ run_started_at }}') or person_id "
+        ~ "not in (select person_id from {{ ref('int_carts_assembled') }}){% endif %}"
 ) }}
-
--- depends_on: {{ ref('int_people_merged') }}
 
 with
 
