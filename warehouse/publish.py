@@ -253,9 +253,10 @@ class WarmDbt:
                 if not parsed.success:
                     return 1, f"ERROR dbt parse failed: {parsed.exception}"
                 self._manifest, self._parsed_for = parsed.result, key
-            result = dbtRunner(manifest=self._manifest).invoke(arguments)  # type: ignore[arg-type]
+            result = dbtRunner(manifest=self._manifest).invoke([*arguments, *_WARM_BUILD_FLAGS])  # type: ignore[arg-type]
         finally:
             _close_dbt_duckdb()
+        _write_run_results(result, arguments)
         if result.success:
             return 0, ""
         return 1, _failures_of(result)
@@ -263,6 +264,22 @@ class WarmDbt:
 
 _DBT_COMMANDS = ("build", "docs", "run", "test", "parse")
 _BUILD_ONLY_FLAGS = ("--exclude-resource-type", "unit_test", "--full-refresh")
+# dbt's work around each node that a builder rebuilding every few seconds does not need: a debug line in
+# logs/dbt.log for every event (with the environment scrubbed of secrets, line by line) and the whole manifest
+# rewritten as manifest.json after every build. Warnings and errors still reach dbt.log; run_results.json is
+# written from the result (`_write_run_results`).
+_WARM_BUILD_FLAGS = ("--log-level-file", "warn", "--no-write-json")
+
+
+def _write_run_results(result: object, arguments: list[str]) -> None:
+    """Write run_results.json into the build's target folder, as dbt does without `--no-write-json`."""
+    run = getattr(result, "result", None)
+    write = getattr(run, "write", None)
+    if write is None or "--target-path" not in arguments:
+        return
+    target = Path(arguments[arguments.index("--target-path") + 1])
+    target.mkdir(parents=True, exist_ok=True)
+    write(str(target / "run_results.json"))
 
 
 def _close_dbt_duckdb() -> None:

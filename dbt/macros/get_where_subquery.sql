@@ -4,9 +4,7 @@
     its own, for the model's delete+insert key (an old row with the key was deleted) and for references to keys
     that are never removed: an untouched row was checked by the run that built it and has not changed since. -#}
 {% macro default__get_where_subquery(relation) -%}
-    {%- set where = (config.get('where') or '') | replace(
-        'rows_built_this_run', "built_at = timestamptz '" ~ run_started_at ~ "'"
-    ) -%}
+    {%- set where = rows_built_this_run_filter(config.get('where') or '') -%}
     {%- if where -%}
         {%- set filtered -%}
             (select * from {{ relation }} where {{ where }}) dbt_subquery
@@ -15,4 +13,10 @@
     {%- else -%}
         {%- do return(relation) -%}
     {%- endif -%}
+{%- endmacro %}
+
+{#- A test filter with `rows_built_this_run` read at run time (a `where` written in YAML is rendered once, at
+    parse time, and the warm builder keeps one parse for many runs). -#}
+{% macro rows_built_this_run_filter(where) -%}
+    {{- return(where | replace('rows_built_this_run', "built_at = timestamptz '" ~ run_started_at ~ "'")) -}}
 {%- endmacro %}

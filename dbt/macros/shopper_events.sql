@@ -21,7 +21,7 @@
         materialized='incremental',
         unique_key='person_id',
         incremental_strategy='delete+insert',
-        on_schema_change='fail',
+        on_schema_change='ignore',
         pre_hook="{% if is_incremental() %}delete from {{ this }} where person_id in (select person_id from "
             ~ "{{ ref('int_people_merged') }}){% endif %}"
     ) }}

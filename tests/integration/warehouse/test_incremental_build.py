@@ -112,6 +112,7 @@ def _tables_that_differ(incremental: Path, full: Path) -> dict[str, tuple[int, i
 
 
 LOGIN_AFTER_PAYING = datetime(2024, 11, 11, 10, 10, tzinfo=UTC)
+CHENS_CART_STILL_OPEN = datetime(2024, 11, 11, 16, 30, tzinfo=UTC)
 
 
 @dataclass
@@ -162,8 +163,18 @@ def builds(tmp_path_factory: pytest.TempPathFactory, warm_dbt: WarmDbt) -> Build
         # order-report check (dq_order_reports_vs_order_book) recompute it. Sun has a new event now, so her
         # o-1003 is recomputed too.
         (LOGIN_AFTER_PAYING, set(), (_unknown_order_reported(LOGIN_AFTER_PAYING),)),
+        # Chen's cart (last add 16:10) is the newest event of the first batch, so still open; the second batch
+        # (from midnight on) has nothing of Chen's, only newer events of others: her cart must turn abandoned
+        # although nothing rebuilds it (fct_cart_abandonment redoes open carts). Sun's and Qian's orders are
+        # untouched.
+        (CHENS_CART_STILL_OPEN, {"o-1003", "o-1005"}, ()),
     ],
-    ids=["payments-and-merge-later", "login-after-paying", "report-of-an-unknown-order"],
+    ids=[
+        "payments-and-merge-later",
+        "login-after-paying",
+        "report-of-an-unknown-order",
+        "an-open-cart-turns-abandoned-without-its-shopper",
+    ],
 )
 def test_an_incremental_build_after_a_new_batch_equals_a_full_rebuild_row_for_row(
     tmp_path: Path,

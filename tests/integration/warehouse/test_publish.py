@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import duckdb
+import orjson
 
 from warehouse.lake import PARTITION_KEY, write_events
 from warehouse.publish import WarmDbt, build_and_publish, load_fixture_events
@@ -106,7 +107,16 @@ def test_a_builder_that_keeps_dbt_loaded_publishes_what_a_fresh_dbt_would_and_le
         received_at=max(event.received_at for event in fixture_events) + timedelta(minutes=1),
     )
     write_events(settings.events_dir, [newcomer])
+    run_results = settings.data_dir / "dbt" / "target" / "run_results.json"
+    run_results.unlink()
     assert build_and_publish(settings, warm_dbt=warm_dbt) == 0
+    # A warm build skips manifest.json but still says what each node did and how long it took.
+    results = orjson.loads(run_results.read_bytes())["results"]
+    assert {r["unique_id"] for r in results} >= {
+        "model.shoploop.fct_funnel_daily",
+        "model.shoploop.fct_sessions",
+    }
+    assert all(r["status"] in ("success", "pass") for r in results)
 
     # The published file is not held open by dbt's cached handle: another process may open it to write.
     opened = subprocess.run(

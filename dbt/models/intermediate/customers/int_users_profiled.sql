@@ -31,7 +31,8 @@ first_seen as (
         arg_min(channel, event_at) as first_channel,
         arg_min(scene, event_at) as first_scene,
         max(user_id) as user_id,
-        count(*) as events
+        count(*) as events,
+        list(distinct event_date order by event_date) as active_dates
     from events
     group by person_id
 
@@ -143,6 +144,7 @@ final as (
         coalesce(tags.interest_tags, []) as interest_tags,
         active_hours.usual_active_hours,
         first_seen.events,
+        first_seen.active_dates,
         timestamptz '{{ run_started_at }}' as built_at
     from first_seen
     left join first_share_entry using (person_id)

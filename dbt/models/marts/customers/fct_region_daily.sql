@@ -4,12 +4,6 @@
 
 with
 
-events as not materialized (
-
-    {{ shopper_events() }}
-
-),
-
 paid_orders as (
 
     select * from {{ ref('int_orders_paid') }}
@@ -29,7 +23,9 @@ users as (
 
 active as (
 
-    select event_date, person_id from events group by all
+    -- the days each shopper had events on, kept per shopper by int_users_profiled (incremental), so a build
+    -- does not group every event again
+    select person_id, unnest(active_dates) as event_date from {{ ref('int_users_profiled') }}
 
 ),
 

@@ -6,7 +6,7 @@
     materialized='incremental',
     unique_key='order_id',
     incremental_strategy='delete+insert',
-    on_schema_change='fail'
+    on_schema_change='ignore'
 ) }}
 
 with

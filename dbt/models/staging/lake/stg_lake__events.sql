@@ -7,7 +7,7 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    on_schema_change='fail'
+    on_schema_change='ignore'
 ) }}
 
 {%- set window_start = incremental_window_start() %}
