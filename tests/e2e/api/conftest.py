@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from fastapi import FastAPI
 
@@ -18,18 +17,10 @@ from api.service_layer import accounts, catalogue
 from api.settings import ApiSettings
 from api.wechat import signing
 from recsys.settings import RecsysSettings
+from tests.support import databases
 from tests.support.stack import OrderCore, order_core_and_sandbox
 
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 ADMIN_PASSWORD = "correct horse battery staple"
-
-
-def postgres_reachable() -> bool:
-    try:
-        with psycopg.connect(POSTGRES_ADMIN, connect_timeout=2):
-            return True
-    except psycopg.OperationalError:
-        return False
 
 
 @pytest.fixture(scope="session")
@@ -41,19 +32,8 @@ def merchant_key_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'shoploop.db'}"
-        return
-    if not postgres_reachable():
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432; the PostgreSQL variant is skipped")
-    schema = f"shoploop_e2e_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with databases.database_url(request.param, tmp_path, name="order_core") as url:
+        yield url
 
 
 class Stack(OrderCore):

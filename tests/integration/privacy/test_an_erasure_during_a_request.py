@@ -4,46 +4,24 @@ person in the identity-graph database, on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy import event as sqlalchemy_event
 
 from ingestion.collector.identity import IdentityGraph, Sighting, anonymous, user
+from tests.support import databases
 
 pytestmark = pytest.mark.integration
-
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def _postgres_reachable() -> bool:
-    try:
-        with psycopg.connect(POSTGRES_ADMIN, connect_timeout=2):
-            return True
-    except psycopg.OperationalError:
-        return False
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'identity.db'}"
-        return
-    if not _postgres_reachable():
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432; the PostgreSQL variant is skipped")
-    schema = f"shoploop_identity_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with databases.database_url(request.param, tmp_path, name="identity") as url:
+        yield url
 
 
 def _seen(device: str) -> Sighting:
