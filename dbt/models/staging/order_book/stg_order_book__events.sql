@@ -8,7 +8,9 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    on_schema_change='ignore'
+    on_schema_change='ignore',
+    pre_hook=any_row_order(),
+    post_hook=reset_row_order()
 ) }}
 
 {%- set window_start = incremental_window_start() %}
