@@ -16,7 +16,7 @@ import orjson
 from pydantic import ValidationError
 
 from ingestion.collector.errors import InvalidBatch, InvalidJson, PayloadTooLarge, UnknownWriteKey
-from ingestion.contract.event import TrackedEvent, enrich_fields
+from ingestion.contract.event import TrackedEvent, as_utc, enrich_fields
 from ingestion.contract.segment import (
     MAX_BATCH_BYTES,
     MAX_EVENT_BYTES,
@@ -145,6 +145,9 @@ def split_batch(
     """Accept every valid message of the batch; every other one becomes a dead letter with its reason."""
     accepted: list[TrackedEvent] = []
     dead_letters: list[DeadLetter] = []
+    # Read once for the whole batch: pydantic gives the batch's sentAt its own tzinfo, which enrichment would
+    # otherwise convert to UTC again for every event.
+    batch_sent_at = as_utc(batch.sent_at) if batch.sent_at is not None else None
 
     def dead(reason_code: str, reason: str, payload: Any) -> None:
         dead_letters.append(
@@ -177,7 +180,7 @@ def split_batch(
         event = enrich_fields(
             fields,
             received_at=received_at,
-            batch_sent_at=batch.sent_at,
+            batch_sent_at=batch_sent_at,
             batch_context=batch.context,
             source=source,
         )
