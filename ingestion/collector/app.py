@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ingestion.collector.errors import CollectorError, RateLimited
 from ingestion.collector.identity import IdentityGraph
-from ingestion.collector.intake import as_batch, authenticate, decode_body, split_batch
+from ingestion.collector.intake import as_batch, authenticate, parse_body, read_body, split_batch
 from ingestion.collector.privacy import Pseudonymiser
 from ingestion.collector.publisher import ConfluentEventPublisher, EventPublisher
 from ingestion.collector.rate_limit import RateLimiter
@@ -86,7 +86,8 @@ def create_app(settings: CollectorSettings | None = None, publisher: EventPublis
         message_type: str | None,
     ) -> None:
         """The intake of one request, returning once Kafka acknowledged it; a CollectorError says why not."""
-        body = decode_body(raw, content_encoding)
+        text = read_body(raw, content_encoding)
+        body = parse_body(text)
         source = authenticate(body, authorization, settings.write_keys)
         retry_after_s = rate_limiter.retry_after_s(source)
         if retry_after_s:
@@ -96,6 +97,7 @@ def create_app(settings: CollectorSettings | None = None, publisher: EventPublis
             source=source,
             received_at=received_at,
             pseudonymise=pseudonymiser.apply,
+            body_bytes=len(text),
         )
         identity_graph: IdentityGraph = app.state.identity_graph
         accepted = identity_graph.assign_people_from_cache(intake.accepted)

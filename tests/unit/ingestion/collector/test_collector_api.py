@@ -16,7 +16,9 @@ from sqlalchemy import create_engine, text
 from ingestion.collector.app import create_app
 from ingestion.collector.errors import PublishFailed
 from ingestion.collector.identity import IdentityGraph
+from ingestion.collector.intake import MAX_BODY_BYTES_WITHOUT_EVENT_SIZE_CHECK
 from ingestion.collector.settings import CollectorSettings
+from ingestion.contract.segment import MAX_EVENT_BYTES
 from shoploop.kafka import Topics
 
 WRITE_KEY = "sl_test_key"
@@ -145,6 +147,38 @@ def test_an_invalid_message_goes_to_the_dead_letter_topic_and_the_rest_of_its_ba
     letters = publisher.dead_letters()
     assert [letter["reason_code"] for letter in letters] == ["invalid_message", "event_too_large"]
     assert letters[0]["payload"] == nameless
+
+
+def _body_of_numbers_that_grow_when_rewritten(body_bytes: int) -> bytes:
+    """A batch of one event whose `1e15`s come back 4.5 times as long from orjson (`1000000000000000.0`),
+    padded to exactly `body_bytes` with spaces."""
+    event = dict(_viewed("m-numbers"), properties={"product_id": "85123A", "n": []})
+    head = orjson.dumps({"writeKey": WRITE_KEY, "batch": [event]})
+    numbers = b",".join([b"1e15"] * ((body_bytes - len(head)) // 5))
+    body = head.replace(b'"n":[]', b'"n":[' + numbers + b"]")
+    assert len(body) <= body_bytes
+    return body + b" " * (body_bytes - len(body))
+
+
+def test_an_event_that_grows_over_32_kb_when_rewritten_is_dead_lettered_even_in_a_body_under_32_kb(
+    client: TestClient, publisher: RecordingPublisher
+) -> None:
+    body = _body_of_numbers_that_grow_when_rewritten(9_000)  # 1,770 numbers, rewritten as 33.6 KB
+    response = client.post("/v1/batch", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert publisher.events() == []
+    assert [letter["reason_code"] for letter in publisher.dead_letters()] == ["event_too_large"]
+
+
+def test_no_event_of_a_body_small_enough_to_skip_the_size_check_can_exceed_32_kb(
+    client: TestClient, publisher: RecordingPublisher
+) -> None:
+    body = _body_of_numbers_that_grow_when_rewritten(MAX_BODY_BYTES_WITHOUT_EVENT_SIZE_CHECK)
+    [item] = orjson.loads(body)["batch"]
+    assert len(orjson.dumps(item)) <= MAX_EVENT_BYTES
+    response = client.post("/v1/batch", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert [event["message_id"] for event in publisher.events()] == ["m-numbers"]
 
 
 def test_the_collector_answers_503_never_200_when_kafka_does_not_take_the_events(
