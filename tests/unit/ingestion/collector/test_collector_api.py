@@ -18,6 +18,7 @@ from ingestion.collector.errors import PublishFailed
 from ingestion.collector.identity import IdentityGraph
 from ingestion.collector.intake import MAX_BODY_BYTES_WITHOUT_EVENT_SIZE_CHECK
 from ingestion.collector.settings import CollectorSettings
+from ingestion.contract.event import TrackedEvent
 from ingestion.contract.segment import MAX_EVENT_BYTES
 from shoploop.kafka import Topics
 
@@ -243,6 +244,43 @@ def test_a_running_collector_stops_keying_by_a_forgotten_shoppers_login(
         b"device-hua",
         b"u-hua",
     ]
+
+
+class ErasedDuringTheLookup(IdentityGraph):
+    """The real graph, on which `shoploop privacy forget` of one shopper runs (and reaches this worker's cache) while
+    a request's lookup is in the database."""
+
+    erase_during_next_lookup: str | None = None
+
+    def assign_people(self, events: list[TrackedEvent]) -> list[TrackedEvent]:
+        people = super().assign_people(events)
+        if self.erase_during_next_lookup is not None:
+            self.forget(self.erase_during_next_lookup)
+            self.erase_during_next_lookup = None
+        return people
+
+
+def test_events_of_a_shopper_erased_while_their_request_was_in_flight_do_not_reach_kafka(
+    tmp_path: Path, publisher: RecordingPublisher
+) -> None:
+    url = f"sqlite:///{tmp_path / 'identity.db'}"
+    settings = CollectorSettings(write_keys={"miniprogram": WRITE_KEY}, identity_database_url=url)
+    login = {"type": "identify", "anonymousId": "device-hua", "userId": "u-hua"}
+    paid = {"type": "track", "event": "Coupon Applied", "userId": "u-hua", "properties": {"coupon_id": "c-5"}}
+    with TestClient(create_app(settings, publisher)) as client:
+        graph = ErasedDuringTheLookup(create_engine(url))
+        client.app.state.identity_graph = graph  # type: ignore[attr-defined]
+        assert client.post("/v1/batch", json={"batch": [login], "writeKey": WRITE_KEY}).status_code == 200
+
+        # Ming is new, so the request goes to the database; Hua's erasure is applied while it is there.
+        graph.erase_during_next_lookup = "device-hua"
+        response = client.post(
+            "/v1/batch",
+            json={"batch": [paid, _viewed("m-ming", person="device-ming")], "writeKey": WRITE_KEY},
+        )
+    assert response.status_code == 200
+    assert [key for key, _ in publisher.records[Topics.EVENTS.name]] == [b"device-hua", b"device-ming"]
+    assert [event["message_id"] for event in publisher.events()][1:] == ["m-ming"]
 
 
 def test_the_api_docs_still_describe_every_endpoint_the_fast_path_serves(client: TestClient) -> None:
