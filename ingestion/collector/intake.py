@@ -85,8 +85,8 @@ class Intake:
 # literals come out no longer (escapes are decoded, whitespace dropped), and the most a number grows is `1e15`
 # (4 bytes) written back as `1000000000000000.0` (18 bytes). A messageId given to a message without one adds
 # `,"messageId":"<uuid4>"` (51 bytes). So no item of a body of at most this many bytes can exceed MAX_EVENT_BYTES,
-# and `split_batch` skips the per-item size check for such bodies. (A 32 KB body can: 7,300 bytes of `1e15,` come
-# back as 33 KB.)
+# and `split_batch` skips the per-item size check for such bodies. (A larger one can: a 9,000-byte body of 1,770
+# `1e15`s comes back as 33.6 KB.)
 MAX_BODY_BYTES_WITHOUT_EVENT_SIZE_CHECK = int((MAX_EVENT_BYTES - 51) / 4.5)
 
 
