@@ -8,7 +8,9 @@
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
-    on_schema_change='ignore'
+    on_schema_change='ignore',
+    pre_hook=any_row_order(),
+    post_hook=reset_row_order()
 ) }}
 
 {%- set window_start = incremental_window_start() %}
@@ -83,7 +85,10 @@ renamed as (
         try_cast(body.discount_fen as bigint) as discount_fen,
         try_cast(body.amount_fen as bigint) as amount_fen,
 
-        payload,
+        -- The whole event for the marts of rarer events (bargains, points, notifications) that read fields of
+        -- their own; the three order events every order has are fully in the columns above, and writing their
+        -- documents again was a third of this model's time at 1.6 M events.
+        case when event not in ('OrderPlaced', 'OrderPaid', 'RefundSucceeded') then payload end as payload,
 
         -- time
         cast(occurred_at as timestamptz) as occurred_at,
