@@ -30,7 +30,8 @@ from warehouse.publish import (
 )
 from warehouse.settings import WarehouseSettings
 
-RUN_COLUMNS = ("staged_at", "built_at")
+# `previous_person_id` (int_orders_placed) is where the order was before the run that computed it: null in a full build.
+RUN_COLUMNS = ("staged_at", "built_at", "previous_person_id")
 
 
 def _unknown_order_reported(after: datetime) -> TrackedEvent:

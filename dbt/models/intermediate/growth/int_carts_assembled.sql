@@ -19,9 +19,8 @@ paid_orders as (
 
 payment_times as (
 
-    select person_id, hash(list(paid_at order by paid_at)) as paid_orders_hash
-    from paid_orders
-    group by person_id
+    -- kept per buyer by int_buyers_summarised (incremental), so a build does not group every paid order again
+    select person_id, paid_orders_hash from {{ ref('int_buyers_summarised') }} where orders > 0
 
 ),
 
