@@ -49,6 +49,22 @@ def _unknown_order_reported(after: datetime) -> TrackedEvent:
     )
 
 
+def _report_of_an_order_the_book_never_sees(person_id: str, received_at: datetime) -> TrackedEvent:
+    """`person_id`'s app reports o-9998 paid at `received_at`, an order the order book never sees."""
+    (report,) = [e for e in load_fixture_events() if e.message_id == "fx-021"]
+    return dataclasses.replace(
+        report,
+        message_id=f"fx-unknown-order-of-{person_id}",
+        person_id=person_id,
+        anonymous_id=person_id,
+        properties={**report.properties, "order_id": "o-9998"},
+        timestamp=received_at - timedelta(seconds=2),
+        original_timestamp=received_at - timedelta(seconds=2),
+        sent_at=received_at - timedelta(seconds=1),
+        received_at=received_at,
+    )
+
+
 def _write_lake(
     settings: WarehouseSettings,
     *,
@@ -114,6 +130,7 @@ def _tables_that_differ(incremental: Path, full: Path) -> dict[str, tuple[int, i
 
 LOGIN_AFTER_PAYING = datetime(2024, 11, 11, 10, 10, tzinfo=UTC)
 CHENS_CART_STILL_OPEN = datetime(2024, 11, 11, 16, 30, tzinfo=UTC)
+BEFORE_THE_FIRST_PAYMENT = datetime(2024, 11, 11, 2, 6, 8, tzinfo=UTC)  # Lily's report at 02:06:05, paid at 02:06:10
 
 
 @dataclass
@@ -124,17 +141,18 @@ class Builds:
 
     root: Path
     warm_dbt: WarmDbt
-    first_batches: dict[datetime, WarehouseSettings] = field(default_factory=dict)
+    first_batches: dict[tuple[datetime, tuple[str, ...]], WarehouseSettings] = field(default_factory=dict)
     full_rebuilds: dict[tuple[str, ...], WarehouseSettings] = field(default_factory=dict)
 
     def first_batch(self, cutoff: datetime, extra_events: Sequence[TrackedEvent]) -> WarehouseSettings:
-        assert all(e.received_at >= cutoff for e in extra_events), "extra events belong to the second batch"
-        if cutoff not in self.first_batches:
+        early = tuple(e for e in extra_events if e.received_at < cutoff)
+        key = (cutoff, tuple(e.message_id for e in early))
+        if key not in self.first_batches:
             built = WarehouseSettings(data_dir=self.root / f"first-batch-{len(self.first_batches)}")
-            _write_lake(built, received_from=None, received_before=cutoff)
+            _write_lake(built, received_from=None, received_before=cutoff, extra_events=early)
             assert build_and_publish(built, full_refresh=True, warm_dbt=self.warm_dbt) == 0
-            self.first_batches[cutoff] = built
-        return self.first_batches[cutoff]
+            self.first_batches[key] = built
+        return self.first_batches[key]
 
     def full_rebuild(self, extra_events: Sequence[TrackedEvent]) -> WarehouseSettings:
         key = tuple(e.message_id for e in extra_events)
@@ -169,12 +187,22 @@ def builds(tmp_path_factory: pytest.TempPathFactory, warm_dbt: WarmDbt) -> Build
         # although nothing rebuilds it (fct_cart_abandonment redoes open carts). Sun's and Qian's orders are
         # untouched.
         (CHENS_CART_STILL_OPEN, {"o-1003", "o-1005"}, ()),
+        # The first batch ends before the order book's first payment: paid orders are the client's reports, among
+        # them Zhao's report of o-9998, which the order book never sees. The second batch brings the verified
+        # payments, and nothing of Zhao's: her report must stop counting as a paid order (and its lines go), and
+        # her buyer summary, profile row and RFM segment must say she never paid, although nothing of hers is new.
+        (
+            BEFORE_THE_FIRST_PAYMENT,
+            set(),
+            (_report_of_an_order_the_book_never_sees("anon-zhao", datetime(2024, 11, 11, 1, 7, 2, tzinfo=UTC)),),
+        ),
     ],
     ids=[
         "payments-and-merge-later",
         "login-after-paying",
         "report-of-an-unknown-order",
         "an-open-cart-turns-abandoned-without-its-shopper",
+        "the-first-verified-payment-replaces-client-reports",
     ],
 )
 def test_an_incremental_build_after_a_new_batch_equals_a_full_rebuild_row_for_row(
