@@ -2,7 +2,7 @@
 -- What a shopper's orders say about them, one row per shopper with any order: paid orders, first and last payment,
 -- what they paid and had refunded, the shipping address of their latest order that had one, the weeks and months
 -- they paid in and the days between consecutive paid orders. dim_users, fct_retention_cohorts and fct_repurchase
--- read this instead of every order, and int_carts_assembled its paid_orders_hash.
+-- read this instead of every order.
 
 -- Incremental per buyer: a build redoes the buyers_touched_this_run() (the shoppers of the orders recomputed in this
 -- run, before and after, and merged people) from all their orders, and no others; every buyer while payments are
@@ -60,8 +60,7 @@ purchases as (
         list(distinct date_trunc('month', paid_date)::date order by date_trunc('month', paid_date)::date)
             as paid_months,
         list(days_since_previous_order order by paid_at) filter (where days_since_previous_order is not null)
-            as days_between_orders,
-        hash(list(paid_at order by paid_at)) as paid_orders_hash
+            as days_between_orders
     from sequenced
     group by person_id
 
@@ -97,7 +96,6 @@ final as (
         coalesce(purchases.paid_weeks, []) as paid_weeks,
         coalesce(purchases.paid_months, []) as paid_months,
         coalesce(purchases.days_between_orders, []) as days_between_orders,
-        purchases.paid_orders_hash,
         timestamptz '{{ run_started_at }}' as built_at
     from purchases
     full outer join placed using (person_id)
