@@ -18,6 +18,17 @@ What it does, all on this machine:
 
 `--sink` says when the sink runs: `concurrent` (default, like a single-host deployment), `niced` (beside the
 load at a lower CPU priority) or `after` (started once the load has ended, to show the collector alone).
+
+Two ways to load the collector:
+- closed loop (default): each connection sends its next batch as soon as the previous one is answered. This
+  finds the most the collector accepts; with N connections the latency is N / (requests per second) by Little's
+  law, i.e. the latency at saturation, where the wait behind the other connections' requests dominates.
+- open loop (`--rate EVENTS_PER_S`): the connections send batches on a fixed schedule that totals the offered
+  rate (50,000 events/s = 500 batches/s, batch j at j / 500 s, on connection j mod N), and each request's latency
+  is counted from its SCHEDULED send time. A connection whose previous request is still unanswered sends late,
+  and the delay counts, so a collector that falls behind shows it in the latencies (no coordinated omission). Every
+  scheduled batch is sent (up to `--drain-s` after the schedule ends); this is the latency of N connections
+  carrying the offered rate, as a fleet of clients that do not slow down when the collector does.
 """
 
 from __future__ import annotations
@@ -246,6 +257,97 @@ async def _load(host: str, port: int, connections: int, seconds: float, requests
     return LoadResult(accepted, refused, latencies, len(distinct_sent) * BATCH_SIZE)
 
 
+@dataclass(frozen=True, slots=True)
+class OpenLoadResult:
+    scheduled: int
+    accepted: int
+    refused: dict[int, int]
+    latencies_s: list[float]
+    """From each answered request's scheduled send time to its answer."""
+    service_s: list[float]
+    """From the moment each request was actually written to its answer (what a closed-loop client sees)."""
+    late: int
+    """Requests due while their connection still waited for the previous answer, so sent after their time."""
+    unsent: int
+    """Scheduled requests never written: the drain limit passed first."""
+    span_s: float
+    """From the first scheduled send to the last answer."""
+    distinct_accepted: int
+
+
+async def _open_load(
+    host: str,
+    port: int,
+    connections: int,
+    seconds: float,
+    requests: list[bytes],
+    *,
+    events_per_s: float,
+    drain_s: float,
+) -> OpenLoadResult:
+    """Send batches on a fixed schedule totalling `events_per_s`; latency from the scheduled send time.
+
+    Batch j is due at start + j * BATCH_SIZE / events_per_s on connection j mod `connections` (HTTP/1.1 keep-alive,
+    one request at a time per connection, as Segment clients send). A connection still waiting for its previous
+    answer sends as soon as it has it, and the request's latency includes the time it was overdue.
+    """
+    total = round(events_per_s * seconds / BATCH_SIZE)
+    gap = BATCH_SIZE / events_per_s
+    latencies: list[float] = []
+    service: list[float] = []
+    accepted = 0
+    late = 0
+    unsent = 0
+    refused: dict[int, int] = {}
+    distinct_sent: set[int] = set()
+    last_answer = 0.0
+    opened = await asyncio.gather(*(asyncio.open_connection(host, port) for _ in range(connections)))
+    clock = time.perf_counter
+    start = clock() + 0.05
+    hard_stop = start + seconds + drain_s
+
+    async def connection(offset: int) -> None:
+        nonlocal accepted, late, unsent, last_answer
+        reader, writer = opened[offset]
+        answered = start
+        try:
+            for index in range(offset, total, connections):
+                due = start + index * gap
+                if answered > due:
+                    late += 1  # the previous request on this connection was answered after this one was due
+                while (now := clock()) < due:
+                    await asyncio.sleep(due - now)
+                if now > hard_stop:
+                    unsent += len(range(index, total, connections))
+                    return
+                writer.write(requests[index % len(requests)])
+                status = await _read_response(reader)
+                answered = clock()
+                latencies.append(answered - due)
+                service.append(answered - now)
+                last_answer = max(last_answer, answered)
+                if status == 200:
+                    accepted += BATCH_SIZE
+                    distinct_sent.add(index % len(requests))
+                else:
+                    refused[status] = refused.get(status, 0) + 1
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(connection(offset) for offset in range(connections)))
+    return OpenLoadResult(
+        scheduled=total,
+        accepted=accepted,
+        refused=refused,
+        latencies_s=latencies,
+        service_s=service,
+        late=late,
+        unsent=unsent,
+        span_s=last_answer - start,
+        distinct_accepted=len(distinct_sent) * BATCH_SIZE,
+    )
+
+
 def _http_request(host: str, port: int, body: bytes) -> bytes:
     head = (
         f"POST /v1/batch HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
@@ -262,13 +364,24 @@ def _load_process(
     batches: int,
     started: Any,
     results: multiprocessing.Queue[Any],
+    events_per_s: float | None = None,
+    drain_s: float = 10.0,
 ) -> None:
     import uvloop
 
     # Distinct messageIds in every batch (made before the clock starts), so the lake holds every event.
     requests = [_http_request(host, port, _batch_body(seed)) for seed in range(batches)]
     started.set()
-    results.put(uvloop.run(_load(host, port, connections, seconds, requests)))
+    if events_per_s is None:
+        results.put(uvloop.run(_load(host, port, connections, seconds, requests)))
+    else:
+        results.put(
+            uvloop.run(
+                _open_load(
+                    host, port, connections, seconds, requests, events_per_s=events_per_s, drain_s=drain_s
+                )
+            )
+        )
 
 
 # --- CPU accounting --------------------------------------------------------------------------------------
@@ -362,6 +475,50 @@ def _visibility(url: str, glob: str, samples: int) -> list[float]:
 # --- the run ---------------------------------------------------------------------------------------------
 
 
+def _ms(values: list[float], fraction: float) -> str:
+    return f"{_percentile(values, fraction) * 1000:.1f}"
+
+
+def _print_closed_loop(result: LoadResult) -> None:
+    latencies = result.latencies_s
+    print(
+        f"collector latency per 100-event batch: p50 {_ms(latencies, 0.5)} ms,"
+        f" p99 {_ms(latencies, 0.99)} ms   (refused, by status: {result.refused or 'none'})"
+    )
+    over_target = sum(1 for latency in latencies if latency >= 0.050)
+    print(
+        f"  tail: p90 {_ms(latencies, 0.9)} ms, p99.9 {_ms(latencies, 0.999)} ms,"
+        f" max {max(latencies) * 1000:.1f} ms; {over_target} of {len(latencies)} requests"
+        f" ({over_target / len(latencies):.2%}) took 50 ms or more"
+    )
+
+
+def _print_open_loop(result: OpenLoadResult, seconds: float) -> None:
+    latencies = result.latencies_s
+    offered = result.scheduled * BATCH_SIZE / seconds
+    print(
+        f"open loop: offered {offered:,.0f} events/s ({result.scheduled:,} batches in {seconds:.0f} s),"
+        f" answered {len(latencies):,}, never sent (drain limit) {result.unsent:,},"
+        f" refused by status: {result.refused or 'none'}"
+    )
+    print(
+        f"collector latency per 100-event batch, from its scheduled send time: p50 {_ms(latencies, 0.5)} ms,"
+        f" p90 {_ms(latencies, 0.9)} ms, p99 {_ms(latencies, 0.99)} ms, p99.9 {_ms(latencies, 0.999)} ms,"
+        f" max {max(latencies) * 1000:.1f} ms"
+    )
+    over_target = sum(1 for latency in latencies if latency >= 0.050)
+    print(
+        f"  {over_target} of {len(latencies)} requests ({over_target / len(latencies):.2%}) took 50 ms or more;"
+        f" {result.late} ({result.late / result.scheduled:.2%}) were due while their connection still waited for"
+        " the previous answer (sent late)"
+    )
+    service = result.service_s
+    print(
+        f"  from the actual send (hides the time a late request waited to be sent): p50 {_ms(service, 0.5)} ms,"
+        f" p99 {_ms(service, 0.99)} ms, max {max(service) * 1000:.1f} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -389,6 +546,20 @@ def main() -> None:
         "--warm-one-worker",
         action="store_true",
         help="warm up over one connection, so that only one worker's identity cache knows the load's devices",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        metavar="EVENTS_PER_S",
+        help="open loop: offer this many events/s on a fixed schedule, latency from each batch's scheduled send"
+        " time (default: closed loop, each connection sends again as soon as it is answered)",
+    )
+    parser.add_argument(
+        "--drain-s",
+        type=float,
+        default=10.0,
+        help="open loop: how long after the schedule ends overdue batches are still sent",
     )
     args = parser.parse_args()
 
@@ -463,6 +634,7 @@ def main() -> None:
             loader = multiprocessing.Process(
                 target=_load_process,
                 args=(host, port, args.connections, args.duration_s, args.batches, started, results),
+                kwargs={"events_per_s": args.rate, "drain_s": args.drain_s},
             )
             loader.start()
             assert loader.pid is not None
@@ -480,10 +652,14 @@ def main() -> None:
             time.sleep(args.duration_s)
             cpu_after = {name: _cpu_s(pids) for name, pids in groups.items()}
             cpu_window_s = time.perf_counter() - load_started
-            result: LoadResult = results.get(timeout=300)
+            result: LoadResult | OpenLoadResult = results.get(timeout=300)
             loader.join()
-            rate = result.accepted / args.duration_s
-            print(f"collector accepted {result.accepted:,} events in {args.duration_s:.0f} s", flush=True)
+            # Open loop: the accepted events over the time from the first scheduled send to the last answer.
+            span_s = (
+                max(args.duration_s, result.span_s) if isinstance(result, OpenLoadResult) else args.duration_s
+            )
+            rate = result.accepted / span_s
+            print(f"collector accepted {result.accepted:,} events in {span_s:.1f} s", flush=True)
             drained_s, delays = None, []
             if args.visibility_samples > 0:
                 if args.sink == "after":
@@ -497,11 +673,11 @@ def main() -> None:
                 process.terminate()
                 process.wait(timeout=20)
 
-    latencies = result.latencies_s
     print(
         f"collector workers: {args.workers}, connections: {args.connections}, duration: {args.duration_s:.0f} s,"
         f" sink: {args.sink}, devices: {'new to the identity graph' if args.new_devices else 'known'},"
-        f" warm-up over {'one connection' if args.warm_one_worker else 'a connection per worker'}"
+        f" warm-up over {'one connection' if args.warm_one_worker else 'a connection per worker'},"
+        f" load: {'closed loop' if args.rate is None else f'open loop at {args.rate:,.0f} events/s'}"
     )
     print(f"ceiling  collector's publisher alone (confluent-kafka):   {ceiling:>10,.0f} events/s")
     print(f"         aiokafka, same records (reference):              {aiokafka_rate:>10,.0f} events/s")
@@ -509,16 +685,10 @@ def main() -> None:
         f"collector accepted (HTTP 200, acked by Kafka):           {rate:>10,.0f} events/s"
         f"   ratio to ceiling {rate / ceiling:.2f}"
     )
-    print(
-        f"collector latency per 100-event batch: p50 {_percentile(latencies, 0.5) * 1000:.1f} ms,"
-        f" p99 {_percentile(latencies, 0.99) * 1000:.1f} ms   (refused, by status: {result.refused or 'none'})"
-    )
-    over_target = sum(1 for latency in latencies if latency >= 0.050)
-    print(
-        f"  tail: p90 {_percentile(latencies, 0.9) * 1000:.1f} ms, p99.9 {_percentile(latencies, 0.999) * 1000:.1f} ms,"
-        f" max {max(latencies) * 1000:.1f} ms; {over_target} of {len(latencies)} requests"
-        f" ({over_target / len(latencies):.2%}) took 50 ms or more"
-    )
+    if isinstance(result, OpenLoadResult):
+        _print_open_loop(result, args.duration_s)
+    else:
+        _print_closed_loop(result)
     cpu = {name: (cpu_after[name] - cpu_before[name]) / cpu_window_s for name in groups}
     print(
         "CPU during the load (cores): "

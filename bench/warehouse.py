@@ -9,9 +9,10 @@ as compaction leaves it). DuckDB runs with a memory limit of `MEMORY_LIMIT` (the
 same run:
 
 - the sink's lake path: enriched events as Kafka values → `EventDecoder.decode` → exactly-once
-  `write_new_events` in batches of the sink's default 10,000 (what the Faust agent does per batch, without
-  Kafka), in one worker and in two worker processes splitting the events by shopper (two consumers of one group;
-  timed from both starting to both having written their last batch, and again to both processes' exit);
+  `write_new_events` in batches of the sink's `StreamsSettings.sink_batch_size` (`SHOPLOOP_STREAMS_SINK_BATCH_SIZE`;
+  what the Faust agent does per batch, without Kafka), in one worker holding all four partitions of the topic and
+  in two worker processes holding two each, the events split by shopper as Kafka's key split them (two consumers of
+  one group; timed from both starting to both having written their last batch, and again to both processes' exit);
 - the real Faust sink (`shoploop sink` on the embedded broker) on a smaller count, end to end from the first
   message produced until the lake holds them all;
 - a full `dbt build` (`build_and_publish(full_refresh=True)`: models and data tests, no unit tests), with the
@@ -49,6 +50,7 @@ from warehouse.lake import (
     ORDER_BOOK_PARTITION_KEY,
     ORDER_BOOK_SCHEMA,
     PARTITION_KEY,
+    KafkaOrigin,
     events_glob,
     write_partition,
 )
@@ -279,18 +281,29 @@ def kafka_values(events: pa.Table) -> list[bytes]:
     return values
 
 
-def sink_path_rows_per_s(values: list[bytes], lake_dir: Path, *, batch_size: int = 10_000) -> float:
+# The topic's partitions in the sink benches (ShopLoop's default `SHOPLOOP_KAFKA_DEFAULT_PARTITIONS`).
+SINK_PARTITIONS = 4
+
+
+def sink_batch_size() -> int:
+    from streams.settings import StreamsSettings
+
+    return StreamsSettings().sink_batch_size
+
+
+def sink_path_rows_per_s(values: list[bytes], lake_dir: Path, *, batch_size: int) -> float:
     """What the sink agent does per batch, without Kafka: decode the record values, write what is new."""
     from streams.sink.events import EventDecoder, write_new_events
 
     events_dir = lake_dir / "events"
     seen = LakeIds(events_dir, id_column="message_id", partition_key=PARTITION_KEY)
+    origin = KafkaOrigin(frozenset(range(SINK_PARTITIONS)), SINK_PARTITIONS)  # one worker holds them all
     decoder = EventDecoder()
     started = time.perf_counter()
     for first in range(0, len(values), batch_size):
         decoded = decoder.decode(values[first : first + batch_size])
         assert not decoded.broken
-        write_new_events(events_dir, seen, decoded.table)
+        write_new_events(events_dir, seen, decoded.table, origin=origin)
     elapsed = time.perf_counter() - started
     decoder.close()
     assert lake_count(events_dir) == len(values)
@@ -416,28 +429,41 @@ def raw_scan_s(settings: WarehouseSettings) -> float:
     return time.perf_counter() - started
 
 
-def _sink_worker(values: list[bytes], events_dir: str, ready: Any, started: Any, done: Any) -> None:
+def _sink_worker(
+    values: list[bytes], events_dir: str, partitions: frozenset[int], batch_size: int, *events: Any
+) -> None:
     from streams.sink.events import EventDecoder, write_new_events
 
+    ready, started, done = events
     seen = LakeIds(Path(events_dir), id_column="message_id", partition_key=PARTITION_KEY)
+    origin = KafkaOrigin(partitions, SINK_PARTITIONS)
     decoder = EventDecoder()
     decoder.decode(values[:10])  # warm: DuckDB's JSON functions loaded
     ready.set()
     started.wait()
-    for first in range(0, len(values), 10_000):
-        write_new_events(Path(events_dir), seen, decoder.decode(values[first : first + 10_000]).table)
+    for first in range(0, len(values), batch_size):
+        table = decoder.decode(values[first : first + batch_size]).table
+        write_new_events(Path(events_dir), seen, table, origin=origin)
     done.set()
 
 
-def sink_two_workers_rows_per_s(values: list[bytes], lake_dir: Path) -> tuple[float, float]:
+def sink_two_workers_rows_per_s(
+    values: list[bytes], lake_dir: Path, *, batch_size: int
+) -> tuple[float, float]:
     """Two sink processes, as two workers of one consumer group split the topic's partitions: the events are
-    split by person (a person's events are on one partition), each worker writes its share into the same lake."""
+    split by person into the partitions (a person's events are on one), each worker holds two of them and writes
+    its share into the same lake."""
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
     halves: list[list[bytes]] = [[], []]
+    holds = [
+        frozenset(range(0, SINK_PARTITIONS // 2)),
+        frozenset(range(SINK_PARTITIONS // 2, SINK_PARTITIONS)),
+    ]
     for value in values:
-        halves[hash(orjson.loads(value)["person_id"]) % 2].append(value)
+        partition = hash(orjson.loads(value)["person_id"]) % SINK_PARTITIONS
+        halves[0 if partition in holds[0] else 1].append(value)
     start, ready, finished = (
         context.Event(),
         [context.Event(), context.Event()],
@@ -445,8 +471,10 @@ def sink_two_workers_rows_per_s(values: list[bytes], lake_dir: Path) -> tuple[fl
     )
     events_dir = lake_dir / "events"
     workers = [
-        context.Process(target=_sink_worker, args=(half, str(events_dir), is_ready, start, done))
-        for half, is_ready, done in zip(halves, ready, finished, strict=True)
+        context.Process(
+            target=_sink_worker, args=(half, str(events_dir), held, batch_size, is_ready, start, done)
+        )
+        for half, held, is_ready, done in zip(halves, holds, ready, finished, strict=True)
     ]
     for worker in workers:
         worker.start()
@@ -594,12 +622,15 @@ def run(
         sample = kafka_values(events_sample)
         writer_rate = parquet_writer_rows_per_s(events_sample, root / f"writer-{count}")
         print(f"lake writer alone on the sink's sample (ceiling for the sink): {writer_rate:,.0f} rows/s")
-        sink_rate = sink_path_rows_per_s(sample, root / f"sink-{count}")
+        batch_size = sink_batch_size()
+        sink_rate = sink_path_rows_per_s(sample, root / f"sink-{count}", batch_size=batch_size)
         print(
-            f"sink lake path, one worker (decode + exactly-once write, batches of 10k): {sink_rate:,.0f} rows/s "
-            f"on {len(sample):,} events = {sink_rate / writer_rate:.2f} x the writer alone"
+            f"sink lake path, one worker (decode + exactly-once write, batches of {batch_size:,}): "
+            f"{sink_rate:,.0f} rows/s on {len(sample):,} events = {sink_rate / writer_rate:.2f} x the writer alone"
         )
-        two_rate, two_rate_with_exit = sink_two_workers_rows_per_s(sample, root / f"sink2-{count}")
+        two_rate, two_rate_with_exit = sink_two_workers_rows_per_s(
+            sample, root / f"sink2-{count}", batch_size=batch_size
+        )
         print(
             f"sink lake path, two workers (2 cores, partitions split): {two_rate:,.0f} rows/s "
             f"= {two_rate / writer_rate:.2f} x the writer alone "

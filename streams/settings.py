@@ -12,8 +12,11 @@ from warehouse.settings import WarehouseSettings
 class StreamsSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SHOPLOOP_STREAMS_", extra="ignore")
 
-    # The sink writes one Parquet file per this many events, or per flush interval, whichever comes first.
-    sink_batch_size: int = 10_000
+    # The sink writes one Parquet file per this many events, or per flush interval, whichever comes first. Each
+    # batch costs ~5.5 ms of CPU whatever its size (DuckDB's from_json set-up, the Parquet write); 20,000 halves
+    # that against 10,000 and stays within the stream buffer (2 x agent_batch_size). At calm rates the flush
+    # interval, not the size, bounds how soon events are in the lake.
+    sink_batch_size: int = 20_000
     sink_flush_s: float = 2.0
     # The stateful agents take events in batches of up to this many, at least this often.
     agent_batch_size: int = 20_000

@@ -6,6 +6,7 @@ Files are written under a hidden temporary name and renamed into place, so a rea
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -226,14 +227,69 @@ def statistics_columns(schema: pa.Schema) -> list[str]:
     return [field.name for field in schema if field.name not in _DISTINCT_PER_ROW]
 
 
+@dataclass(frozen=True, slots=True)
+class KafkaOrigin:
+    """The Kafka partitions a lake file's rows came from, out of the topic's partition count at the time.
+
+    A copy of a message comes back on the partition its first copy came from: a re-delivery after a crash or a
+    rebalance is the same record, and a client's retry is keyed by the same person (the collector keys events by
+    person, and a person's mapping never moves) — as long as the topic's partition count is the same, since the
+    key's partition is its hash modulo that count. So the sink checks a batch only against the files whose rows
+    may hold a copy of it (`may_hold_copies_of`), and two workers do not read each other's files. The origin is
+    part of the file's name (`….kafka-5-of-4.parquet`: partitions 0 and 2 of 4); a file without one (backfills,
+    compaction of files of different counts, files written before this) may hold anything.
+    """
+
+    partitions: frozenset[int]
+    count: int
+
+    def file_tag(self) -> str | None:
+        """`kafka-<mask>-of-<count>`: bit p of the hexadecimal mask is set for partition p (`kafka-5-of-4` is
+        partitions 0 and 2 of 4). None past 512 partitions, to keep names short (such a file is read by all)."""
+        if self.count > _MAX_TAGGED_PARTITIONS:
+            return None
+        return f"kafka-{sum(1 << p for p in self.partitions):x}-of-{self.count}"
+
+    def may_hold_copies_of(self, batch: KafkaOrigin) -> bool:
+        """Whether a file from this origin may hold a copy of a message of `batch`: a partition in common, or
+        another partition count (which sends a key to another partition)."""
+        return self.count != batch.count or not self.partitions.isdisjoint(batch.partitions)
+
+    @classmethod
+    def of_file(cls, name: str) -> KafkaOrigin | None:
+        """The origin a lake file's name records, or None when it records none (it may hold anything)."""
+        found = _ORIGIN_IN_NAME.search(name)
+        if found is None:
+            return None
+        mask = int(found["mask"], 16)
+        return cls(frozenset(p for p in range(mask.bit_length()) if mask >> p & 1), int(found["count"]))
+
+
+_MAX_TAGGED_PARTITIONS = 512
+_ORIGIN_IN_NAME = re.compile(r"\.kafka-(?P<mask>[0-9a-f]+)-of-(?P<count>\d+)\.parquet$")
+
+
+def lake_file_name(prefix: str, stamp: str, *, origin: KafkaOrigin | None = None) -> str:
+    """A new lake file's name: unique, ordered by its time stamp, with the Kafka origin of its rows if known."""
+    tag = origin.file_tag() if origin is not None else None
+    suffix = f".{tag}.parquet" if tag else ".parquet"
+    return f"{prefix}-{stamp}-{uuid.uuid4().hex[:12]}{suffix}"
+
+
 def write_partition(
-    table_dir: Path, received_date: str, table: pa.Table, *, partition_key: str = PARTITION_KEY
+    table_dir: Path,
+    received_date: str,
+    table: pa.Table,
+    *,
+    partition_key: str = PARTITION_KEY,
+    origin: KafkaOrigin | None = None,
 ) -> Path:
-    """Write one immutable Parquet file into a date partition: hidden while written, renamed into place."""
+    """Write one immutable Parquet file into a date partition: hidden while written, renamed into place. With
+    `origin`, the file's name records the Kafka partitions its rows came from (see `KafkaOrigin`)."""
     partition = table_dir / f"{partition_key}={received_date}"
     partition.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-    name = f"part-{stamp}-{uuid.uuid4().hex[:12]}.parquet"
+    name = lake_file_name("part", stamp, origin=origin)
     temporary = partition / f".{name}.tmp"
     pq.write_table(
         table,

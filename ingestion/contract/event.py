@@ -216,8 +216,17 @@ def enrich_fields(
         properties = {**properties, "group_id": group_id}
     traits = message_traits if message_traits is not None else {}
     declared_sent_at = batch_sent_at or message_sent_at
-    sent_at = as_utc(declared_sent_at) if declared_sent_at else None
-    original = as_utc(timestamp) if timestamp else received_at
+    # as_utc, without its call for the times that are UTC already (the usual case: clients write UTC times)
+    if declared_sent_at is None or declared_sent_at.tzinfo is UTC:
+        sent_at = declared_sent_at
+    else:
+        sent_at = as_utc(declared_sent_at)
+    if timestamp is None:
+        original = received_at
+    elif timestamp.tzinfo is UTC:
+        original = timestamp
+    else:
+        original = as_utc(timestamp)
     scene = scene_of(context, properties)
     return _new_tracked_event(
         message_id or str(uuid.uuid4()),

@@ -7,6 +7,7 @@ unknown fields kept), strict where the meaning would be lost (a message needs a 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, NamedTuple, get_args
 
@@ -103,6 +104,12 @@ _PLAIN_TIME = re.compile(
 )
 
 
+_TEXT_TYPES = frozenset((str, type(None)))
+_DOCUMENT_TYPES = frozenset((dict, type(None)))
+# The named tuple made from its values directly: its generated __new__ is a Python call per message.
+_new_fields: Callable[[type[MessageFields], tuple[Any, ...]], MessageFields] = tuple.__new__
+
+
 class _NotPlain:
     """A value `read_plain_message` leaves to pydantic."""
 
@@ -139,13 +146,13 @@ def read_plain_message(item: dict[str, Any]) -> MessageFields | None:
     event, name, category = get("event"), get("name"), get("category")
     group_id, previous_id = get("groupId"), get("previousId")
     for text in (message_id, anonymous_id, user_id, event, name, category, group_id, previous_id):
-        if text is not None and type(text) is not str:
+        if type(text) not in _TEXT_TYPES:
             return None
     if message_id is not None and len(message_id) > _MAX_MESSAGE_ID:
         return None
     properties, traits, context = get("properties"), get("traits"), get("context")
     for document in (properties, traits, context, get("integrations")):
-        if document is not None and type(document) is not dict:
+        if type(document) not in _DOCUMENT_TYPES:
             return None
     timestamp, sent_at = _plain_time(get("timestamp")), _plain_time(get("sentAt"))
     if isinstance(timestamp, _NotPlain) or isinstance(sent_at, _NotPlain):
@@ -154,21 +161,24 @@ def read_plain_message(item: dict[str, Any]) -> MessageFields | None:
         return None
     if (message_type == "track" and not event) or (message_type == "alias" and not previous_id):
         return None
-    return MessageFields(
-        message_type,
-        message_id,
-        anonymous_id,
-        user_id,
-        timestamp,
-        sent_at,
-        event,
-        name,
-        category,
-        properties,
-        traits,
-        context,
-        group_id,
-        previous_id,
+    return _new_fields(
+        MessageFields,
+        (
+            message_type,
+            message_id,
+            anonymous_id,
+            user_id,
+            timestamp,
+            sent_at,
+            event,
+            name,
+            category,
+            properties,
+            traits,
+            context,
+            group_id,
+            previous_id,
+        ),
     )
 
 

@@ -293,6 +293,8 @@ class _PlainField:
     is_float: bool = False
     ge: Any = None
     le: Any = None
+    # The kinds whose values `accepts` takes without looking at them (no bound, no float-exactness to check).
+    unchecked: frozenset[type] = frozenset()
 
     def accepts(self, value: Any) -> bool:
         kind = type(value)
@@ -331,7 +333,10 @@ def _plain_field(field: FieldInfo) -> _PlainField:
         else:
             return _OTHER_TYPE
     is_float = float in members and str not in members
-    return _PlainField(frozenset(accepted), is_float=is_float, ge=ge, le=le)
+    unchecked = {kind for kind in accepted if kind in (str, type(None))}
+    if ge is None and le is None:
+        unchecked.update(kind for kind in accepted if not (is_float and kind is int))
+    return _PlainField(frozenset(accepted), is_float=is_float, ge=ge, le=le, unchecked=frozenset(unchecked))
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,9 +366,8 @@ class _PlainCheck:
             field = fields.get(name)
             if field is None:
                 continue  # unknown properties are kept unchecked (extra="allow")
-            kind = type(value)
-            if kind is str and kind in field.types:
-                continue  # the common case, decided without a call
+            if type(value) in field.unchecked:
+                continue  # the common case (a string, an unbounded number), decided without a call
             if not field.accepts(value):
                 return False
         return True

@@ -2,8 +2,10 @@
 
 Events and order-book events go in exactly once: each batch drops what the lake already holds (by messageId /
 event_id, see warehouse/dedup.py) before it is written as one new file, so a re-delivery after a crash or a
-client's retry adds nothing. Events are decoded a batch at a time into Arrow (streams/sink/events.py). The
-streams' push decisions, sends and opens become push records (streams/sink/pushes.py).
+client's retry adds nothing. An events batch is checked only against the lake files from its own Kafka
+partitions (`batch_origin`), so sink workers holding different partitions do not read each other's files.
+Events are decoded a batch at a time into Arrow (streams/sink/events.py). The streams' push decisions, sends
+and opens become push records (streams/sink/pushes.py).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from warehouse.dedup import LakeIds
 from warehouse.lake import (
     ORDER_BOOK_PARTITION_KEY,
     PARTITION_KEY,
+    KafkaOrigin,
     OrderBookEvent,
     live_minutes_table,
     write_order_events,
@@ -63,6 +66,14 @@ def write_new_order_events(
     return len(fresh), files
 
 
+def batch_origin(partitions: set[int], partition_count: int | None) -> KafkaOrigin | None:
+    """The Kafka origin of a batch: its records' partitions out of the topic's count, or None (check and be read
+    against every file) when the consumer does not know the count or it is stale (a partition past it)."""
+    if not partition_count or not partitions or max(partitions) >= partition_count:
+        return None
+    return KafkaOrigin(frozenset(partitions), partition_count)
+
+
 def register_sink(
     app: faust.App,
     *,
@@ -81,8 +92,13 @@ def register_sink(
     dead_letters = app.topic(Topics.EVENTS_DEAD_LETTER.name, value_type=bytes, value_serializer="raw")
 
     async def sink(stream: AsyncIterable[bytes]) -> None:
-        async for values in stream.take(batch_size, within=flush_s):  # type: ignore[attr-defined]
-            decoded = await asyncio.to_thread(decoder.decode, list(values))
+        async for events in stream.take_events(batch_size, within=flush_s):  # type: ignore[attr-defined]
+            values = [event.value for event in events]
+            origin = batch_origin(
+                {event.message.partition for event in events},
+                app.consumer.topic_partitions(Topics.EVENTS.name),
+            )
+            decoded = await asyncio.to_thread(decoder.decode, values)
             for value, reason in decoded.broken:
                 letter = {
                     "reason_code": "undecodable_event",
@@ -94,7 +110,7 @@ def register_sink(
                 await dead_letters.send(value=orjson.dumps(letter))
             if decoded.table.num_rows:
                 written, files = await asyncio.to_thread(
-                    write_new_events, events_dir, seen_events, decoded.table
+                    write_new_events, events_dir, seen_events, decoded.table, origin=origin
                 )
                 log.info(
                     "sink_wrote",

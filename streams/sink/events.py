@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from ingestion.contract.event import EVENT_SEPARATOR, TrackedEvent
 from warehouse.dedup import LakeIds
-from warehouse.lake import EVENTS_SCHEMA, write_partition
+from warehouse.lake import EVENTS_SCHEMA, KafkaOrigin, write_partition
 
 # The enriched event's fields and how from_json reads them; times are read as text and cast after, so that a
 # malformed time is named instead of failing the whole batch.
@@ -234,9 +234,13 @@ def _as_text(lines: pa.LargeBinaryArray) -> tuple[pa.Array, list[tuple[bytes, st
 _DAY_US = 86_400_000_000
 
 
-def write_new_events(events_dir: Path, seen: LakeIds, table: pa.Table) -> tuple[int, list[Path]]:
+def write_new_events(
+    events_dir: Path, seen: LakeIds, table: pa.Table, *, origin: KafkaOrigin | None = None
+) -> tuple[int, list[Path]]:
     """Write the events the lake does not hold yet (by message_id), one new file per received date (the UTC
-    date of received_at); returns how many were new and the files written."""
+    date of received_at); returns how many were new and the files written. With `origin` (the Kafka partitions
+    the batch came from), only files that may hold copies of its messages are checked, and the new files' names
+    record the origin (`warehouse.lake.KafkaOrigin`)."""
     if table.num_rows == 0:
         return 0, []
     day_numbers = table["received_at"].cast(pa.int64()).to_numpy() // _DAY_US
@@ -261,30 +265,35 @@ def write_new_events(events_dir: Path, seen: LakeIds, table: pa.Table) -> tuple[
     distinct = sum(len(ids) for ids in ids_by_day.values())
     if len(ids_by_day) > 1 and distinct == table.num_rows:
         distinct = len(set().union(*ids_by_day.values()))
-    if distinct != table.num_rows or seen.holds_any(ids_by_day):
-        return _write_fresh_rows(events_dir, seen, table, day_numbers, day_names)
+    if distinct != table.num_rows or seen.holds_any(ids_by_day, batch=origin):
+        return _write_fresh_rows(events_dir, seen, table, day_numbers, day_names, origin)
     files = []
     for day, rows in sorted(rows_by_day.items()):
-        files.append(
-            write_partition(events_dir, day, table if rows is None else table.filter(pa.array(rows)))
-        )
+        day_rows = table if rows is None else table.filter(pa.array(rows))
+        files.append(write_partition(events_dir, day, day_rows, origin=origin))
     seen.remember(files, ids_by_day)
     return table.num_rows, files
 
 
 def _write_fresh_rows(
-    events_dir: Path, seen: LakeIds, table: pa.Table, day_numbers: np.ndarray, day_names: dict[int, str]
+    events_dir: Path,
+    seen: LakeIds,
+    table: pa.Table,
+    day_numbers: np.ndarray,
+    day_names: dict[int, str],
+    origin: KafkaOrigin | None,
 ) -> tuple[int, list[Path]]:
     """A batch with a repeated or already written id: row by row, the first copy of each id is kept."""
     ids = table["message_id"].to_pylist()
-    fresh = np.array(seen.fresh_mask(ids, [day_names[n] for n in day_numbers.tolist()]), dtype=bool)
+    days = [day_names[n] for n in day_numbers.tolist()]
+    fresh = np.array(seen.fresh_mask(ids, days, batch=origin), dtype=bool)
     files: list[Path] = []
     ids_by_day: dict[str, set[str]] = {}
     for number, day in sorted(day_names.items()):
         selected = fresh & (day_numbers == number)
         if not selected.any():
             continue
-        files.append(write_partition(events_dir, day, table.filter(pa.array(selected))))
+        files.append(write_partition(events_dir, day, table.filter(pa.array(selected)), origin=origin))
         ids_by_day[day] = {ids[position] for position in np.flatnonzero(selected).tolist()}
     seen.remember(files, ids_by_day)
     return int(fresh.sum()), files

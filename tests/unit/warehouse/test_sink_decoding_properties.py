@@ -1,6 +1,7 @@
 """The sink's vectorised paths against simple reference rules, over many generated shapes: records cut into the
 lines `event_values` would give, batches decoded to what each event parsed on its own gives, and batches written
-by two restarting workers holding each messageId once, the first copy received."""
+by two restarting workers, whose Kafka partitions move between them and whose topic gains partitions, holding each
+messageId once, the first copy received."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 from ingestion.contract.event import TrackedEvent, bundle_event_values, event_values
 from streams.sink.events import EventDecoder, _split_lines, write_new_events
 from warehouse.dedup import LakeIds
-from warehouse.lake import EVENTS_SCHEMA, PARTITION_KEY, events_glob, events_table
+from warehouse.lake import EVENTS_SCHEMA, PARTITION_KEY, KafkaOrigin, events_glob, events_table
 
 _PIECES = st.sampled_from([b"a", b"{}", b" ", b"\t", b"\n", b"\r", b"x y", b'{"k":1}'])
 _RECORD = st.lists(_PIECES, max_size=6).map(b"".join)
@@ -127,31 +128,46 @@ _DOCUMENTS = ("properties", "traits", "context")
 _DAY_ONE = datetime(2024, 11, 11, tzinfo=UTC)
 
 
+# (worker, restarted before it, the topic's partition count or None when the batch's origin is not known,
+# [(message_id, seconds after day one)])
+_Delivery = tuple[int, bool, int | None, list[tuple[str, int]]]
+
+
+def _partition_of(message_id: str, partition_count: int) -> int:
+    """Where every copy of a message is produced while the topic has this many partitions: Kafka hashes the key
+    (the person) modulo the count, so adding partitions moves some keys (m-2 is on 0 of 2 but 2 of 4)."""
+    return int(message_id.removeprefix("m-")) % partition_count
+
+
 @st.composite
-def _deliveries(draw: st.DrawFn) -> list[tuple[int, bool, list[tuple[str, int]]]]:
-    """Batches as two sink workers get them: (worker, restarted before it, [(message_id, seconds after day one)]),
-    drawn from a few ids so that re-deliveries, retries inside a batch and across midnight are common."""
-    batches = []
-    for _ in range(draw(st.integers(1, 8))):
+def _deliveries(draw: st.DrawFn) -> list[_Delivery]:
+    """Batches as two sink workers get them, drawn from a few ids so that re-deliveries, retries inside a batch and
+    across midnight are common. Which worker takes a batch is drawn each time, so partitions move between the
+    workers (a rebalance) at any batch; the topic has 2 partitions, then 4 from a drawn batch on; now and then a
+    batch's origin is unknown (its file records none)."""
+    batches: list[_Delivery] = []
+    grown_at = draw(st.integers(0, 8))
+    for number in range(draw(st.integers(1, 8))):
         worker = draw(st.integers(0, 1))
         restarted = draw(st.booleans())
+        partition_count = None if draw(st.integers(0, 5)) == 0 else 2 if number < grown_at else 4
         copies = draw(
             st.lists(
                 st.tuples(st.sampled_from([f"m-{n}" for n in range(8)]), st.integers(0, 4 * 86_400 - 1)),
                 min_size=1,
-                max_size=10,
+                max_size=5,  # small batches: a batch from one or two partitions is common
             )
         )
-        batches.append((worker, restarted, copies))
+        batches.append((worker, restarted, partition_count, copies))
     return batches
 
 
-def _expected_lake(deliveries: list[tuple[int, bool, list[tuple[str, int]]]]) -> list[tuple[str, str, str]]:
+def _expected_lake(deliveries: list[_Delivery]) -> list[tuple[str, str, str]]:
     """The rule, one copy at a time: a copy is written unless its id came earlier in the same batch or a written
     copy of it lies in the copy's received date or the day before (the sink looks no further back)."""
     written: list[tuple[str, str, str]] = []
     serial = 0
-    for _worker, _restarted, copies in deliveries:
+    for _worker, _restarted, _partition_count, copies in deliveries:
         taken: set[str] = set()
         for message_id, seconds in copies:
             day = (_DAY_ONE + timedelta(seconds=seconds)).date()
@@ -163,23 +179,32 @@ def _expected_lake(deliveries: list[tuple[int, bool, list[tuple[str, int]]]]) ->
     return sorted(written)
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(deliveries=_deliveries())
-def test_two_workers_restarting_and_redelivering_write_each_message_once_and_keep_the_first_copy(
-    deliveries: list[tuple[int, bool, list[tuple[str, int]]]],
+def test_two_workers_restarting_rebalancing_and_redelivering_write_each_message_once_and_keep_the_first_copy(
+    deliveries: list[_Delivery],
 ) -> None:
     with tempfile.TemporaryDirectory() as folder:
         events_dir = Path(folder)
         workers = [_seen(events_dir), _seen(events_dir)]
         serial = 0
-        for worker, restarted, copies in deliveries:
+        for worker, restarted, partition_count, copies in deliveries:
             if restarted:  # a crashed worker comes back knowing only the lake
                 workers[worker] = _seen(events_dir)
             rows = []
             for message_id, seconds in copies:
                 rows.append(_row(message_id, _DAY_ONE + timedelta(seconds=seconds), f"copy-{serial}"))
                 serial += 1
-            write_new_events(events_dir, workers[worker], pa.Table.from_pylist(rows, schema=EVENTS_SCHEMA))
+            origin = (
+                None
+                if partition_count is None
+                else KafkaOrigin(
+                    frozenset(_partition_of(message_id, partition_count) for message_id, _ in copies),
+                    partition_count,
+                )
+            )
+            table = pa.Table.from_pylist(rows, schema=EVENTS_SCHEMA)
+            write_new_events(events_dir, workers[worker], table, origin=origin)
 
         with duckdb.connect() as connection:
             lake = connection.execute(

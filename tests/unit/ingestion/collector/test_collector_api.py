@@ -16,7 +16,10 @@ from sqlalchemy import create_engine, text
 from ingestion.collector.app import create_app
 from ingestion.collector.errors import PublishFailed
 from ingestion.collector.identity import IdentityGraph
+from ingestion.collector.intake import MAX_BODY_BYTES_WITHOUT_EVENT_SIZE_CHECK
 from ingestion.collector.settings import CollectorSettings
+from ingestion.contract.event import TrackedEvent
+from ingestion.contract.segment import MAX_EVENT_BYTES
 from shoploop.kafka import Topics
 
 WRITE_KEY = "sl_test_key"
@@ -147,6 +150,38 @@ def test_an_invalid_message_goes_to_the_dead_letter_topic_and_the_rest_of_its_ba
     assert letters[0]["payload"] == nameless
 
 
+def _body_of_numbers_that_grow_when_rewritten(body_bytes: int) -> bytes:
+    """A batch of one event whose `1e15`s come back 4.5 times as long from orjson (`1000000000000000.0`),
+    padded to exactly `body_bytes` with spaces."""
+    event = dict(_viewed("m-numbers"), properties={"product_id": "85123A", "n": []})
+    head = orjson.dumps({"writeKey": WRITE_KEY, "batch": [event]})
+    numbers = b",".join([b"1e15"] * ((body_bytes - len(head)) // 5))
+    body = head.replace(b'"n":[]', b'"n":[' + numbers + b"]")
+    assert len(body) <= body_bytes
+    return body + b" " * (body_bytes - len(body))
+
+
+def test_an_event_that_grows_over_32_kb_when_rewritten_is_dead_lettered_even_in_a_body_under_32_kb(
+    client: TestClient, publisher: RecordingPublisher
+) -> None:
+    body = _body_of_numbers_that_grow_when_rewritten(9_000)  # 1,770 numbers, rewritten as 33.6 KB
+    response = client.post("/v1/batch", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert publisher.events() == []
+    assert [letter["reason_code"] for letter in publisher.dead_letters()] == ["event_too_large"]
+
+
+def test_no_event_of_a_body_small_enough_to_skip_the_size_check_can_exceed_32_kb(
+    client: TestClient, publisher: RecordingPublisher
+) -> None:
+    body = _body_of_numbers_that_grow_when_rewritten(MAX_BODY_BYTES_WITHOUT_EVENT_SIZE_CHECK)
+    [item] = orjson.loads(body)["batch"]
+    assert len(orjson.dumps(item)) <= MAX_EVENT_BYTES
+    response = client.post("/v1/batch", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert [event["message_id"] for event in publisher.events()] == ["m-numbers"]
+
+
 def test_the_collector_answers_503_never_200_when_kafka_does_not_take_the_events(
     client: TestClient, publisher: RecordingPublisher
 ) -> None:
@@ -209,6 +244,43 @@ def test_a_running_collector_stops_keying_by_a_forgotten_shoppers_login(
         b"device-hua",
         b"u-hua",
     ]
+
+
+class ErasedDuringTheLookup(IdentityGraph):
+    """The real graph, on which `shoploop privacy forget` of one shopper runs (and reaches this worker's cache) while
+    a request's lookup is in the database."""
+
+    erase_during_next_lookup: str | None = None
+
+    def assign_people(self, events: list[TrackedEvent]) -> list[TrackedEvent]:
+        people = super().assign_people(events)
+        if self.erase_during_next_lookup is not None:
+            self.forget(self.erase_during_next_lookup)
+            self.erase_during_next_lookup = None
+        return people
+
+
+def test_events_of_a_shopper_erased_while_their_request_was_in_flight_do_not_reach_kafka(
+    tmp_path: Path, publisher: RecordingPublisher
+) -> None:
+    url = f"sqlite:///{tmp_path / 'identity.db'}"
+    settings = CollectorSettings(write_keys={"miniprogram": WRITE_KEY}, identity_database_url=url)
+    login = {"type": "identify", "anonymousId": "device-hua", "userId": "u-hua"}
+    paid = {"type": "track", "event": "Coupon Applied", "userId": "u-hua", "properties": {"coupon_id": "c-5"}}
+    with TestClient(create_app(settings, publisher)) as client:
+        graph = ErasedDuringTheLookup(create_engine(url))
+        client.app.state.identity_graph = graph  # type: ignore[attr-defined]
+        assert client.post("/v1/batch", json={"batch": [login], "writeKey": WRITE_KEY}).status_code == 200
+
+        # Ming is new, so the request goes to the database; Hua's erasure is applied while it is there.
+        graph.erase_during_next_lookup = "device-hua"
+        response = client.post(
+            "/v1/batch",
+            json={"batch": [paid, _viewed("m-ming", person="device-ming")], "writeKey": WRITE_KEY},
+        )
+    assert response.status_code == 200
+    assert [key for key, _ in publisher.records[Topics.EVENTS.name]] == [b"device-hua", b"device-ming"]
+    assert [event["message_id"] for event in publisher.events()][1:] == ["m-ming"]
 
 
 def test_the_api_docs_still_describe_every_endpoint_the_fast_path_serves(client: TestClient) -> None:

@@ -191,3 +191,36 @@ def test_a_lookup_in_flight_during_an_erasure_does_not_cache_the_forgotten_mappi
     # The request that was in flight may keep what it read; the worker must not keep the forgotten login.
     assert collector.assign_people_from_cache(_events(("track", None, "u-lily"))) is None
     assert [e.person_id for e in collector.assign_people(_events(("track", None, "u-lily")))] == ["u-lily"]
+
+
+def test_a_worker_tells_which_people_it_erased_since_a_request_started_its_lookup(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    collector, privacy_cli = IdentityGraph.from_url(url), IdentityGraph.from_url(url)
+    before_any = collector.erasure_mark()
+    assert collector.people_erased_since(before_any) == frozenset()
+
+    privacy_cli.forget("phone-lily")
+    assert collector.people_erased_since(before_any) == frozenset()  # not applied by this worker yet
+    collector.drop_forgotten()
+    after_lily = collector.erasure_mark()
+    privacy_cli.forget("phone-hua")
+    collector.drop_forgotten()
+
+    assert collector.people_erased_since(before_any) == {"phone-lily", "phone-hua"}
+    assert collector.people_erased_since(after_lily) == {"phone-hua"}
+    assert collector.people_erased_since(collector.erasure_mark()) == frozenset()
+
+
+def test_after_a_gap_in_the_erasure_log_a_worker_cannot_tell_whom_it_erased(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    collector, privacy_cli = IdentityGraph.from_url(url), IdentityGraph.from_url(url)
+    privacy_cli.forget("someone-long-gone")
+    collector.drop_forgotten()
+    mark = collector.erasure_mark()
+    privacy_cli.forget("phone-lily")
+    privacy_cli.forget("phone-hua")
+    with privacy_cli._engine.begin() as connection:  # the retention pruned the first of the two
+        connection.execute(identity_forgets.delete().where(identity_forgets.c.person_id == "phone-lily"))
+
+    collector.drop_forgotten()
+    assert collector.people_erased_since(mark) is None
