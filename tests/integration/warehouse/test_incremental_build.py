@@ -16,11 +16,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import orjson
 import pyarrow.compute as pc
 import pytest
 
 from ingestion.contract.event import TrackedEvent
-from warehouse.lake import write_events, write_order_events, write_partition
+from warehouse.lake import OrderBookEvent, write_events, write_order_events, write_partition
 from warehouse.publish import (
     WarmDbt,
     build_and_publish,
@@ -30,7 +31,8 @@ from warehouse.publish import (
 )
 from warehouse.settings import WarehouseSettings
 
-RUN_COLUMNS = ("staged_at", "built_at")
+# `previous_person_id` (int_orders_placed) is where the order was before the run that computed it: null in a full build.
+RUN_COLUMNS = ("staged_at", "built_at", "previous_person_id")
 
 
 def _unknown_order_reported(after: datetime) -> TrackedEvent:
@@ -48,23 +50,77 @@ def _unknown_order_reported(after: datetime) -> TrackedEvent:
     )
 
 
+def _report_of_an_order_the_book_never_sees(person_id: str, received_at: datetime) -> TrackedEvent:
+    """`person_id`'s app reports o-9998 paid at `received_at`, an order the order book never sees."""
+    (report,) = [e for e in load_fixture_events() if e.message_id == "fx-021"]
+    return dataclasses.replace(
+        report,
+        message_id=f"fx-unknown-order-of-{person_id}",
+        person_id=person_id,
+        anonymous_id=person_id,
+        properties={**report.properties, "order_id": "o-9998"},
+        timestamp=received_at - timedelta(seconds=2),
+        original_timestamp=received_at - timedelta(seconds=2),
+        sent_at=received_at - timedelta(seconds=1),
+        received_at=received_at,
+    )
+
+
+def _order_placed_and_paid_by_ma(paid_at: datetime) -> tuple[OrderBookEvent, ...]:
+    """Ma places o-1006 a minute before `paid_at` and pays it then (received a second after each)."""
+    placed = {
+        "event_id": "ob-ma-placed",
+        "event": "OrderPlaced",
+        "key": "o-1006",
+        "order_id": "o-1006",
+        "user_id": "u-ma",
+        "occurred_at": (paid_at - timedelta(minutes=1)).isoformat(),
+        "total_fen": 1999,
+        "discount_fen": 0,
+        "coupon_id": None,
+        "lines": [["22834", 1, 1999]],
+        "shipping_province": "四川省",
+        "shipping_city": "成都市",
+    }
+    paid = {
+        "event_id": "ob-ma-paid",
+        "event": "OrderPaid",
+        "key": "o-1006",
+        "order_id": "o-1006",
+        "user_id": "u-ma",
+        "occurred_at": paid_at.isoformat(),
+        "total_fen": 1999,
+        "transaction_id": "wx-tx-1006",
+    }
+    return tuple(
+        OrderBookEvent.from_json(
+            orjson.dumps(event),
+            received_at=datetime.fromisoformat(event["occurred_at"]) + timedelta(seconds=1),
+        )
+        for event in (placed, paid)
+    )
+
+
+def _event_id(event: TrackedEvent | OrderBookEvent) -> str:
+    return event.message_id if isinstance(event, TrackedEvent) else event.event_id
+
+
 def _write_lake(
     settings: WarehouseSettings,
     *,
     received_from: datetime | None,
     received_before: datetime | None,
-    extra_events: Sequence[TrackedEvent] = (),
+    extra_events: Sequence[TrackedEvent | OrderBookEvent] = (),
 ) -> None:
     def wanted(received_at: datetime) -> bool:
         return (received_from is None or received_at >= received_from) and (
             received_before is None or received_at < received_before
         )
 
-    events = [*load_fixture_events(), *extra_events]
+    events = [*load_fixture_events(), *(e for e in extra_events if isinstance(e, TrackedEvent))]
     write_events(settings.events_dir, [e for e in events if wanted(e.received_at)])
-    write_order_events(
-        settings.order_book_dir, [e for e in load_fixture_order_book() if wanted(e.received_at)]
-    )
+    order_events = [*load_fixture_order_book(), *(e for e in extra_events if isinstance(e, OrderBookEvent))]
+    write_order_events(settings.order_book_dir, [e for e in order_events if wanted(e.received_at)])
     if received_from is None:  # push records are not split: their models are not incremental
         pushes = load_fixture_pushes()
         days = pc.strftime(pushes["received_at"], format="%Y-%m-%d")
@@ -113,6 +169,10 @@ def _tables_that_differ(incremental: Path, full: Path) -> dict[str, tuple[int, i
 
 LOGIN_AFTER_PAYING = datetime(2024, 11, 11, 10, 10, tzinfo=UTC)
 CHENS_CART_STILL_OPEN = datetime(2024, 11, 11, 16, 30, tzinfo=UTC)
+MA_PAYS_ON_THE_12TH = datetime(2024, 11, 12, 2, 11, tzinfo=UTC)  # 10:11 in Shanghai
+BEFORE_THE_FIRST_PAYMENT = datetime(
+    2024, 11, 11, 2, 6, 8, tzinfo=UTC
+)  # Lily's report at 02:06:05, paid at 02:06:10
 
 
 @dataclass
@@ -123,20 +183,23 @@ class Builds:
 
     root: Path
     warm_dbt: WarmDbt
-    first_batches: dict[datetime, WarehouseSettings] = field(default_factory=dict)
+    first_batches: dict[tuple[datetime, tuple[str, ...]], WarehouseSettings] = field(default_factory=dict)
     full_rebuilds: dict[tuple[str, ...], WarehouseSettings] = field(default_factory=dict)
 
-    def first_batch(self, cutoff: datetime, extra_events: Sequence[TrackedEvent]) -> WarehouseSettings:
-        assert all(e.received_at >= cutoff for e in extra_events), "extra events belong to the second batch"
-        if cutoff not in self.first_batches:
+    def first_batch(
+        self, cutoff: datetime, extra_events: Sequence[TrackedEvent | OrderBookEvent]
+    ) -> WarehouseSettings:
+        early = tuple(e for e in extra_events if e.received_at < cutoff)
+        key = (cutoff, tuple(map(_event_id, early)))
+        if key not in self.first_batches:
             built = WarehouseSettings(data_dir=self.root / f"first-batch-{len(self.first_batches)}")
-            _write_lake(built, received_from=None, received_before=cutoff)
+            _write_lake(built, received_from=None, received_before=cutoff, extra_events=early)
             assert build_and_publish(built, full_refresh=True, warm_dbt=self.warm_dbt) == 0
-            self.first_batches[cutoff] = built
-        return self.first_batches[cutoff]
+            self.first_batches[key] = built
+        return self.first_batches[key]
 
-    def full_rebuild(self, extra_events: Sequence[TrackedEvent]) -> WarehouseSettings:
-        key = tuple(e.message_id for e in extra_events)
+    def full_rebuild(self, extra_events: Sequence[TrackedEvent | OrderBookEvent]) -> WarehouseSettings:
+        key = tuple(map(_event_id, extra_events))
         if key not in self.full_rebuilds:
             full = WarehouseSettings(data_dir=self.root / f"full-{len(self.full_rebuilds)}")
             _write_lake(full, received_from=None, received_before=None, extra_events=extra_events)
@@ -168,12 +231,31 @@ def builds(tmp_path_factory: pytest.TempPathFactory, warm_dbt: WarmDbt) -> Build
         # although nothing rebuilds it (fct_cart_abandonment redoes open carts). Sun's and Qian's orders are
         # untouched.
         (CHENS_CART_STILL_OPEN, {"o-1003", "o-1005"}, ()),
+        # The same, and Ma pays an order on the 12th (shop time): the newest paid date moves, so RFM recency grows
+        # by a day for every buyer, also Sun and Qian whose orders and events are untouched (dim_users redoes
+        # every row when its reference day moves).
+        (CHENS_CART_STILL_OPEN, {"o-1003", "o-1005"}, _order_placed_and_paid_by_ma(MA_PAYS_ON_THE_12TH)),
+        # The first batch ends before the order book's first payment: paid orders are the client's reports, among
+        # them Zhao's report of o-9998, which the order book never sees. The second batch brings the verified
+        # payments, and nothing of Zhao's: her report must stop counting as a paid order (and its lines go), and
+        # her buyer summary, profile row and RFM segment must say she never paid, although nothing of hers is new.
+        (
+            BEFORE_THE_FIRST_PAYMENT,
+            set(),
+            (
+                _report_of_an_order_the_book_never_sees(
+                    "anon-zhao", datetime(2024, 11, 11, 1, 7, 2, tzinfo=UTC)
+                ),
+            ),
+        ),
     ],
     ids=[
         "payments-and-merge-later",
         "login-after-paying",
         "report-of-an-unknown-order",
         "an-open-cart-turns-abandoned-without-its-shopper",
+        "a-later-payment-moves-everyones-rfm-recency",
+        "the-first-verified-payment-replaces-client-reports",
     ],
 )
 def test_an_incremental_build_after_a_new_batch_equals_a_full_rebuild_row_for_row(
@@ -181,7 +263,7 @@ def test_an_incremental_build_after_a_new_batch_equals_a_full_rebuild_row_for_ro
     builds: Builds,
     cutoff: datetime,
     orders_kept: set[str],
-    extra_events: tuple[TrackedEvent, ...],
+    extra_events: tuple[TrackedEvent | OrderBookEvent, ...],
 ) -> None:
     incremental = WarehouseSettings(data_dir=tmp_path / "incremental")
     shutil.copytree(builds.first_batch(cutoff, extra_events).data_dir, incremental.data_dir)

@@ -3,6 +3,20 @@
 -- demo without the order core) the client's "Order Completed" report stands in, first report per order; the
 -- gap between the two is shown in dq_order_reports_vs_order_book, never hidden here.
 
+-- Incremental by order once payments are verified: a build redoes the paid orders int_orders_placed recomputed in
+-- this run (a paid order stays paid; its shopper or amount can change only through int_orders_placed). Client
+-- reports stand in only while no payment is verified, and are then all redone on every build (their shopper moves
+-- with merges); the first verified payment deletes them (pre-hook), as a full build would not have them.
+
+{{ config(
+    materialized='incremental',
+    unique_key='order_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='ignore',
+    pre_hook="{% if is_incremental() %}delete from {{ this }} where paid_source = 'client_report' and exists "
+        ~ "(select 1 from {{ ref('int_orders_placed') }} where paid_at is not null){% endif %}"
+) }}
+
 with
 
 events as not materialized (
@@ -14,6 +28,12 @@ events as not materialized (
 orders as (
 
     select * from {{ ref('int_orders_placed') }}
+
+),
+
+any_verified as (
+
+    select 1 from orders where paid_at is not null limit 1
 
 ),
 
@@ -30,6 +50,9 @@ verified as (
         'order_book' as paid_source
     from orders
     where paid_at is not null
+        {%- if is_incremental() %}
+        and built_at = timestamptz '{{ run_started_at }}'
+        {%- endif %}
 
 ),
 
@@ -48,7 +71,7 @@ reported as (
     where call_type = 'track'
         and event_name = 'Order Completed'
         -- here, not after the window below: with verified payments no report is ranked at all
-        and not exists (select 1 from verified)
+        and not exists (select 1 from any_verified)
 
 ),
 
@@ -70,9 +93,9 @@ first_report as (
 
 final as (
 
-    select * from verified
+    select *, timestamptz '{{ run_started_at }}' as built_at from verified
     union all
-    select * from first_report
+    select *, timestamptz '{{ run_started_at }}' as built_at from first_report
 
 )
 

@@ -1,41 +1,40 @@
+-- depends_on: {{ ref('int_buyers_summarised') }}, {{ ref('int_orders_placed') }}
 -- Carts: a shopper's run of adds since their previous paid order, and when a paid order followed its first add.
 -- Whether an unpaid cart counts as abandoned depends on the newest event in the warehouse, so that is decided
 -- in fct_cart_abandonment, not here.
 
 -- Incremental by shopper: a build recomputes the carts of the shoppers this run staged events for, of every
 -- merged shopper (a merged person's own rows are deleted by a pre-hook), and of every shopper whose paid orders
--- changed (paid_orders_hash: a hash of their payment times, compared with all paid orders — an order can be paid
--- late, or move to another shopper once the client's report or a login arrives), and no others.
+-- this run can have changed (buyers_touched_this_run(): the shoppers of the orders it recomputed, before and after;
+-- every buyer while payments are the client's reports), and no others. Only those shoppers' paid orders are read.
 
 {{ per_shopper_incremental_config() }}
 
 with
 
-paid_orders as (
-
-    select * from {{ ref('int_orders_paid') }}
-
-),
-
-payment_times as (
-
-    select person_id, hash(list(paid_at order by paid_at)) as paid_orders_hash
-    from paid_orders
-    group by person_id
-
-),
-
 {%- set paid_orders_changed -%}
-    select stored.person_id
-    from (select distinct person_id, paid_orders_hash from {{ this }}) as stored
-    left join payment_times using (person_id)
-    where stored.paid_orders_hash is distinct from payment_times.paid_orders_hash
+    {{ buyers_touched_this_run() }}
+    union
+    -- while payments are the client's reports (and when verified ones replace them), every shopper with a cart
+    select person_id from {{ this }} where {{ every_buyer_is_touched() }}
+    union
+    select person_id from {{ ref('int_buyers_summarised') }} where {{ every_buyer_is_touched() }}
 {%- endset %}
 
-events as not materialized (
+-- a few thousand rows in an incremental build, read twice
+events as {% if is_incremental() %}materialized{% else %}not materialized{% endif %} (
 
     select * from ({{ events_of_shoppers_to_rebuild(also_touched=paid_orders_changed) }})
     where event_name = 'Product Added'
+
+),
+
+paid_orders as (
+
+    select * from {{ ref('int_orders_paid') }}
+    {%- if is_incremental() %}
+    where person_id in (select person_id from events)
+    {%- endif %}
 
 ),
 
@@ -104,11 +103,9 @@ final as (
         carts.products,
         carts.value_fen,
         next_order.converted_at,
-        payment_times.paid_orders_hash,
         timestamptz '{{ run_started_at }}' as built_at
     from carts
     left join next_order using (person_id, orders_before)
-    left join payment_times using (person_id)
 
 )
 

@@ -1,11 +1,27 @@
+-- depends_on: {{ ref('int_orders_placed') }}
 -- Lines of paid orders: the order book's lines once it holds verified payments, else the products the client
 -- listed in its first "Order Completed" report (the same switch as int_orders_paid).
+
+-- Incremental by order, as int_orders_paid: a build redoes the lines of the paid orders int_orders_paid computed in
+-- this run; the first verified payment deletes the client reports' lines (pre-hook), as it deletes their orders.
+
+{{ config(
+    materialized='incremental',
+    unique_key='order_id',
+    incremental_strategy='delete+insert',
+    on_schema_change='ignore',
+    pre_hook="{% if is_incremental() %}delete from {{ this }} where paid_source = 'client_report' and exists "
+        ~ "(select 1 from {{ ref('int_orders_placed') }} where paid_at is not null){% endif %}"
+) }}
 
 with
 
 paid_orders as (
 
     select * from {{ ref('int_orders_paid') }}
+    {%- if is_incremental() %}
+    where built_at = timestamptz '{{ run_started_at }}'
+    {%- endif %}
 
 ),
 
@@ -29,7 +45,8 @@ verified as (
         paid_orders.paid_date,
         items.product_id,
         items.quantity,
-        items.line_fen
+        items.line_fen,
+        paid_orders.paid_source
     from paid_orders
     inner join items using (order_id)
     where paid_orders.paid_source = 'order_book'
@@ -60,7 +77,8 @@ reported as (
         coalesce(try_cast(reported_products.product ->> '$.quantity' as bigint), 1) as quantity,
         coalesce(try_cast(reported_products.product ->> '$.quantity' as bigint), 1)
             * {{ yuan_to_fen("coalesce(try_cast(reported_products.product ->> '$.price' as double), 0)") }}
-            as line_fen
+            as line_fen,
+        paid_orders.paid_source
     from reported_products
     inner join paid_orders using (order_id)
 
@@ -68,9 +86,9 @@ reported as (
 
 final as (
 
-    select * from verified
+    select *, timestamptz '{{ run_started_at }}' as built_at from verified
     union all
-    select * from reported
+    select *, timestamptz '{{ run_started_at }}' as built_at from reported
 
 )
 

@@ -5,7 +5,9 @@
 -- Incremental by order: a build recomputes the orders that anything staged in this run can change — orders with
 -- new order-book events or a new client report, and the orders of every shopper with new events (their last
 -- touch), of every logged-in user with new events (who they are) and of every merged person — and no others.
--- `built_at` says which run last computed the row, so the order marts downstream rebuild exactly those orders.
+-- `built_at` says which run last computed the row, so the order marts downstream rebuild exactly those orders, and
+-- `previous_person_id` whose row it was before (null in a full build and for a new order), so the per-buyer models
+-- also redo the shopper an order moved away from.
 
 {{ config(
     materialized='incremental',
@@ -58,7 +60,8 @@ touched_orders as (
 ),
 {%- endif %}
 
-order_events as not materialized (
+-- In an incremental build only the touched orders' events: a few thousand rows, read once rather than once per use.
+order_events as {% if is_incremental() %}materialized{% else %}not materialized{% endif %} (
 
     select * from {{ ref('stg_order_book__events') }}
     {%- if is_incremental() %}
@@ -219,9 +222,17 @@ final as (
             when with_shopper.paid_at is not null then 'paid'
             else 'placed'
         end as status,
+        {%- if is_incremental() %}
+        before.person_id as previous_person_id,
+        {%- else %}
+        null::varchar as previous_person_id,
+        {%- endif %}
         timestamptz '{{ run_started_at }}' as built_at
     from with_shopper
     left join last_touch using (order_id)
+    {%- if is_incremental() %}
+    left join (select order_id, person_id from {{ this }}) as before using (order_id)
+    {%- endif %}
 
 )
 

@@ -1,29 +1,23 @@
+-- depends_on: {{ ref('int_orders_placed') }}, {{ ref('int_orders_paid') }}, {{ ref('int_people_merged') }}
 -- One row per shopper: when and how they first came (channel, scene, the share and sharer that brought
 -- them), where they live (the shipping address of their latest order that had one; when none did, the province
 -- and city of their identify traits, labelled by region_source), what they buy (RFM segment, lifetime value), what
 -- they like (interest tags from category affinity) and when they are usually active.
 
--- The expensive part, everything read from the shopper's events, is int_users_profiled (incremental per
--- shopper); what comes from orders is computed here over all orders (a tenth of the events), because an order can
--- move from one shopper to another and the RFM recency is measured from the newest order in the warehouse.
+-- Everything read from the shopper's events is int_users_profiled, everything read from their orders
+-- int_buyers_summarised (both incremental per shopper); this joins them with the referrer's share and scores RFM.
+
+-- Incremental per shopper: a build redoes the shoppers whose profile or orders it recomputed, those whose referring
+-- share now has another sharer, and every shopper when the RFM reference day moves (the day after the newest paid
+-- order: recency and segment change for everyone). Merged people's rows are deleted (pre-hook), as their profiles.
+
+{{ per_shopper_incremental_config() }}
 
 with
 
-profiles as (
+summaries as (
 
-    select * from {{ ref('int_users_profiled') }}
-
-),
-
-paid_orders as (
-
-    select * from {{ ref('int_orders_paid') }}
-
-),
-
-orders as (
-
-    select * from {{ ref('int_orders_placed') }}
+    select * from {{ ref('int_buyers_summarised') }}
 
 ),
 
@@ -33,45 +27,35 @@ shares as (
 
 ),
 
-shipping as (
+as_of as (
 
-    -- The address of the shopper's latest order that carried one.
-    select
-        person_id,
-        arg_max({'province': shipping_province, 'city': shipping_city}, placed_at) as address
-    from orders
-    where shipping_province is not null or shipping_city is not null
-    group by person_id
+    -- RFM recency is measured from the day after the newest paid order, so a rebuild of the same data
+    -- gives the same segments.
+    select max(last_order_date) + 1 as as_of_date from summaries
+
+),
+
+profiles as (
+
+    select * from {{ ref('int_users_profiled') }}
+    {%- if is_incremental() %}
+    where built_at = timestamptz '{{ run_started_at }}'
+        or {{ is_buyer_to_rebuild() }}
+        or person_id in (
+            select stored.person_id
+            from {{ this }} as stored
+            left join shares on shares.share_id = stored.referrer_share_id
+            where stored.referrer_share_id is not null
+                and shares.sharer_person_id is distinct from stored.referrer_person_id
+        )
+        or (select as_of_date from as_of) is distinct from (select max(rfm_as_of_date) from {{ this }})
+    {%- endif %}
 
 ),
 
 purchases as (
 
-    select
-        person_id,
-        count(*) as orders,
-        min(paid_at) as first_order_at,
-        max(paid_at) as last_order_at,
-        max(paid_date) as last_order_date,
-        sum(amount_fen)::bigint as paid_fen
-    from paid_orders
-    group by person_id
-
-),
-
-refunds as (
-
-    select person_id, sum(refunded_fen)::bigint as refunded_fen
-    from orders
-    group by person_id
-
-),
-
-as_of as (
-
-    -- RFM recency is measured from the day after the newest paid order, so a rebuild of the same data
-    -- gives the same segments.
-    select max(paid_date) + 1 as as_of_date from paid_orders
+    select * from summaries where orders > 0
 
 ),
 
@@ -110,21 +94,21 @@ final as (
         profiles.first_scene as acquisition_scene,
         profiles.referrer_share_id,
         shares.sharer_person_id as referrer_person_id,
-        case when shipping.person_id is not null then shipping.address.province else profiles.trait_province end
+        case when summaries.has_shipping_address then summaries.shipping_province else profiles.trait_province end
             as province,
-        case when shipping.person_id is not null then shipping.address.city else profiles.trait_city end as city,
+        case when summaries.has_shipping_address then summaries.shipping_city else profiles.trait_city end as city,
         case
-            when shipping.person_id is not null then 'shipping_address'
+            when summaries.has_shipping_address then 'shipping_address'
             when profiles.trait_province is not null or profiles.trait_city is not null then 'identify_traits'
             else 'unknown'
         end as region_source,
         profiles.trait_country as country,
         profiles.trait_gender as gender,
-        coalesce(purchases.orders, 0) as orders,
-        purchases.first_order_at,
-        purchases.last_order_at,
-        coalesce(purchases.paid_fen, 0) - coalesce(refunds.refunded_fen, 0) as lifetime_value_fen,
-        {{ fen_to_yuan('coalesce(purchases.paid_fen, 0) - coalesce(refunds.refunded_fen, 0)') }}
+        coalesce(summaries.orders, 0) as orders,
+        summaries.first_order_at,
+        summaries.last_order_at,
+        coalesce(summaries.paid_fen, 0) - coalesce(summaries.refunded_fen, 0) as lifetime_value_fen,
+        {{ fen_to_yuan('coalesce(summaries.paid_fen, 0) - coalesce(summaries.refunded_fen, 0)') }}
             as lifetime_value_yuan,
         rfm.recency_days,
         rfm.recency_score,
@@ -140,12 +124,12 @@ final as (
         end as rfm_segment,
         profiles.interest_tags,
         profiles.usual_active_hours,
-        profiles.events
+        profiles.events,
+        (select as_of_date from as_of) as rfm_as_of_date,
+        timestamptz '{{ run_started_at }}' as built_at
     from profiles
     left join shares on shares.share_id = profiles.referrer_share_id
-    left join shipping using (person_id)
-    left join purchases using (person_id)
-    left join refunds using (person_id)
+    left join summaries using (person_id)
     left join rfm using (person_id)
 
 )

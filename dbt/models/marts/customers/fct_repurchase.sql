@@ -1,45 +1,29 @@
 -- Repurchase per first-purchase month: buyers, those who paid again, and the days between consecutive orders.
 
+-- Read from int_buyers_summarised (incremental per buyer): each buyer's first paid date, paid orders and the days
+-- between their consecutive paid orders.
+
 with
-
-paid_orders as (
-
-    select * from {{ ref('int_orders_paid') }}
-
-),
-
-sequenced as (
-
-    select
-        person_id,
-        paid_at,
-        paid_date,
-        min(paid_date) over (partition by person_id) as first_paid_date,
-        date_diff('day', lag(paid_at) over (partition by person_id order by paid_at, order_id), paid_at)
-            as days_since_previous_order
-    from paid_orders
-
-),
 
 buyers as (
 
     select
         person_id,
-        date_trunc('month', min(first_paid_date))::date as cohort_month,
-        count(*) as orders
-    from sequenced
-    group by person_id
+        date_trunc('month', first_order_date)::date as cohort_month,
+        orders,
+        days_between_orders
+    from {{ ref('int_buyers_summarised') }}
+    where orders > 0
 
 ),
 
 gaps as (
 
     select
-        date_trunc('month', first_paid_date)::date as cohort_month,
+        cohort_month,
         avg(days_since_previous_order) as avg_days_between_orders,
         median(days_since_previous_order) as median_days_between_orders
-    from sequenced
-    where days_since_previous_order is not null
+    from (select cohort_month, unnest(days_between_orders) as days_since_previous_order from buyers)
     group by all
 
 ),

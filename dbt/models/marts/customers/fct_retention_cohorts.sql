@@ -2,57 +2,50 @@
 -- (shop time zone); a later period counts the cohort's shoppers who paid again in it. Grain: cohort grain,
 -- cohort start, periods since.
 
+-- Read from int_buyers_summarised (incremental per buyer): the distinct weeks and months each buyer paid in, kept
+-- sorted, so a build counts 300,000 buyers' periods instead of deduplicating every paid order.
+
 with
 
-paid_orders as (
+buyers as (
 
-    select * from {{ ref('int_orders_paid') }}
+    select * from {{ ref('int_buyers_summarised') }}
+    where orders > 0
 
 ),
 
 purchases as (
 
-    select distinct
-        person_id,
-        grain,
-        case grain
-            when 'week' then date_trunc('week', paid_date)
-            else date_trunc('month', paid_date)
-        end::date as period_start
-    from paid_orders
-    cross join (values ('week'), ('month')) as grains(grain)
-
-),
-
-cohorts as (
-
-    select person_id, grain, min(period_start) as cohort_start
-    from purchases
-    group by person_id, grain
+    -- one row per buyer and period they paid in; the first is their cohort
+    select person_id, 'week' as grain, paid_weeks[1] as cohort_start, unnest(paid_weeks) as period_start
+    from buyers
+    union all
+    select person_id, 'month' as grain, paid_months[1] as cohort_start, unnest(paid_months) as period_start
+    from buyers
 
 ),
 
 activity as (
 
+    -- a buyer's periods are distinct, so rows are shoppers
     select
-        cohorts.grain,
-        cohorts.cohort_start,
-        case cohorts.grain
-            when 'week' then date_diff('week', cohorts.cohort_start, purchases.period_start)
-            else date_diff('month', cohorts.cohort_start, purchases.period_start)
+        grain,
+        cohort_start,
+        case grain
+            when 'week' then date_diff('week', cohort_start, period_start)
+            else date_diff('month', cohort_start, period_start)
         end as periods_since,
-        count(distinct purchases.person_id) as active_shoppers
+        count(*) as active_shoppers
     from purchases
-    inner join cohorts using (person_id, grain)
     group by all
 
 ),
 
 sizes as (
 
-    select grain, cohort_start, count(*) as cohort_shoppers
-    from cohorts
-    group by all
+    select grain, cohort_start, active_shoppers as cohort_shoppers
+    from activity
+    where periods_since = 0
 
 ),
 

@@ -63,7 +63,8 @@ final as (
         count(*) filter (where is_page_view) as page_views,
         count(*) filter (where is_product_view) as product_views,
         count(*) filter (where is_cart_add) as cart_adds,
-        bool_or(is_reported_order) as has_reported_order
+        bool_or(is_reported_order) as has_reported_order,
+        timestamptz '{{ run_started_at }}' as built_at
     from numbered
     group by person_id, session_number
 

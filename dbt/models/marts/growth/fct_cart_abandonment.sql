@@ -58,7 +58,8 @@ final as (
         carts.converted_at is null
             and carts.last_added_at
                 < newest.newest_event_at - to_minutes({{ var('cart_abandoned_after_minutes') }})
-            as is_abandoned
+            as is_abandoned,
+        timestamptz '{{ run_started_at }}' as built_at
     from carts
     cross join newest
 
