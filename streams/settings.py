@@ -18,6 +18,13 @@ class StreamsSettings(BaseSettings):
     # interval, not the size, bounds how soon events are in the lake.
     sink_batch_size: int = 20_000
     sink_flush_s: float = 2.0
+    # The events sink reads with a plain aiokafka consumer (group `shoploop-sink-events`), not a Faust stream.
+    # A fetch may wait this long for data when the topic is calm (bounds what reading adds to visibility) ...
+    sink_fetch_max_wait_ms: int = 100
+    # ... and returns up to this much a partition and in all: large enough that a backlog arrives in a few
+    # fetches per batch (aiokafka's defaults, 1 MB a partition, cost ~35 % of the fetch rate on this broker).
+    sink_max_partition_fetch_bytes: int = 8 * 1024 * 1024
+    sink_fetch_max_bytes: int = 32 * 1024 * 1024
     # The stateful agents take events in batches of up to this many, at least this often.
     agent_batch_size: int = 20_000
     agent_flush_s: float = 1.0
