@@ -95,11 +95,11 @@ def collector_records(events: int, partition_count: int) -> list[tuple[int, byte
         templates.append(request)
     records: list[tuple[int, bytes | None, bytes]] = []
     for index in range(events // REQUEST_EVENTS):
-        request = [
+        copies: list[tuple[bytes, bytes]] = [
             (key, value.replace(message_id, str(uuid.uuid4()).encode()))
             for key, value, message_id in templates[index % len(templates)]
         ]
-        for partition, bundle in records_by_partition(request, partition_count, bundle=True).items():
+        for partition, bundle in records_by_partition(copies, partition_count, bundle=True).items():
             records.extend((partition, key, value) for key, value in bundle)
     return records
 
@@ -144,7 +144,7 @@ async def _aiokafka_fetch(
     """A plain aiokafka consumer, no group: every partition from the beginning until all records are read."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **settings)  # type: ignore[arg-type]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **settings)
     await consumer.start()
     try:
         numbers = consumer.partitions_for_topic(Topics.EVENTS.name) or set()
@@ -156,7 +156,7 @@ async def _aiokafka_fetch(
         while len(values) < total_records:
             batches = await consumer.getmany(timeout_ms=1000)
             for messages in batches.values():
-                values.extend(message.value for message in messages)  # type: ignore[misc]
+                values.extend(message.value for message in messages if message.value is not None)
         seconds = time.perf_counter() - started
     finally:
         await consumer.stop()

@@ -137,6 +137,31 @@ def register_sink(
                 files=[f.name for f in files],
             )
 
+    async def write_and_commit(
+        consumer: AIOKafkaConsumer, records: list[ConsumerRecord[bytes, bytes]], partition_count: int | None
+    ) -> None:
+        await write_events(records, partition_count)
+        offsets: dict[TopicPartition, int] = {}
+        for record in records:
+            offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as error:
+            # The group rebalanced under the batch: its file is written, and whoever holds these partitions
+            # now reads them again from the last commit and drops what the lake holds.
+            log.warning("sink_commit_failed", error=repr(error))
+
+    crashing: list[asyncio.Future[None]] = []
+
+    def crash_on_failure(written: asyncio.Future[None]) -> None:
+        """A batch that failed to be written stops the worker (its offsets are not committed), also when no
+        further batch comes to notice it."""
+        if written.cancelled() or written.exception() is None:
+            return
+        error = written.exception()
+        log.error("sink_failed", error=repr(error))
+        crashing.append(asyncio.ensure_future(app.crash(error)))  # type: ignore[arg-type]
+
     async def drain_events() -> None:
         """Read `shoploop.events` with a plain aiokafka consumer in its own group, a batch into one file, and
         commit the batch's offsets once its file is in the lake.
@@ -159,8 +184,13 @@ def register_sink(
             session_timeout_ms=fetch.session_timeout_ms,
             heartbeat_interval_ms=fetch.heartbeat_interval_ms,
         )
+        # The decoder's first call imports what pyarrow.compute loads lazily (pandas: seconds on a cold start);
+        # done while the consumer joins its group rather than in front of the first batch.
+        warmed_up = asyncio.ensure_future(asyncio.to_thread(decoder.decode, [b"{}"]))
         await consumer.start()
+        writing: asyncio.Future[None] | None = None
         try:
+            await warmed_up
             while True:
                 fetched = await consumer.getmany(timeout_ms=int(flush_s * 1000), max_records=batch_size)
                 records = [record for batch in fetched.values() for record in batch]
@@ -177,22 +207,23 @@ def register_sink(
                         break
                     records += [record for batch in fetched.values() for record in batch]
                 partition_count = len(consumer.partitions_for_topic(Topics.EVENTS.name) or ()) or None
-                await write_events(records, partition_count)
-                offsets: dict[TopicPartition, int] = {}
-                for record in records:
-                    offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
-                try:
-                    await consumer.commit(offsets)
-                except (CommitFailedError, IllegalStateError) as error:
-                    # The group rebalanced under the batch: its file is written, and whoever holds these
-                    # partitions now reads them again from the last commit and drops what the lake holds.
-                    log.warning("sink_commit_failed", error=repr(error))
+                # One batch is decoded and written (in a thread) while the next is fetched and unpacked (on the
+                # loop); batches are still written and committed in order.
+                if writing is not None:
+                    await asyncio.wait([writing])
+                    if writing.exception() is not None:
+                        return  # the worker is crashing (`crash_on_failure`)
+                writing = asyncio.ensure_future(write_and_commit(consumer, records, partition_count))
+                writing.add_done_callback(crash_on_failure)
         except asyncio.CancelledError:
             raise
         except Exception as error:
             log.exception("sink_failed")
             await app.crash(error)
         finally:
+            if writing is not None and not writing.done():
+                # A file may still land without its commit: it is read again and dropped by its ids.
+                writing.cancel()
             await consumer.stop()
 
     minutes_topic = app.topic(
