@@ -12,7 +12,8 @@ from warehouse.settings import WarehouseSettings
 class StreamsSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SHOPLOOP_STREAMS_", extra="ignore")
 
-    # The sink writes one Parquet file per this many events, or per flush interval, whichever comes first. Each
+    # The sink writes one Parquet file per this many records (a record holds one event, or a collector request's
+    # events for one partition), or per flush interval, whichever comes first. Each
     # batch costs ~5.5 ms of CPU whatever its size (DuckDB's from_json set-up, the Parquet write); 20,000 halves
     # that against 10,000 and stays within the stream buffer (2 x agent_batch_size). At calm rates the flush
     # interval, not the size, bounds how soon events are in the lake.
