@@ -88,8 +88,9 @@ class SinkFetch:
     heartbeat_interval_ms: int = 3_000
 
 
-# How long a batch waits for the next fetch to top it up.
-TOP_UP_WAIT_MS = 5
+def _lines(value: bytes | None) -> int:
+    """Events in a `shoploop.events` record (JSON lines; no event holds a newline)."""
+    return value.count(b"\n") + 1 if value else 0
 
 
 def register_sink(
@@ -188,6 +189,7 @@ def register_sink(
         # done while the consumer joins its group rather than in front of the first batch.
         warmed_up = asyncio.ensure_future(asyncio.to_thread(decoder.decode, [b"{}"]))
         await consumer.start()
+        loop = asyncio.get_running_loop()
         writing: asyncio.Future[None] | None = None
         try:
             await warmed_up
@@ -196,16 +198,20 @@ def register_sink(
                 records = [record for batch in fetched.values() for record in batch]
                 if not records:
                     continue
-                # While more is already fetched or on its way, take it into the same batch (one file, one
-                # commit); a short wait, so that a calm topic's small batches are written at once.
-                deadline = asyncio.get_running_loop().time() + flush_s
-                while len(records) < batch_size and asyncio.get_running_loop().time() < deadline:
+                # A batch is what arrives within `flush_s` of its first record, up to `batch_size` events (a
+                # collector's record carries a request's events for its partition, so records are counted by
+                # their lines): at calm rates one file per flush interval, in a backlog files of `batch_size`.
+                events = sum(_lines(record.value) for record in records)
+                deadline = loop.time() + flush_s
+                while events < batch_size and (remaining_s := deadline - loop.time()) > 0:
+                    per_record = max(1, events // len(records))
                     fetched = await consumer.getmany(
-                        timeout_ms=TOP_UP_WAIT_MS, max_records=batch_size - len(records)
+                        timeout_ms=max(1, int(remaining_s * 1000)),
+                        max_records=max(1, (batch_size - events) // per_record),
                     )
-                    if not fetched:
-                        break
-                    records += [record for batch in fetched.values() for record in batch]
+                    more = [record for batch in fetched.values() for record in batch]
+                    records += more
+                    events += sum(_lines(record.value) for record in more)
                 partition_count = len(consumer.partitions_for_topic(Topics.EVENTS.name) or ()) or None
                 # One batch is decoded and written (in a thread) while the next is fetched and unpacked (on the
                 # loop); batches are still written and committed in order.
