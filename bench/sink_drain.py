@@ -9,8 +9,8 @@ What it does, all on this machine, once per round and per `--code` (default: thi
    keyed by person; librdkafka produces them, acks=all;
 2. the ceiling: a plain aiokafka consumer (no group, no Faust) reads every record back, with aiokafka's
    defaults and with the fetch sizes the sink is configured with;
-3. the lake path on those records: `EventDecoder.decode` + `write_new_events` in batches as the agent takes
-   them, into a scratch lake (no Kafka);
+3. the lake path on those records: `EventDecoder.decode` + `write_new_events` in batches of `sink_batch_size`
+   events, as the sink takes them, into a scratch lake (no Kafka);
 4. the real sink: `shoploop sink` started as a process (with `PYTHONPATH=DIR` when `--code` is given) on a
    fresh broker holding the same records, timed until the lake holds all N rows (row counts from the Parquet
    footers, every 0.2 s); reported from the process's start, and after the first file landed (start-up, group
@@ -336,11 +336,11 @@ def main() -> None:
                 events / faustlike.seconds,
                 ceiling,
             )
+            # Batches of `sink_batch_size` events, as the sink takes them.
+            batch_records = max(1, sink_batch * len(records) // events)
             with tempfile.TemporaryDirectory(prefix="sink-drain-") as scratch:
-                lake_s = lake_path(values, sink_batch, Path(scratch))
-            note(
-                f"lake path alone (decode + write, {sink_batch:,} records a batch)", events / lake_s, ceiling
-            )
+                lake_s = lake_path(values, batch_records, Path(scratch))
+            note(f"lake path alone (decode + write, {sink_batch:,} events a batch)", events / lake_s, ceiling)
             del values
         for code in codes:
             label = code or "this checkout"
