@@ -17,7 +17,7 @@ from streams.pushes.agents import register_pushes
 from streams.pushes.dispatch import SubscribeSender
 from streams.pushes.recipients import OrderCoreRecipients
 from streams.settings import StreamsSettings
-from streams.sink.agents import register_sink
+from streams.sink.agents import SinkFetch, register_sink
 
 
 class Role(StrEnum):
@@ -48,6 +48,12 @@ def create_app(settings: StreamsSettings, role: Role, *, sender: SubscribeSender
     if role is Role.SINK:
         register_sink(
             app,
+            bootstrap_servers=settings.kafka.bootstrap_servers,
+            fetch=SinkFetch(
+                max_wait_ms=settings.sink_fetch_max_wait_ms,
+                max_partition_fetch_bytes=settings.sink_max_partition_fetch_bytes,
+                max_bytes=settings.sink_fetch_max_bytes,
+            ),
             events_dir=settings.warehouse.events_dir,
             live_minutes_dir=settings.warehouse.live_minutes_dir,
             batch_size=settings.sink_batch_size,

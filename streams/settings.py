@@ -12,12 +12,20 @@ from warehouse.settings import WarehouseSettings
 class StreamsSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SHOPLOOP_STREAMS_", extra="ignore")
 
-    # The sink writes one Parquet file per this many events, or per flush interval, whichever comes first. Each
+    # The sink writes one Parquet file per this many records (a record holds one event, or a collector request's
+    # events for one partition), or per flush interval, whichever comes first. Each
     # batch costs ~5.5 ms of CPU whatever its size (DuckDB's from_json set-up, the Parquet write); 20,000 halves
     # that against 10,000 and stays within the stream buffer (2 x agent_batch_size). At calm rates the flush
     # interval, not the size, bounds how soon events are in the lake.
     sink_batch_size: int = 20_000
     sink_flush_s: float = 2.0
+    # The events sink reads with a plain aiokafka consumer (group `shoploop-sink-events`), not a Faust stream.
+    # A fetch may wait this long for data when the topic is calm (bounds what reading adds to visibility) ...
+    sink_fetch_max_wait_ms: int = 100
+    # ... and returns up to this much a partition and in all: large enough that a backlog arrives in a few
+    # fetches per batch (aiokafka's defaults, 1 MB a partition, cost 8-18 % of the fetch rate on Tansu here).
+    sink_max_partition_fetch_bytes: int = 8 * 1024 * 1024
+    sink_fetch_max_bytes: int = 32 * 1024 * 1024
     # The stateful agents take events in batches of up to this many, at least this often.
     agent_batch_size: int = 20_000
     agent_flush_s: float = 1.0
