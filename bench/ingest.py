@@ -65,7 +65,8 @@ PEOPLE = 5000
 SINK_MODES = ("concurrent", "niced", "after")
 
 
-def _message(person: int, sequence: int) -> dict[str, Any]:
+def load_message(person: int, sequence: int) -> dict[str, Any]:
+    """One event of the load: a Product Viewed from a mini-program, as the SDK sends it."""
     return {
         "type": "track",
         "event": "Product Viewed",
@@ -92,15 +93,17 @@ def _message(person: int, sequence: int) -> dict[str, Any]:
     }
 
 
-def _batch_messages(seed: int) -> list[dict[str, Any]]:
+def load_batch(seed: int) -> list[dict[str, Any]]:
+    """The messages of the load's batch number `seed`: 100 events of 100 devices."""
     return [
-        _message(person=(seed * 7 + i) % PEOPLE, sequence=seed * BATCH_SIZE + i) for i in range(BATCH_SIZE)
+        load_message(person=(seed * 7 + i) % PEOPLE, sequence=seed * BATCH_SIZE + i)
+        for i in range(BATCH_SIZE)
     ]
 
 
 def _batch_body(seed: int) -> bytes:
     return orjson.dumps(
-        {"batch": _batch_messages(seed), "sentAt": datetime.now(UTC).isoformat(), "writeKey": WRITE_KEY}
+        {"batch": load_batch(seed), "sentAt": datetime.now(UTC).isoformat(), "writeKey": WRITE_KEY}
     )
 
 
@@ -126,7 +129,7 @@ def _enriched_requests(requests: int) -> list[list[tuple[bytes, bytes]]]:
                     batch_context=None,
                     source="miniprogram",
                 )
-                for message in _batch_messages(seed)
+                for message in load_batch(seed)
             )
         ]
         for seed in range(requests)

@@ -37,42 +37,15 @@ from pathlib import Path
 import pyarrow.parquet as pq
 from confluent_kafka import Producer
 
+from bench.ingest import BATCH_SIZE, load_batch
 from ingestion.collector.publisher import records_by_partition
 from ingestion.contract.event import enrich
 from ingestion.contract.segment import SegmentMessage
 from shoploop.broker import embedded_broker
 from shoploop.kafka import KafkaSettings, Topics, ensure_topics
+from shoploop.processes import stop_process
 
-REQUEST_EVENTS = 100
-PEOPLE = 5000
-
-
-def _message(person: int, sequence: int) -> dict[str, object]:
-    """The event bench/ingest.py loads the collector with."""
-    return {
-        "type": "track",
-        "event": "Product Viewed",
-        "anonymousId": f"bench-device-{person}",
-        "messageId": str(uuid.uuid4()),
-        "timestamp": datetime.now(UTC).isoformat(),
-        "properties": {
-            "product_id": f"{85000 + sequence % 500}",
-            "sku": f"{85000 + sequence % 500}-RED",
-            "name": "WHITE HANGING HEART T-LIGHT HOLDER",
-            "category": "灯饰香薰",
-            "price": 26.85,
-            "quantity": 1,
-            "cart_id": f"cart-{person}",
-        },
-        "context": {
-            "wechat": {"scene": 1007},
-            "library": {"name": "shoploop-miniprogram", "version": "0.1.0"},
-            "device": {"model": "iPhone 15", "brand": "Apple"},
-            "os": {"name": "iOS", "version": "18.1"},
-            "network": {"type": "wifi"},
-            "locale": "zh_CN",
-        },
-    }
+REQUEST_EVENTS = BATCH_SIZE
 
 
 def collector_records(events: int, partition_count: int) -> list[tuple[int, bytes | None, bytes]]:
@@ -82,8 +55,7 @@ def collector_records(events: int, partition_count: int) -> list[tuple[int, byte
     templates: list[list[tuple[bytes, bytes, bytes]]] = []
     for seed in range(200):
         request = []
-        for i in range(REQUEST_EVENTS):
-            message = _message((seed * 7 + i) % PEOPLE, seed * REQUEST_EVENTS + i)
+        for message in load_batch(seed):
             event = enrich(
                 SegmentMessage.model_validate(message),
                 received_at=received_at,
@@ -253,12 +225,7 @@ def real_sink(
                 raise RuntimeError(f"the sink exited with {sink.returncode}")
             time.sleep(0.2)
     finally:
-        sink.terminate()
-        try:
-            sink.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            sink.kill()
-            sink.wait()
+        stop_process(sink, grace_s=20)
 
 
 def main() -> None:
