@@ -42,6 +42,7 @@ from api.wechat import signing
 from api.wechat.sandbox import create_sandbox_app
 from shoploop.broker import embedded_broker
 from shoploop.kafka import KafkaSettings, Topics, ensure_topics
+from shoploop.processes import stop_process
 from shoploop.serving import serving
 
 APPID, SECRET = "wxd0000000shoploop", "dev-app-secret-not-for-production"
@@ -241,15 +242,6 @@ def _wait_for_ready(log_path: Path, timeout_s: float = 60.0) -> float:
     raise TimeoutError("the worker did not get ready")
 
 
-def _stop(worker: subprocess.Popen[bytes]) -> None:
-    worker.terminate()
-    try:
-        worker.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait()
-
-
 def _sandbox() -> Any:
     return create_sandbox_app(
         appid=APPID,
@@ -294,7 +286,7 @@ def replay(events: int, partitions: int, workdir: Path, profile: Path | None = N
             _say("worker ready")
             done, produced_epoch = asyncio.run(_wait_for_trigger(bootstrap, "sentinel", timeout_s=600))
         finally:
-            _stop(worker)
+            stop_process(worker, grace_s=20)
             for line in log_path.read_text(errors="replace").splitlines():
                 if "decisions_" in line or "Worker]: Ready" in line:
                     _say(line.strip()[-220:])
@@ -397,7 +389,7 @@ def live(
                                       tail_s=LIVE_DELAY_S + lateness_s + 5))  # fmt: skip
             lateness = sorted(asyncio.run(_send_lateness(bootstrap)))
         finally:
-            _stop(worker)
+            stop_process(worker, grace_s=20)
     if not lateness:
         raise RuntimeError("live: no push was sent")
     cuts = statistics.quantiles(lateness, n=100, method="inclusive")
@@ -473,7 +465,7 @@ def compare(shoppers: int, partitions: int, workdir: Path) -> dict[str, Any]:
             attributions = asyncio.run(_read_all(bootstrap, Topics.ATTRIBUTIONS.name))
             dead_letters = asyncio.run(_read_all(bootstrap, Topics.STREAMS_DEAD_LETTER.name))
         finally:
-            _stop(worker)
+            stop_process(worker, grace_s=20)
     found_triggers = batch.replayed_triggers(triggers)
     found_attributions = batch.replayed_attributions(attributions)
     return {

