@@ -22,12 +22,10 @@ from pathlib import Path
 
 import duckdb
 import orjson
-import pyarrow as pa
 
 from warehouse.erasure import ErasedKeys, LakeErasures
 
 MANIFEST_PREFIX = ".superseded-"
-_UTC_MICROS = pa.timestamp("us", tz="UTC")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,17 +68,9 @@ def _without_erased(connection: duckdb.DuckDBPyConnection, columns: list[str], k
         ("erased_ids", "anonymous_id", keys.ids),
         ("erased_ids", "user_id", keys.ids),
     ):
-        if column not in columns or not until:
+        if column not in columns or not until.num_rows:
             continue
-        connection.register(
-            table,
-            pa.table(
-                {
-                    "id": pa.array(list(until), pa.string()),
-                    "until": pa.array(list(until.values()), _UTC_MICROS),
-                }
-            ),
-        )
+        connection.register(table, until)
         # Identifiers come from our own constants, never from input.
         alias = f"erased_{column}"
         joins.append(

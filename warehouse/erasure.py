@@ -178,10 +178,11 @@ def read_tombstones(lake_dir: Path) -> list[Tombstone]:
 
 @dataclass(frozen=True, slots=True)
 class ErasedKeys:
-    """Every tombstone folded into two lookups: id → the latest time up to which its rows are dropped."""
+    """Every tombstone folded into two lookups, id → the latest time up to which its rows are dropped, held as
+    Arrow arrays (ids, and their times at the same positions) so that each batch only looks them up."""
 
-    people: dict[str, datetime]
-    ids: dict[str, datetime]
+    people: pa.Table
+    ids: pa.Table
 
     @classmethod
     def of(cls, tombstones: Iterable[Tombstone]) -> ErasedKeys:
@@ -192,23 +193,25 @@ class ErasedKeys:
                 people[person] = max(people.get(person, tombstone.people_until), tombstone.people_until)
             for identity in tombstone.ids:
                 ids[identity] = max(ids.get(identity, tombstone.erased_at), tombstone.erased_at)
-        return cls(people, ids)
+        return cls(_lookup(people), _lookup(ids))
 
     def __bool__(self) -> bool:
-        return bool(self.people or self.ids)
+        return bool(self.people.num_rows or self.ids.num_rows)
 
 
-_NO_KEYS = ErasedKeys({}, {})
+def _lookup(until: dict[str, datetime]) -> pa.Table:
+    return pa.table(
+        {"id": pa.array(list(until), pa.string()), "until": pa.array(list(until.values()), _UTC_MICROS)}
+    )
 
 
-def _received_by(
-    column: pa.ChunkedArray, received_at: pa.ChunkedArray, until: dict[str, datetime]
-) -> pa.Array:
+_NO_KEYS = ErasedKeys.of([])
+
+
+def _received_by(column: pa.ChunkedArray, received_at: pa.ChunkedArray, lookup: pa.Table) -> pa.ChunkedArray:
     """Per row: whether its value in `column` is erased up to a time at or after the row's received_at."""
-    keys = pa.array(list(until), type=pa.string())
-    limits = pa.array(list(until.values()), type=_UTC_MICROS)
-    positions = pc.index_in(column, value_set=keys)
-    row_limits = pc.take(limits, positions)  # null where the value is not erased
+    positions = pc.index_in(column, value_set=lookup["id"])
+    row_limits = pc.take(lookup["until"], positions)  # null where the value is not erased
     return pc.fill_null(pc.less_equal(received_at, row_limits), False)
 
 
@@ -219,9 +222,9 @@ def erased_rows(table: pa.Table, keys: ErasedKeys) -> pa.ChunkedArray | pa.Array
     received_at = table["received_at"].cast(_UTC_MICROS)
     mask: pa.ChunkedArray | pa.Array | None = None
     checks = [("person_id", keys.people), ("anonymous_id", keys.ids), ("user_id", keys.ids)]
-    for column, until in checks:
-        if until and column in table.column_names:
-            hit = _received_by(table[column], received_at, until)
+    for column, lookup in checks:
+        if lookup.num_rows and column in table.column_names:
+            hit = _received_by(table[column], received_at, lookup)
             mask = hit if mask is None else pc.or_(mask, hit)
     return mask
 
