@@ -12,6 +12,7 @@ from ingestion.collector.identity import IdentityGraph, Sighting, anonymous, use
 from ingestion.collector.settings import CollectorSettings
 from ingestion.contract.event import TrackedEvent
 from shoploop.privacy import forget
+from warehouse.erasure import Tombstone, write_tombstone
 from warehouse.lake import events_glob, write_events
 from warehouse.publish import WarmDbt, build_and_publish
 from warehouse.settings import WarehouseSettings
@@ -79,3 +80,36 @@ def test_a_forgotten_shopper_is_gone_from_lake_warehouse_and_identity_graph(
     assert fresh.person_of("u-lily") is None
     assert fresh.person_of("phone-lily") is None
     assert fresh.person_of("u-ming") is None  # never linked in this test: nothing to remember
+
+
+def test_an_erasure_re_run_after_the_graph_forgot_the_shopper_still_finds_every_id_in_the_lakes_tombstone(
+    tmp_path: Path,
+) -> None:
+    warehouse = WarehouseSettings(data_dir=tmp_path / "var")
+    collector = CollectorSettings(identity_database_url=f"sqlite:///{tmp_path / 'identity.db'}")
+    graph = IdentityGraph.from_url(collector.identity_database_url)
+    graph.resolve([Sighting(identities=(anonymous("phone-lily"), user("u-lily")), links=True)])
+    write_events(
+        warehouse.events_dir,
+        [
+            _viewed("m-1", person="phone-lily", device="phone-lily", user_id=None),
+            _viewed("m-2", person="phone-lily", device="phone-lily", user_id="u-lily"),
+            _viewed("m-3", person="phone-ming", device="phone-ming", user_id="u-ming"),
+        ],
+    )
+    # A first run stopped after the graph forgot Lily, before the lake was rewritten: only the tombstone remains.
+    write_tombstone(
+        warehouse.lake_dir,
+        Tombstone(
+            erased_at=AT,
+            people_until=AT,
+            person_ids=frozenset({"phone-lily"}),
+            ids=frozenset({"phone-lily", "u-lily"}),
+        ),
+    )
+    graph.forget("phone-lily")
+
+    report = forget("u-lily", collector=collector, warehouse=warehouse, rebuild=False)
+
+    assert report.ids == ["phone-lily", "u-lily"]
+    assert report.rows_removed["events"] == 2
