@@ -47,9 +47,8 @@ def _people_in(path: Path) -> set[str]:
     return {row[0] for row in rows}
 
 
-def test_a_forgotten_shopper_is_gone_from_lake_warehouse_and_identity_graph(
-    tmp_path: Path, warm_dbt: WarmDbt
-) -> None:
+def _lily_and_ming(tmp_path: Path) -> tuple[WarehouseSettings, CollectorSettings, IdentityGraph]:
+    """Lily browsed on her phone, then logged in as u-lily; Ming browsed. Their events are in the lake."""
     warehouse = WarehouseSettings(data_dir=tmp_path / "var")
     collector = CollectorSettings(identity_database_url=f"sqlite:///{tmp_path / 'identity.db'}")
     graph = IdentityGraph.from_url(collector.identity_database_url)
@@ -62,6 +61,13 @@ def test_a_forgotten_shopper_is_gone_from_lake_warehouse_and_identity_graph(
             _viewed("m-3", person="phone-ming", device="phone-ming", user_id="u-ming"),
         ],
     )
+    return warehouse, collector, graph
+
+
+def test_a_forgotten_shopper_is_gone_from_lake_warehouse_and_identity_graph(
+    tmp_path: Path, warm_dbt: WarmDbt
+) -> None:
+    warehouse, collector, _ = _lily_and_ming(tmp_path)
     assert build_and_publish(warehouse, warm_dbt=warm_dbt) == 0
     assert _people_in(warehouse.warehouse_path) == {"phone-lily", "phone-ming"}
 
@@ -85,18 +91,7 @@ def test_a_forgotten_shopper_is_gone_from_lake_warehouse_and_identity_graph(
 def test_an_erasure_re_run_after_the_graph_forgot_the_shopper_still_finds_every_id_in_the_lakes_tombstone(
     tmp_path: Path,
 ) -> None:
-    warehouse = WarehouseSettings(data_dir=tmp_path / "var")
-    collector = CollectorSettings(identity_database_url=f"sqlite:///{tmp_path / 'identity.db'}")
-    graph = IdentityGraph.from_url(collector.identity_database_url)
-    graph.resolve([Sighting(identities=(anonymous("phone-lily"), user("u-lily")), links=True)])
-    write_events(
-        warehouse.events_dir,
-        [
-            _viewed("m-1", person="phone-lily", device="phone-lily", user_id=None),
-            _viewed("m-2", person="phone-lily", device="phone-lily", user_id="u-lily"),
-            _viewed("m-3", person="phone-ming", device="phone-ming", user_id="u-ming"),
-        ],
-    )
+    warehouse, collector, graph = _lily_and_ming(tmp_path)
     # A first run stopped after the graph forgot Lily, before the lake was rewritten: only the tombstone remains.
     write_tombstone(
         warehouse.lake_dir,

@@ -101,26 +101,15 @@ def test_the_sink_drops_an_erased_shoppers_events_and_keeps_her_device_coming_ba
 def test_the_sink_reads_a_tombstone_written_after_it_started(tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     erasures = LakeErasures(lake)
-    before = ERASED_AT - timedelta(seconds=1)
-    assert (
-        _sink_write(
-            lake,
-            erasures,
-            _table(_viewed("m-1", person="phone-lily", device="phone-lily", received_at=before)),
-        )
-        == 1
-    )
 
+    def lily_viewed(message_id: str) -> pa.Table:
+        before = ERASED_AT - timedelta(seconds=1)
+        return _table(_viewed(message_id, person="phone-lily", device="phone-lily", received_at=before))
+
+    assert _sink_write(lake, erasures, lily_viewed("m-1")) == 1
     write_tombstone(lake, LILY)
 
-    assert (
-        _sink_write(
-            lake,
-            erasures,
-            _table(_viewed("m-2", person="phone-lily", device="phone-lily", received_at=before)),
-        )
-        == 0
-    )
+    assert _sink_write(lake, erasures, lily_viewed("m-2")) == 0
     assert erasures.dropped_total == 1
 
 
