@@ -19,7 +19,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ingestion.collector.errors import CollectorError, RateLimited
 from ingestion.collector.identity import IdentityGraph
-from ingestion.collector.intake import as_batch, authenticate, parse_body, read_body, split_batch
+from ingestion.collector.intake import (
+    MAX_BODY_BYTES_WITHOUT_EVENT_SIZE_CHECK,
+    as_batch,
+    authenticate,
+    batch_item_bytes,
+    parse_body,
+    read_body,
+    split_batch,
+)
 from ingestion.collector.privacy import Pseudonymiser
 from ingestion.collector.publisher import ConfluentEventPublisher, EventPublisher
 from ingestion.collector.rate_limit import RateLimiter
@@ -93,12 +101,18 @@ def create_app(settings: CollectorSettings | None = None, publisher: EventPublis
         retry_after_s = rate_limiter.retry_after_s(source)
         if retry_after_s:
             raise RateLimited(f"source {source!r} is over its rate limit", retry_after_s=retry_after_s)
+        batch = as_batch(body, message_type)
+        body_bytes = len(text)
         intake = split_batch(
-            as_batch(body, message_type),
+            batch,
             source=source,
             received_at=received_at,
             pseudonymise=pseudonymiser.apply,
-            body_bytes=len(text),
+            body_bytes=body_bytes,
+            # A single call's message is the body less its writeKey, not an item of it: only batches are measured.
+            item_bytes=batch_item_bytes(text, len(batch.batch))
+            if message_type is None and body_bytes > MAX_BODY_BYTES_WITHOUT_EVENT_SIZE_CHECK
+            else None,
         )
         identity_graph: IdentityGraph = app.state.identity_graph
         # From the cache, the events go to Kafka without a break in which an erasure could be applied.
