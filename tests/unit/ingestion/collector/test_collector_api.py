@@ -191,7 +191,9 @@ def test_in_a_large_batch_only_the_event_that_grows_over_32_kb_is_dead_lettered(
     body = orjson.dumps({"writeKey": WRITE_KEY, "batch": [*small[:20], item, *small[20:]]})
     response = client.post("/v1/batch", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 200
-    assert [event["message_id"] for event in publisher.events()] == [f"m-small-{index}" for index in range(40)]
+    assert [event["message_id"] for event in publisher.events()] == [
+        f"m-small-{index}" for index in range(40)
+    ]
     assert [letter["reason_code"] for letter in publisher.dead_letters()] == ["event_too_large"]
 
 
@@ -203,7 +205,9 @@ def test_a_batch_key_given_twice_is_size_checked_as_the_batch_that_is_read(
     grower = _body_of_numbers_that_grow_when_rewritten(9_000)
     [item] = orjson.loads(grower)["batch"]
     first = orjson.dumps({"batch": [_viewed("m-first")]})[1:-1]
-    last = orjson.dumps({"batch": [item], "writeKey": WRITE_KEY})[1:-1].replace(b'"batch"', b'"b\\u0061tch"', 1)
+    last = orjson.dumps({"batch": [item], "writeKey": WRITE_KEY})[1:-1].replace(
+        b'"batch"', b'"b\\u0061tch"', 1
+    )
     body = b"{" + first + b"," + last + b"}"
     response = client.post("/v1/batch", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 200
@@ -339,4 +343,5 @@ def test_a_failure_of_the_identity_graph_answers_500_and_accepts_nothing(
             connection.execute(text("DROP TABLE identities"))  # gone under the running collector
         response = client.post("/v1/batch", json={"batch": [_viewed("m-1")], "writeKey": WRITE_KEY})
     assert response.status_code == 500
+    assert response.text == "Internal Server Error"
     assert publisher.records.get(Topics.EVENTS.name, []) == []
