@@ -121,15 +121,14 @@ def create_app(
         accepted = identity_graph.assign_people_from_cache(intake.accepted)
         if accepted is None:
             accepted = await _assign_people_in_a_thread(identity_graph, intake.accepted)
-        await publisher.publish(
-            Topics.EVENTS.name,
-            [(event.person_id.encode(), event.to_json()) for event in accepted],
-            bundle=True,
-        )
-        await publisher.publish(
-            Topics.EVENTS_DEAD_LETTER.name,
-            [(letter.source.encode(), letter.to_json()) for letter in intake.dead_letters],
-        )
+        events = [(event.person_id.encode(), event.to_json()) for event in accepted]
+        dead_letters = [(letter.source.encode(), letter.to_json()) for letter in intake.dead_letters]
+        # The request's parse (thousands of objects) is freed now, while the CPU's caches still hold it, rather than
+        # when the acknowledgements come back, after the worker has served other requests (measured: freeing it
+        # then was ~10 % of a worker's CPU).
+        del body, batch, intake, accepted
+        await publisher.publish(Topics.EVENTS.name, events, bundle=True)
+        await publisher.publish(Topics.EVENTS_DEAD_LETTER.name, dead_letters)
 
     async def ingest(request: Request, message_type: str | None) -> Response:
         received_at = datetime.now(UTC)
