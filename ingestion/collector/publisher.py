@@ -238,6 +238,7 @@ class ConfluentEventPublisher:
         producer, loop = self._producer, self._loop
         assert producer is not None and loop is not None
         to_send = records_by_partition(records, partition_count, bundle=bundle)
+        del records  # bundled: the events need not stay in memory while the acknowledgements come
         acknowledgements = _Acknowledgements(loop.create_future(), sum(map(len, to_send.values())))
         report = functools.partial(_report_delivery, self._reports, acknowledgements)
         self._awaiting += 1
