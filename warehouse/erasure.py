@@ -208,7 +208,9 @@ def _lookup(until: dict[str, datetime]) -> pa.Table:
 _NO_KEYS = ErasedKeys.of([])
 
 
-def _erased_by(column: pa.ChunkedArray, times: pa.ChunkedArray | pa.Array, lookup: pa.Table) -> pa.ChunkedArray:
+def _erased_by(
+    column: pa.ChunkedArray, times: pa.ChunkedArray | pa.Array, lookup: pa.Table
+) -> pa.ChunkedArray:
     """Per row: whether its value in `column` is erased up to a time at or after the row's time."""
     positions = pc.index_in(column, value_set=lookup["id"])
     row_limits = pc.take(lookup["until"], positions)  # null where the value is not erased

@@ -110,5 +110,7 @@ def write_push_records(
     with erasures.writing():
         kept = erasures.drop_erased(table, times=push_times(table))
         if erasures.dropped_last:
-            log.info("pushes_sink_dropped_erased", records=erasures.dropped_last, total=erasures.dropped_total)
+            log.info(
+                "pushes_sink_dropped_erased", records=erasures.dropped_last, total=erasures.dropped_total
+            )
         return write_partition(pushes_dir, day, kept) if kept.num_rows else None

@@ -58,13 +58,16 @@ def _sent(push_id: str, *, person: str, fired_at: datetime) -> bytes:
 
 
 def _opened(push_id: str, *, person: str, at: datetime) -> bytes:
-    return orjson.dumps({"trigger_id": push_id, "status": "opened", "person_id": person, "at": at.isoformat()})
+    return orjson.dumps(
+        {"trigger_id": push_id, "status": "opened", "person_id": person, "at": at.isoformat()}
+    )
 
 
 def _lake_push_rows(pushes_dir: Path) -> list[tuple[str, str]]:
     with duckdb.connect() as connection:
         rows = connection.execute(
-            "select push_id, person_id from read_parquet(?) order by push_id, person_id", [events_glob(pushes_dir)]
+            "select push_id, person_id from read_parquet(?) order by push_id, person_id",
+            [events_glob(pushes_dir)],
         ).fetchall()
     return [(str(push_id), str(person)) for push_id, person in rows]
 
@@ -86,7 +89,10 @@ def test_pushes_decided_for_a_forgotten_shopper_before_her_erasure_never_land_ho
             _decided("push-lily-tablet", person="p-tablet", user_id="u-lily", fired_at=before),
             # Decided from what the streams still held of her, just after the erasure (within the window).
             _decided(
-                "push-lily-stale", person="phone-lily", user_id=None, fired_at=ERASED_AT + timedelta(minutes=2)
+                "push-lily-stale",
+                person="phone-lily",
+                user_id=None,
+                fired_at=ERASED_AT + timedelta(minutes=2),
             ),
             # Her phone came back as a new person (the same person id) after the window: its pushes are kept.
             _decided(
@@ -101,7 +107,10 @@ def test_pushes_decided_for_a_forgotten_shopper_before_her_erasure_never_land_ho
     written = write_push_records(lake / "pushes", "2026-12-07", table, erasures=erasures)
 
     assert written is not None
-    assert _lake_push_rows(lake / "pushes") == [("push-ming-cart", "phone-ming"), ("push-phone-later", "phone-lily")]
+    assert _lake_push_rows(lake / "pushes") == [
+        ("push-ming-cart", "phone-ming"),
+        ("push-phone-later", "phone-lily"),
+    ]
     assert (erasures.dropped_last, erasures.dropped_total) == (5, 5)
 
 
