@@ -6,8 +6,10 @@ or the new file, never half of one; files without the person's rows are not touc
 
 Before the rewrite, the erasure writes a tombstone into the lake (`write_tombstone`): the person ids, every
 anonymousId / userId of the person and the time. Whatever writes lake files afterwards — the events sink taking
-events that were already on Kafka, or that a collector keyed by the old person just after the erasure, and
-compaction merging files that were read before the rewrite — drops those rows (`LakeErasures`, `erased_rows`).
+events that were already on Kafka, or that a collector keyed by the old person just after the erasure, the pushes
+sink taking the streams' decisions about the person (judged by the decision's time), and compaction merging
+files that were read before the rewrite — drops those rows (`LakeErasures`, `erased_rows`). Tombstones are
+never removed: nothing bounds how late a message of the person can still arrive (docs/warehouse.md, "Erasure").
 """
 
 from __future__ import annotations
