@@ -2,9 +2,10 @@
 
 The identity graph gives every id the shopper was seen under; a tombstone in the lake records them and the time
 (the lake's writers, the sink and compaction, drop the person's rows that arrive later); their identities leave
-the graph; their rows leave every lake table; the warehouse is rebuilt from the lake so no mart keeps them. A
-failure half-way can be re-run: the tombstone still names every id. The order core keeps what the law requires for orders and invoices and
-erases its own profile data through its own API.
+the graph; their rows leave every lake table; the warehouse is rebuilt from the lake so no mart keeps them, and
+the next build starts from scratch again (a build that was running meanwhile may publish them once more). A
+failure half-way can be re-run: the tombstone still names every id. The order core keeps what the law requires
+for orders and invoices and erases its own profile data through its own API.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from ingestion.collector.identity import IdentityGraph, person_of_new_identity
 from ingestion.collector.settings import CollectorSettings
 from warehouse.erasure import Tombstone, erase_people, read_tombstones, write_tombstone
+from warehouse.lake import request_full_refresh
 from warehouse.publish import build_and_publish
 from warehouse.settings import WarehouseSettings
 
@@ -62,6 +64,11 @@ def forget(
         for table_dir in (warehouse.events_dir, warehouse.order_book_dir, warehouse.pushes_dir)
     }
     is_rebuilt = rebuild and warehouse.warehouse_path.exists() and build_and_publish(warehouse) == 0
+    if any(rows_removed.values()):
+        # Asked again after this rebuild, which consumed the request: a periodic build that started before the
+        # erasure (incremental, from a warehouse holding the person, over the lake before the rewrite) may publish
+        # after this rebuild, and would otherwise be the next build's starting point, keeping the person for good.
+        request_full_refresh(warehouse.lake_dir)
     return ErasureReport(
         person_id=person,
         ids=ids,

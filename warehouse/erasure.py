@@ -6,8 +6,10 @@ or the new file, never half of one; files without the person's rows are not touc
 
 Before the rewrite, the erasure writes a tombstone into the lake (`write_tombstone`): the person ids, every
 anonymousId / userId of the person and the time. Whatever writes lake files afterwards — the events sink taking
-events that were already on Kafka, or that a collector keyed by the old person just after the erasure, and
-compaction merging files that were read before the rewrite — drops those rows (`LakeErasures`, `erased_rows`).
+events that were already on Kafka, or that a collector keyed by the old person just after the erasure, the pushes
+sink taking the streams' decisions about the person (judged by the decision's time), and compaction merging
+files that were read before the rewrite — drops those rows (`LakeErasures`, `erased_rows`). Tombstones are
+never removed: nothing bounds how late a message of the person can still arrive (docs/warehouse.md, "Erasure").
 """
 
 from __future__ import annotations
@@ -208,23 +210,32 @@ def _lookup(until: dict[str, datetime]) -> pa.Table:
 _NO_KEYS = ErasedKeys.of([])
 
 
-def _received_by(column: pa.ChunkedArray, received_at: pa.ChunkedArray, lookup: pa.Table) -> pa.ChunkedArray:
-    """Per row: whether its value in `column` is erased up to a time at or after the row's received_at."""
+def _erased_by(
+    column: pa.ChunkedArray, times: pa.ChunkedArray | pa.Array, lookup: pa.Table
+) -> pa.ChunkedArray:
+    """Per row: whether its value in `column` is erased up to a time at or after the row's time."""
     positions = pc.index_in(column, value_set=lookup["id"])
     row_limits = pc.take(lookup["until"], positions)  # null where the value is not erased
-    return pc.fill_null(pc.less_equal(received_at, row_limits), False)
+    return pc.fill_null(pc.less_equal(times, row_limits), False)
 
 
-def erased_rows(table: pa.Table, keys: ErasedKeys) -> pa.ChunkedArray | pa.Array | None:
-    """The rows of `table` (a lake table with `received_at`) an erasure removes, or None when none could be."""
-    if not keys or "received_at" not in table.column_names or table.num_rows == 0:
+def erased_rows(
+    table: pa.Table, keys: ErasedKeys, *, times: pa.ChunkedArray | pa.Array | None = None
+) -> pa.ChunkedArray | pa.Array | None:
+    """The rows of `table` an erasure removes, or None when none could be. Each row is judged by its time in
+    `times` (one per row), by default its `received_at` — the collector's receive time in the events table."""
+    if not keys or table.num_rows == 0:
         return None
-    received_at = table["received_at"].cast(_UTC_MICROS)
+    if times is None:
+        if "received_at" not in table.column_names:
+            return None
+        times = table["received_at"]
+    times = times.cast(_UTC_MICROS)
     mask: pa.ChunkedArray | pa.Array | None = None
     checks = [("person_id", keys.people), ("anonymous_id", keys.ids), ("user_id", keys.ids)]
     for column, lookup in checks:
         if lookup.num_rows and column in table.column_names:
-            hit = _received_by(table[column], received_at, lookup)
+            hit = _erased_by(table[column], times, lookup)
             mask = hit if mask is None else pc.or_(mask, hit)
     return mask
 
@@ -252,10 +263,11 @@ class LakeErasures:
             self._keys = ErasedKeys.of(self._loaded.values())
         return self._keys
 
-    def drop_erased(self, table: pa.Table) -> pa.Table:
-        """`table` without the rows of erased people (call it while `writing()` is held)."""
+    def drop_erased(self, table: pa.Table, *, times: pa.ChunkedArray | pa.Array | None = None) -> pa.Table:
+        """`table` without the rows of erased people, each judged by its time in `times` (by default its
+        `received_at`; see `erased_rows`). Call it while `writing()` is held."""
         self.dropped_last = 0
-        drop = erased_rows(table, self.keys())
+        drop = erased_rows(table, self.keys(), times=times)
         if drop is None:
             return table
         count = int(pc.sum(drop).as_py() or 0)

@@ -25,7 +25,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from shoploop.kafka import Topics
 from streams.metrics.live import MinuteDelta
 from streams.sink.events import EventDecoder, write_new_events
-from streams.sink.pushes import push_records
+from streams.sink.pushes import push_records, write_push_records
 from warehouse.dedup import LakeIds
 from warehouse.erasure import LakeErasures
 from warehouse.lake import (
@@ -246,6 +246,7 @@ def register_sink(
                 await asyncio.to_thread(write_partition, live_minutes_dir, today, live_minutes_table(deltas))
 
     pushes_dir = events_dir.parent / "pushes"
+    push_erasures = LakeErasures(events_dir.parent)  # its own: the events' is used from another thread
     push_topics = app.topic(
         Topics.TRIGGERS.name, Topics.PUSHES.name, key_type=bytes, value_type=bytes, value_serializer="raw"
     )
@@ -257,7 +258,7 @@ def register_sink(
                 log.error("pushes_sink_undecodable", reason=reason, payload=value.decode(errors="replace"))
             if table.num_rows:
                 today = datetime.now(UTC).date().isoformat()
-                await asyncio.to_thread(write_partition, pushes_dir, today, table)
+                await asyncio.to_thread(write_push_records, pushes_dir, today, table, erasures=push_erasures)
 
     orders_topic = app.topic(Topics.ORDERS.name, key_type=bytes, value_type=bytes, value_serializer="raw")
 

@@ -129,3 +129,8 @@ def events_taken(log: Path) -> int:
 def events_erased(log: Path) -> int:
     """Events a sink dropped because `privacy forget` erased their shopper (from its log)."""
     return sum(line.get("events", 0) for line in _logged(log, "sink_dropped_erased_events", "events"))
+
+
+def pushes_erased(log: Path) -> int:
+    """Push records a sink dropped because `privacy forget` erased their shopper (from its log)."""
+    return sum(line.get("records", 0) for line in _logged(log, "pushes_sink_dropped_erased", "records"))

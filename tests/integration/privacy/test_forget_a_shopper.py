@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from ingestion.contract.event import TrackedEvent
 from shoploop.privacy import forget
 from warehouse.erasure import Tombstone, write_tombstone
 from warehouse.lake import events_glob, write_events
-from warehouse.publish import WarmDbt, build_and_publish
+from warehouse.publish import WarmDbt, build_and_publish, publish
 from warehouse.settings import WarehouseSettings
 
 pytestmark = pytest.mark.integration
@@ -108,3 +109,24 @@ def test_an_erasure_re_run_after_the_graph_forgot_the_shopper_still_finds_every_
 
     assert report.ids == ["phone-lily", "u-lily"]
     assert report.rows_removed["events"] == 2
+
+
+def test_a_build_that_was_running_during_the_erasure_cannot_keep_the_shopper_in_the_warehouse(
+    tmp_path: Path, warm_dbt: WarmDbt
+) -> None:
+    warehouse, collector, _ = _lily_and_ming(tmp_path)
+    assert build_and_publish(warehouse, warm_dbt=warm_dbt) == 0
+    # The periodic builder started an incremental build before the erasure: from the published warehouse, over
+    # the lake as it was, so its result holds Lily; it finishes and publishes after `forget`'s own rebuild.
+    running_build = tmp_path / "build-started-before-the-erasure.duckdb"
+    shutil.copyfile(warehouse.warehouse_path, running_build)
+
+    report = forget("u-lily", collector=collector, warehouse=warehouse)
+    assert report.is_warehouse_rebuilt
+    publish(running_build, warehouse.warehouse_path)
+    assert _people_in(warehouse.warehouse_path) == {"phone-lily", "phone-ming"}
+
+    # The builder's next build must not continue from the file it just published.
+    assert build_and_publish(warehouse, warm_dbt=warm_dbt) == 0
+
+    assert _people_in(warehouse.warehouse_path) == {"phone-ming"}

@@ -1,6 +1,7 @@
 """`shoploop privacy forget` also holds for the events that reach the lake after it: those that were already on
 Kafka when it ran, and those a collector worker keyed by the old person in the moment before it read the erasure
-log. The real sink drops them all, and still writes another shopper's events and the same phone's later events."""
+log. The real sink drops them all, and still writes another shopper's events and the same phone's later events;
+its pushes sink drops a push the streams decided for her before the erasure."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 from confluent_kafka import Producer
 
@@ -15,7 +17,14 @@ from ingestion.collector.identity import IdentityGraph, Sighting, anonymous, use
 from ingestion.collector.settings import CollectorSettings
 from shoploop.kafka import Topics
 from shoploop.privacy import forget
-from tests.support.sink import events_broker_fixture, events_erased, events_taken, lake_rows, viewed
+from tests.support.sink import (
+    events_broker_fixture,
+    events_erased,
+    events_taken,
+    lake_rows,
+    pushes_erased,
+    viewed,
+)
 from tests.support.stack import sink_worker, wait_for
 from warehouse.settings import WarehouseSettings
 
@@ -91,3 +100,51 @@ def test_events_of_a_forgotten_shopper_that_reach_the_sink_after_the_erasure_nev
         "phone-lily-as-a-new-person",
     }
     assert events_erased(tmp_path / "sink.log") == 3
+
+
+def _decided(push_id: str, person: str, *, fired_at: datetime) -> bytes:
+    """A trigger on `shoploop.streams.triggers` as the automations engine sends it (outcome `send`)."""
+    return orjson.dumps(
+        {
+            "trigger_id": push_id,
+            "rule_id": "abandoned-cart",
+            "rule_version": 1,
+            "person_id": person,
+            "user_id": None,
+            "fired_at": fired_at.isoformat(),
+            "outcome": "send",
+            "template_id": "tpl-cart",
+        }
+    )
+
+
+def test_a_push_decided_for_a_forgotten_shopper_that_reaches_the_sink_after_the_erasure_never_lands_in_the_lake(
+    bootstrap: str, tmp_path: Path
+) -> None:
+    warehouse = WarehouseSettings(data_dir=tmp_path)
+    collector = CollectorSettings(identity_database_url=f"sqlite:///{tmp_path / 'identity.db'}")
+    graph = IdentityGraph.from_url(collector.identity_database_url)
+    (lily,) = graph.resolve([Sighting(identities=(anonymous("tablet-lily"), user("u-lily")), links=True)])
+    # The streams decided a cart reminder for Lily a minute ago; the sink has not taken it when she is forgotten.
+    decided_at = datetime.now(UTC) - timedelta(minutes=1)
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    # One key for both, so they share a partition and Ming's is taken after Lily's.
+    for value in (
+        _decided("push-lily", lily, fired_at=decided_at),
+        _decided("push-ming", "phone-ming", fired_at=decided_at),
+    ):
+        producer.produce(Topics.TRIGGERS.name, value, b"one-partition")
+    assert producer.flush(30) == 0
+
+    forget("u-lily", collector=collector, warehouse=warehouse)
+
+    with sink_worker(bootstrap, tmp_path, log=tmp_path / "sink.log") as sink:
+
+        def mings_push_landed() -> bool:
+            assert sink.poll() is None, "the sink died"
+            return bool(lake_rows(warehouse.pushes_dir, "push_id"))
+
+        wait_for(mings_push_landed, timeout_s=120, what="the sink wrote Ming's push")
+
+    assert [str(push_id) for (push_id,) in lake_rows(warehouse.pushes_dir, "push_id")] == ["push-ming"]
+    assert pushes_erased(tmp_path / "sink.log") == 1
