@@ -172,7 +172,9 @@ with_shopper as (
 last_touch as (
 
     -- The shopper's last event at or before paying (or placing, when unpaid): an as-of join finds it per
-    -- order without pairing the order with every earlier event of the shopper.
+    -- order without pairing the order with every earlier event of the shopper. Only orders the client did not
+    -- report need it, so only their shoppers' events are read: the join sorts what it is given, and given every
+    -- event it sorted all 10 M of them even when every order had a report (2.8 of 7.5 CPU-s at 10 M events).
     select
         with_shopper.order_id,
         events.channel,
@@ -181,9 +183,7 @@ last_touch as (
     asof inner join (
         select person_id, event_at, channel, scene
         from events
-        {%- if is_incremental() %}
-        where person_id in (select person_id from with_shopper)
-        {%- endif %}
+        where person_id in (select person_id from with_shopper where reported_channel is null)
     ) as events
         on events.person_id = with_shopper.person_id
         and coalesce(with_shopper.paid_at, with_shopper.occurred_at) >= events.event_at

@@ -14,36 +14,63 @@ events as not materialized (
 
 ),
 
-gaps as (
+timelines as (
 
-    -- Only the columns sessions need travel through the two ordered windows, ordered by time alone: events at
-    -- the same instant have no gap between them, so their order cannot move a session boundary (and sorting by
-    -- a string tie-breaker as well doubled the cost at 10 M events).
+    -- Each shopper's distinct event times in order. Sessions are cut where consecutive times lie more than
+    -- var('session_gap_minutes') apart: events at the same instant have no gap between them, so times alone
+    -- decide every boundary. A hash aggregate and a sort of each shopper's few times, where two ordered windows
+    -- over every event sorted all 10 M events twice (13-15 → 8-11 CPU-s at 10 M events).
     select
         person_id,
-        event_at,
-        channel,
-        scene,
-        call_type in ('page', 'screen') as is_page_view,
-        event_name = 'Product Viewed' as is_product_view,
-        event_name = 'Product Added' as is_cart_add,
-        event_name = 'Order Completed' as is_reported_order,
-        coalesce(
-            event_at - lag(event_at) over by_time > to_minutes({{ var('session_gap_minutes') }}), true
-        )::integer as is_session_start
+        list_sort(list_distinct(list(event_at))) as times
     from events
-    window by_time as (partition by person_id order by event_at)
+    group by person_id
+
+),
+
+session_starts as (
+
+    -- the positions in `times` where a session starts
+    select
+        person_id,
+        times,
+        list_filter(
+            range(1, len(times) + 1),
+            lambda i: i = 1 or times[i] - times[i - 1] > to_minutes({{ var('session_gap_minutes') }})
+        ) as starts
+    from timelines
+
+),
+
+times_numbered as (
+
+    -- every distinct time of the shopper with the number of its session (session k runs from position
+    -- starts[k] up to the next start)
+    select
+        person_id,
+        unnest(times) as event_at,
+        unnest(flatten(list_transform(
+            range(1, len(starts) + 1),
+            lambda k: list_resize([]::bigint[], coalesce(starts[k + 1], len(times) + 1) - starts[k], k)
+        ))) as session_number
+    from session_starts
 
 ),
 
 numbered as (
 
     select
-        *,
-        sum(is_session_start) over (
-            partition by person_id order by event_at range unbounded preceding
-        ) as session_number
-    from gaps
+        events.person_id,
+        events.event_at,
+        events.channel,
+        events.scene,
+        events.call_type in ('page', 'screen') as is_page_view,
+        events.event_name = 'Product Viewed' as is_product_view,
+        events.event_name = 'Product Added' as is_cart_add,
+        events.event_name = 'Order Completed' as is_reported_order,
+        times_numbered.session_number
+    from events
+    inner join times_numbered using (person_id, event_at)
 
 ),
 
