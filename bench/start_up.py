@@ -56,15 +56,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--venv", action="append", default=[], help="a virtualenv whose bin/shoploop to start")
+    parser.add_argument(
+        "--venv", action="append", default=[], help="a virtualenv whose bin/shoploop to start"
+    )
     parser.add_argument("--code", action="append", default=[], help="a checkout to run (PYTHONPATH)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--port", type=int, default=20030, help="the broker's port; the collector's is the next")
+    parser.add_argument(
+        "--port", type=int, default=20030, help="the broker's port; the collector's is the next"
+    )
     args = parser.parse_args()
     venvs = [Path(venv) for venv in args.venv] or [Path(sys.executable).parent.parent]
     codes: list[str | None] = list(args.code) or [None]
     results: dict[str, list[float]] = {}
-    with embedded_broker(port=args.port) as bootstrap, tempfile.TemporaryDirectory(prefix="start-up-") as data:
+    with (
+        embedded_broker(port=args.port) as bootstrap,
+        tempfile.TemporaryDirectory(prefix="start-up-") as data,
+    ):
         for round_number in range(1, args.rounds + 1):
             for code in codes:
                 for venv in venvs:
@@ -78,7 +85,9 @@ def main() -> None:
                     label = f"{code or 'this checkout'}, {venv}"
                     seconds = seconds_to_health(venv / "bin" / "shoploop", args.port + 1, env)
                     results.setdefault(label, []).append(seconds)
-                    print(f"round {round_number}: collector ({label}) answers after {seconds:.2f} s", flush=True)
+                    print(
+                        f"round {round_number}: collector ({label}) answers after {seconds:.2f} s", flush=True
+                    )
     print("medians:")
     for label, runs in results.items():
         print(f"  {label:<70} {statistics.median(runs):.2f} s  ({' / '.join(f'{s:.2f}' for s in runs)})")
