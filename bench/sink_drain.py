@@ -214,7 +214,10 @@ def real_sink(
     rows = LakeRows(data_dir / "lake" / "events")
     shoploop = str(Path(venv) / "bin" / "shoploop" if venv else Path(sys.executable).parent / "shoploop")
     started = time.perf_counter()
-    sink = subprocess.Popen([shoploop, "sink"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Run in the scratch folder, where Faust puts its data folder too.
+    sink = subprocess.Popen(
+        [shoploop, "sink"], env=env, cwd=data_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     first_row_s = None
     first_rows = 0
     try:
