@@ -1,18 +1,22 @@
 """`shoploop privacy forget`: erase one shopper everywhere ShopLoop's analytics keep them.
 
-The identity graph gives every id the shopper was seen under; their rows leave every lake table; the
-warehouse is rebuilt from the lake so no mart keeps them; their identities leave the graph last, so a
-failure half-way can be re-run. The order core keeps what the law requires for orders and invoices and
-erases its own profile data through its own API.
+The identity graph gives every id the shopper was seen under; a tombstone in the lake records them and the time
+(the lake's writers, the sink and compaction, drop the person's rows that arrive later); their identities leave
+the graph; their rows leave every lake table; the warehouse is rebuilt from the lake so no mart keeps them, and
+the next build starts from scratch again (a build that was running meanwhile may publish them once more). A
+failure half-way can be re-run: the tombstone still names every id. The order core keeps what the law requires
+for orders and invoices and erases its own profile data through its own API.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from ingestion.collector.identity import IdentityGraph, person_of_new_identity
 from ingestion.collector.settings import CollectorSettings
-from warehouse.erasure import erase_people
+from warehouse.erasure import Tombstone, erase_people, read_tombstones, write_tombstone
+from warehouse.lake import request_full_refresh
 from warehouse.publish import build_and_publish
 from warehouse.settings import WarehouseSettings
 
@@ -21,6 +25,7 @@ from warehouse.settings import WarehouseSettings
 class ErasureReport:
     person_id: str
     ids: list[str]
+    erased_at: datetime
     rows_removed: dict[str, int] = field(default_factory=dict)
     is_warehouse_rebuilt: bool = False
 
@@ -37,16 +42,51 @@ def forget(
     graph = IdentityGraph.from_url(collector.identity_database_url)
     person = graph.person_of(shopper_id) or shopper_id
     people = {person, *graph.merged_with(person)}
-    mapped = {person_of_new_identity(i) for someone in people for i in graph.identities_of(someone)}
-    ids = sorted(people | mapped | {shopper_id})
+    identities = {person_of_new_identity(i) for someone in people for i in graph.identities_of(someone)}
+    # A re-run after a failure past the graph's erasure finds the ids in the lake's tombstones instead.
+    for earlier in read_tombstones(warehouse.lake_dir):
+        if shopper_id in earlier.person_ids | earlier.ids:
+            people |= earlier.person_ids
+            identities |= earlier.ids
+    identities.add(shopper_id)
+    ids = sorted(people | identities)
+    # The tombstone goes first, so the ids outlive the graph's mappings until the erasure is done.
+    _write_tombstone(warehouse, people=people, ids=identities)
+    for someone in people:
+        graph.forget(someone)
+    # Again once the collectors are told (they apply the graph's erasure log within a second): the times that
+    # bound the tombstone's rules start here. And before the rewrite: a sink batch or a compaction that read the
+    # tombstones before this one has its file in place by the time this one is (`writing_to_lake`), so the
+    # rewrite finds that file; one that starts after drops the rows itself.
+    erased_at = _write_tombstone(warehouse, people=people, ids=identities)
     rows_removed = {
         table_dir.name: erase_people(table_dir, ids)
         for table_dir in (warehouse.events_dir, warehouse.order_book_dir, warehouse.pushes_dir)
     }
     is_rebuilt = rebuild and warehouse.warehouse_path.exists() and build_and_publish(warehouse) == 0
-    # The graph goes last, so an erasure that fails half-way can be re-run and still find every id.
-    for someone in people:
-        graph.forget(someone)
+    if any(rows_removed.values()):
+        # Asked again after this rebuild, which consumed the request: a periodic build that started before the
+        # erasure (incremental, from a warehouse holding the person, over the lake before the rewrite) may publish
+        # after this rebuild, and would otherwise be the next build's starting point, keeping the person for good.
+        request_full_refresh(warehouse.lake_dir)
     return ErasureReport(
-        person_id=person, ids=ids, rows_removed=rows_removed, is_warehouse_rebuilt=is_rebuilt
+        person_id=person,
+        ids=ids,
+        erased_at=erased_at,
+        rows_removed=rows_removed,
+        is_warehouse_rebuilt=is_rebuilt,
     )
+
+
+def _write_tombstone(warehouse: WarehouseSettings, *, people: set[str], ids: set[str]) -> datetime:
+    erased_at = datetime.now(UTC)
+    write_tombstone(
+        warehouse.lake_dir,
+        Tombstone(
+            erased_at=erased_at,
+            people_until=erased_at + timedelta(seconds=warehouse.erasure_person_window_s),
+            person_ids=frozenset(people),
+            ids=frozenset(ids),
+        ),
+    )
+    return erased_at

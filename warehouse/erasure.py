@@ -1,15 +1,29 @@
-"""Erasure in the lake: rewrite every file that holds a person's rows without them (PIPL right to erasure).
+"""Erasure in the lake: rewrite every file that holds a person's rows without them (PIPL right to erasure), and
+the tombstone that keeps their rows out of the lake afterwards.
 
 Each rewritten file replaces the old one atomically under the same name, so readers see either the old
 or the new file, never half of one; files without the person's rows are not touched.
+
+Before the rewrite, the erasure writes a tombstone into the lake (`write_tombstone`): the person ids, every
+anonymousId / userId of the person and the time. Whatever writes lake files afterwards — the events sink taking
+events that were already on Kafka, or that a collector keyed by the old person just after the erasure, the pushes
+sink taking the streams' decisions about the person (judged by the decision's time), and compaction merging
+files that were read before the rewrite — drops those rows (`LakeErasures`, `erased_rows`). Tombstones are
+never removed: nothing bounds how late a message of the person can still arrive (docs/warehouse.md, "Erasure").
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -17,6 +31,7 @@ import pyarrow.parquet as pq
 from warehouse.lake import request_full_refresh
 
 PERSON_COLUMNS = ("person_id", "anonymous_id", "user_id")
+_UTC_MICROS = pa.timestamp("us", tz="UTC")
 
 
 def _rows_of(table: pa.Table, ids: pa.Array) -> pa.ChunkedArray | pa.Array:
@@ -35,7 +50,10 @@ def erase_people(table_dir: Path, ids: Iterable[str]) -> int:
         return 0
     removed = 0
     for path in sorted(table_dir.glob("*=*/*.parquet")):
-        table = pq.read_table(path)
+        try:
+            table = pq.read_table(path)
+        except FileNotFoundError:
+            continue  # a small file compaction deleted meanwhile (its rows are in the merged file, read too)
         drop = _rows_of(table, value_set)
         count = pc.sum(drop).as_py() or 0
         if not count:
@@ -49,3 +67,212 @@ def erase_people(table_dir: Path, ids: Iterable[str]) -> int:
         # The warehouse's incremental staging still holds the erased rows: the next build starts from scratch.
         request_full_refresh(table_dir.parent)
     return removed
+
+
+# -- tombstones: the erasure recorded in the lake itself ------------------------------------------------------
+
+# Under the lake folder, beside the tables (hidden, so no table glob matches it): one JSON file per erasure.
+TOMBSTONES_DIR = ".erasures"
+_LOCK_NAME = ".lock"
+
+
+@dataclass(frozen=True, slots=True)
+class Tombstone:
+    """One erasure as the lake's writers read it.
+
+    `person_ids` are the erased person ids; a row keyed by one of them and received up to `people_until` is
+    dropped. `ids` are every anonymousId / userId of the person; a row carrying one of them and received up to
+    `erased_at` is dropped, later ones are the same device or account coming back as a new person.
+    `people_until` is later than `erased_at`: a collector worker keys new events by the old person until it has
+    read the identity graph's erasure log, and the person id is not unique in time — a device that comes back
+    gets the same person id again (`person_of_new_identity`), so the person rule cannot last for ever.
+    """
+
+    erased_at: datetime
+    people_until: datetime
+    person_ids: frozenset[str]
+    ids: frozenset[str]
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "erased_at": self.erased_at.isoformat(),
+                "people_until": self.people_until.isoformat(),
+                "person_ids": sorted(self.person_ids),
+                "ids": sorted(self.ids),
+            }
+        )
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Tombstone:
+        document = orjson.loads(data)
+        return cls(
+            erased_at=datetime.fromisoformat(document["erased_at"]).astimezone(UTC),
+            people_until=datetime.fromisoformat(document["people_until"]).astimezone(UTC),
+            person_ids=frozenset(document["person_ids"]),
+            ids=frozenset(document["ids"]),
+        )
+
+
+def tombstones_dir(lake_dir: Path) -> Path:
+    return lake_dir / TOMBSTONES_DIR
+
+
+@contextmanager
+def _locked(lake_dir: Path, *, exclusive: bool) -> Iterator[None]:
+    directory = tombstones_dir(lake_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / _LOCK_NAME, "a+b") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def writing_to_lake(lake_dir: Path) -> AbstractContextManager[None]:
+    """Held (shared) by a lake writer from reading the tombstones until its file is in place. A tombstone is
+    written under the exclusive lock, so a writer either finished its file before the tombstone (and the erasure's
+    rewrite, which lists the files after it, finds the file) or reads the tombstone and drops the rows itself."""
+    return _locked(lake_dir, exclusive=False)
+
+
+def write_tombstone(lake_dir: Path, tombstone: Tombstone) -> Path:
+    """Record an erasure in the lake: a new file, written whole and renamed into place (append-only; a tombstone
+    is never changed or removed by ShopLoop)."""
+    directory = tombstones_dir(lake_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = tombstone.erased_at.strftime("%Y%m%dT%H%M%S%f")
+    path = directory / f"erasure-{stamp}-{uuid.uuid4().hex[:12]}.json"
+    temporary = directory / f".{path.name}.tmp"
+    with open(temporary, "wb") as file:
+        file.write(tombstone.to_json())
+        file.flush()
+        os.fsync(file.fileno())
+    with _locked(lake_dir, exclusive=True):
+        os.replace(temporary, path)
+    directory_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(directory_fd)  # the rename survives a crash before the files are rewritten
+    finally:
+        os.close(directory_fd)
+    return path
+
+
+def _tombstone_names(directory: Path) -> set[str]:
+    try:
+        return {
+            entry.name
+            for entry in os.scandir(directory)
+            if entry.name.startswith("erasure-") and entry.name.endswith(".json")
+        }
+    except FileNotFoundError:
+        return set()
+
+
+def read_tombstones(lake_dir: Path) -> list[Tombstone]:
+    """Every erasure recorded in the lake, oldest first."""
+    directory = tombstones_dir(lake_dir)
+    return [
+        Tombstone.from_json((directory / name).read_bytes()) for name in sorted(_tombstone_names(directory))
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ErasedKeys:
+    """Every tombstone folded into two lookups, id → the latest time up to which its rows are dropped, held as
+    Arrow arrays (ids, and their times at the same positions) so that each batch only looks them up."""
+
+    people: pa.Table
+    ids: pa.Table
+
+    @classmethod
+    def of(cls, tombstones: Iterable[Tombstone]) -> ErasedKeys:
+        people: dict[str, datetime] = {}
+        ids: dict[str, datetime] = {}
+        for tombstone in tombstones:
+            for person in tombstone.person_ids:
+                people[person] = max(people.get(person, tombstone.people_until), tombstone.people_until)
+            for identity in tombstone.ids:
+                ids[identity] = max(ids.get(identity, tombstone.erased_at), tombstone.erased_at)
+        return cls(_lookup(people), _lookup(ids))
+
+    def __bool__(self) -> bool:
+        return bool(self.people.num_rows or self.ids.num_rows)
+
+
+def _lookup(until: dict[str, datetime]) -> pa.Table:
+    return pa.table(
+        {"id": pa.array(list(until), pa.string()), "until": pa.array(list(until.values()), _UTC_MICROS)}
+    )
+
+
+_NO_KEYS = ErasedKeys.of([])
+
+
+def _erased_by(
+    column: pa.ChunkedArray, times: pa.ChunkedArray | pa.Array, lookup: pa.Table
+) -> pa.ChunkedArray:
+    """Per row: whether its value in `column` is erased up to a time at or after the row's time."""
+    positions = pc.index_in(column, value_set=lookup["id"])
+    row_limits = pc.take(lookup["until"], positions)  # null where the value is not erased
+    return pc.fill_null(pc.less_equal(times, row_limits), False)
+
+
+def erased_rows(
+    table: pa.Table, keys: ErasedKeys, *, times: pa.ChunkedArray | pa.Array | None = None
+) -> pa.ChunkedArray | pa.Array | None:
+    """The rows of `table` an erasure removes, or None when none could be. Each row is judged by its time in
+    `times` (one per row), by default its `received_at` — the collector's receive time in the events table."""
+    if not keys or table.num_rows == 0:
+        return None
+    if times is None:
+        if "received_at" not in table.column_names:
+            return None
+        times = table["received_at"]
+    times = times.cast(_UTC_MICROS)
+    mask: pa.ChunkedArray | pa.Array | None = None
+    checks = [("person_id", keys.people), ("anonymous_id", keys.ids), ("user_id", keys.ids)]
+    for column, lookup in checks:
+        if lookup.num_rows and column in table.column_names:
+            hit = _erased_by(table[column], times, lookup)
+            mask = hit if mask is None else pc.or_(mask, hit)
+    return mask
+
+
+class LakeErasures:
+    """The lake's tombstones as one writer (a sink) sees them: reloaded only when the folder's listing changes
+    (a listing per batch, a parse per new tombstone). Counts the rows it dropped, for the logs."""
+
+    def __init__(self, lake_dir: Path) -> None:
+        self.lake_dir = lake_dir
+        self._loaded: dict[str, Tombstone] = {}
+        self._keys = _NO_KEYS
+        self.dropped_last = 0
+        self.dropped_total = 0
+
+    def writing(self) -> AbstractContextManager[None]:
+        return writing_to_lake(self.lake_dir)
+
+    def keys(self) -> ErasedKeys:
+        directory = tombstones_dir(self.lake_dir)
+        new = _tombstone_names(directory) - self._loaded.keys()
+        if new:
+            for name in sorted(new):
+                self._loaded[name] = Tombstone.from_json((directory / name).read_bytes())
+            self._keys = ErasedKeys.of(self._loaded.values())
+        return self._keys
+
+    def drop_erased(self, table: pa.Table, *, times: pa.ChunkedArray | pa.Array | None = None) -> pa.Table:
+        """`table` without the rows of erased people, each judged by its time in `times` (by default its
+        `received_at`; see `erased_rows`). Call it while `writing()` is held."""
+        self.dropped_last = 0
+        drop = erased_rows(table, self.keys(), times=times)
+        if drop is None:
+            return table
+        count = int(pc.sum(drop).as_py() or 0)
+        if not count:
+            return table
+        self.dropped_last = count
+        self.dropped_total += count
+        return table.filter(pc.invert(drop))

@@ -19,6 +19,11 @@ class WarehouseSettings(BaseSettings):
     # dbt's threads for a build: nodes run side by side on one DuckDB (its own threads are shared), so one
     # node's Python and commit overhead overlaps another's query.
     build_threads: int = 1
+    # After `privacy forget`, the lake's writers still drop rows keyed by the erased person id for this long: a
+    # collector worker keys events by the old person until it reads the erasure log (every second; longer while
+    # its identity database is unreachable), and clocks of hosts differ. A device that comes back as a new person
+    # gets the same person id, so its events in this span are dropped too (docs/warehouse.md, "Erasure").
+    erasure_person_window_s: float = 600.0
 
     @property
     def lake_dir(self) -> Path:

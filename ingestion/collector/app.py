@@ -13,13 +13,21 @@ from typing import Any, Protocol
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from ingestion.collector.errors import CollectorError, RateLimited
 from ingestion.collector.identity import IdentityGraph
-from ingestion.collector.intake import as_batch, authenticate, parse_body, read_body, split_batch
+from ingestion.collector.intake import (
+    MAX_BODY_BYTES_WITHOUT_EVENT_SIZE_CHECK,
+    as_batch,
+    authenticate,
+    batch_item_bytes,
+    parse_body,
+    read_body,
+    split_batch,
+)
 from ingestion.collector.privacy import Pseudonymiser
 from ingestion.collector.publisher import ConfluentEventPublisher, EventPublisher
 from ingestion.collector.rate_limit import RateLimiter
@@ -35,7 +43,9 @@ SUCCESS_BODY = b'{"success":true}'
 GC_YOUNG_THRESHOLD = 20_000
 
 
-def create_app(settings: CollectorSettings | None = None, publisher: EventPublisher | None = None) -> FastAPI:
+def create_app(
+    settings: CollectorSettings | None = None, publisher: EventPublisher | None = None
+) -> CollectorApp:
     settings = settings or CollectorSettings()
     publisher = publisher or ConfluentEventPublisher(
         settings.kafka, timeout_s=settings.publish_timeout_s, linger_ms=settings.kafka_linger_ms
@@ -67,7 +77,7 @@ def create_app(settings: CollectorSettings | None = None, publisher: EventPublis
                 await forgetting
             await publisher.stop()
 
-    app = FastAPI(
+    app = CollectorApp(
         title="ShopLoop collector",
         summary="Segment HTTP Tracking API for WeChat mini-programs",
         lifespan=lifespan,
@@ -93,27 +103,35 @@ def create_app(settings: CollectorSettings | None = None, publisher: EventPublis
         retry_after_s = rate_limiter.retry_after_s(source)
         if retry_after_s:
             raise RateLimited(f"source {source!r} is over its rate limit", retry_after_s=retry_after_s)
+        batch = as_batch(body, message_type)
+        body_bytes = len(text)
         intake = split_batch(
-            as_batch(body, message_type),
+            batch,
             source=source,
             received_at=received_at,
             pseudonymise=pseudonymiser.apply,
-            body_bytes=len(text),
+            body_bytes=body_bytes,
+            # A single call's message is the body less its writeKey, not an item of it: only batches are measured.
+            item_bytes=batch_item_bytes(text, len(batch.batch))
+            if message_type is None and body_bytes > MAX_BODY_BYTES_WITHOUT_EVENT_SIZE_CHECK
+            else None,
         )
         identity_graph: IdentityGraph = app.state.identity_graph
         # From the cache, the events go to Kafka without a break in which an erasure could be applied.
         accepted = identity_graph.assign_people_from_cache(intake.accepted)
         if accepted is None:
             accepted = await _assign_people_in_a_thread(identity_graph, intake.accepted)
-        await publisher.publish(
-            Topics.EVENTS.name,
-            [(event.person_id.encode(), event.to_json()) for event in accepted],
-            bundle=True,
-        )
-        await publisher.publish(
-            Topics.EVENTS_DEAD_LETTER.name,
-            [(letter.source.encode(), letter.to_json()) for letter in intake.dead_letters],
-        )
+        events = [(event.person_id.encode(), event.to_json()) for event in accepted]
+        dead_letters = [(letter.source.encode(), letter.to_json()) for letter in intake.dead_letters]
+        # The request's body and parse (thousands of objects) are freed now, while the CPU's caches still hold them,
+        # rather than when the acknowledgements come back, after the worker has served other requests: freeing them
+        # then was ~10 % of a worker's CPU (py-spy), and the memory they held was not reused by the requests between.
+        # The publisher likewise lets go of the events once it has bundled them.
+        del raw, text, body, batch, intake, accepted
+        publishing = publisher.publish(Topics.EVENTS.name, events, bundle=True)
+        del events
+        await publishing
+        await publisher.publish(Topics.EVENTS_DEAD_LETTER.name, dead_letters)
 
     async def ingest(request: Request, message_type: str | None) -> Response:
         received_at = datetime.now(UTC)
@@ -127,7 +145,7 @@ def create_app(settings: CollectorSettings | None = None, publisher: EventPublis
         return Response(SUCCESS_BODY, media_type="application/json")
 
     # The routes below document the API and serve what the fast path passes on; the fast path serves the posts.
-    app.add_middleware(IngestFastPath, accept=accept)
+    app.ingest_fast_path = IngestFastPath(accept)
 
     success: dict[int | str, dict[str, Any]] = {
         200: {"content": {"application/json": {"example": {"success": True}}}}
@@ -177,50 +195,82 @@ _SUCCESS_HEADERS = [(b"content-type", b"application/json"), (b"content-length", 
 
 
 class IngestFastPath:
-    """ASGI middleware that serves `POST /v1/<call>` straight from the ASGI messages: the body read, `accept`,
-    and the answer, without Starlette's routing, FastAPI's request handling and Response objects, which cost
-    a request more CPU than the few microseconds a 200 needs (the collector's latency is its CPU per request
-    with 8 connections per worker). Status codes and bodies are those of the routes; an unexpected exception
-    reaches the same ServerErrorMiddleware (500). Every other request goes on to the app."""
+    """Serves `POST /v1/<call>` straight from the ASGI messages: the body read, `accept`, and the answer, without
+    FastAPI's middleware stack (its error, telemetry and body-limit layers, which look at the environment and the
+    tracer on every request), Starlette's routing, FastAPI's request handling and Response objects, which cost a
+    request more CPU than the few microseconds a 200 needs (the collector's latency is its CPU per request with
+    8 connections per worker). Status codes and bodies are those of the routes; an unexpected exception answers
+    500 `Internal Server Error` and is raised on to the server, which logs it, as Starlette's
+    ServerErrorMiddleware does."""
 
-    def __init__(self, app: ASGIApp, *, accept: Accept) -> None:
-        self._app = app
+    def __init__(self, accept: Accept) -> None:
         self._accept = accept
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in _INGEST_PATHS:
-            await self._app(scope, receive, send)
-            return
         received_at = datetime.now(UTC)
-        chunks = []
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return  # the client is gone: nothing accepted, nobody to answer
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
+        body = await _request_body(receive)
+        if body is None:
+            return  # the client is gone: nothing accepted, nobody to answer
         content_encoding = authorization = None
         for name, value in scope["headers"]:
             if name == b"content-encoding":
                 content_encoding = value.decode("latin-1")
             elif name == b"authorization":
                 authorization = value.decode("latin-1")
+        accepting = self._accept(
+            body,
+            received_at=received_at,
+            content_encoding=content_encoding,
+            authorization=authorization,
+            message_type=_INGEST_PATHS[scope["path"]],
+        )
+        del body  # handed over: `accept` lets go of it before it waits for Kafka
         try:
-            await self._accept(
-                b"".join(chunks),
-                received_at=received_at,
-                content_encoding=content_encoding,
-                authorization=authorization,
-                message_type=_INGEST_PATHS[scope["path"]],
-            )
+            await accepting
         except CollectorError as error:
             status_code, content, headers = error_response(error)
-            response = JSONResponse(content, status_code=status_code, headers=headers)
+            response: Response = JSONResponse(content, status_code=status_code, headers=headers)
             await response(scope, receive, send)
             return
+        except Exception:
+            # Nothing was sent yet (the answer goes out below): a plain 500, as ServerErrorMiddleware's.
+            await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send)
+            raise
         await send({"type": "http.response.start", "status": 200, "headers": _SUCCESS_HEADERS})
         await send({"type": "http.response.body", "body": SUCCESS_BODY})
+
+
+async def _request_body(receive: Receive) -> bytes | None:
+    """The request's body from its ASGI messages; None when the client disconnected first."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+class CollectorApp(FastAPI):
+    """The collector's FastAPI app (routes, API docs, lifespan), whose ingest posts go to the fast path before
+    FastAPI's middleware stack sees them."""
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)
+        self.ingest_fast_path: IngestFastPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast_path = self.ingest_fast_path
+        if (
+            fast_path is not None
+            and scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] in _INGEST_PATHS
+        ):
+            await fast_path(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 async def _assign_people_in_a_thread(

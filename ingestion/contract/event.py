@@ -227,7 +227,11 @@ def enrich_fields(
         original = timestamp
     else:
         original = as_utc(timestamp)
-    scene = scene_of(context, properties)
+    # scene_of, without its call for the usual case: the SDK's context.wechat.scene, a number
+    wechat = context.get("wechat")
+    scene = wechat.get("scene") if type(wechat) is dict else None
+    if type(scene) is not int:
+        scene = scene_of(context, properties)
     return _new_tracked_event(
         message_id or str(uuid.uuid4()),
         message_type,

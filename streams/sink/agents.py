@@ -25,8 +25,9 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from shoploop.kafka import Topics
 from streams.metrics.live import MinuteDelta
 from streams.sink.events import EventDecoder, write_new_events
-from streams.sink.pushes import push_records
+from streams.sink.pushes import push_records, write_push_records
 from warehouse.dedup import LakeIds
+from warehouse.erasure import LakeErasures
 from warehouse.lake import (
     ORDER_BOOK_PARTITION_KEY,
     PARTITION_KEY,
@@ -129,6 +130,7 @@ def register_sink(
     order_book = order_book_dir if order_book_dir is not None else events_dir.parent / "order_book"
     seen_events = LakeIds(events_dir, id_column="message_id", partition_key=PARTITION_KEY)
     decoder = EventDecoder()
+    erasures = LakeErasures(events_dir.parent)  # `privacy forget`'s tombstones: erased people are not written
     seen_order_events = LakeIds(order_book, id_column="event_id", partition_key=ORDER_BOOK_PARTITION_KEY)
     dead_letters = app.topic(Topics.EVENTS_DEAD_LETTER.name, value_type=bytes, value_serializer="raw")
 
@@ -147,12 +149,12 @@ def register_sink(
             await dead_letters.send(value=orjson.dumps(letter))
         if decoded.table.num_rows:
             written, files = await asyncio.to_thread(
-                write_new_events, events_dir, seen_events, decoded.table, origin=origin
+                write_new_events, events_dir, seen_events, decoded.table, origin=origin, erasures=erasures
             )
             log.info(
                 "sink_wrote",
                 events=written,
-                duplicates=decoded.table.num_rows - written,
+                duplicates=decoded.table.num_rows - erasures.dropped_last - written,
                 files=[f.name for f in files],
             )
 
@@ -262,6 +264,7 @@ def register_sink(
                 await asyncio.to_thread(write_partition, live_minutes_dir, today, live_minutes_table(deltas))
 
     pushes_dir = events_dir.parent / "pushes"
+    push_erasures = LakeErasures(events_dir.parent)  # its own: the events' is used from another thread
     push_topics = app.topic(
         Topics.TRIGGERS.name, Topics.PUSHES.name, key_type=bytes, value_type=bytes, value_serializer="raw"
     )
@@ -273,7 +276,7 @@ def register_sink(
                 log.error("pushes_sink_undecodable", reason=reason, payload=value.decode(errors="replace"))
             if table.num_rows:
                 today = datetime.now(UTC).date().isoformat()
-                await asyncio.to_thread(write_partition, pushes_dir, today, table)
+                await asyncio.to_thread(write_push_records, pushes_dir, today, table, erasures=push_erasures)
 
     orders_topic = app.topic(Topics.ORDERS.name, key_type=bytes, value_type=bytes, value_serializer="raw")
 

@@ -20,9 +20,11 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+import structlog
 
 from ingestion.contract.event import EVENT_SEPARATOR, TrackedEvent
 from warehouse.dedup import LakeIds
+from warehouse.erasure import LakeErasures
 from warehouse.lake import EVENTS_SCHEMA, KafkaOrigin, write_partition
 
 # The enriched event's fields and how from_json reads them; times are read as text and cast after, so that a
@@ -231,16 +233,37 @@ def _as_text(lines: pa.LargeBinaryArray) -> tuple[pa.Array, list[tuple[bytes, st
         return lines.filter(pa.array(good)).cast(pa.large_string()), broken
 
 
+log = structlog.get_logger(__name__)
+
 _DAY_US = 86_400_000_000
 
 
 def write_new_events(
-    events_dir: Path, seen: LakeIds, table: pa.Table, *, origin: KafkaOrigin | None = None
+    events_dir: Path,
+    seen: LakeIds,
+    table: pa.Table,
+    *,
+    origin: KafkaOrigin | None = None,
+    erasures: LakeErasures | None = None,
 ) -> tuple[int, list[Path]]:
     """Write the events the lake does not hold yet (by message_id), one new file per received date (the UTC
     date of received_at); returns how many were new and the files written. With `origin` (the Kafka partitions
     the batch came from), only files that may hold copies of its messages are checked, and the new files' names
-    record the origin (`warehouse.lake.KafkaOrigin`)."""
+    record the origin (`warehouse.lake.KafkaOrigin`). With `erasures` (the lake's tombstones), the events of
+    people erased by `privacy forget` are dropped first (counted in `erasures.dropped_last`), under the lake's
+    erasure lock, so an erasure running meanwhile either sees this batch's files or this batch sees it."""
+    if erasures is None:
+        return _write_new_events(events_dir, seen, table, origin)
+    with erasures.writing():
+        kept = erasures.drop_erased(table)
+        if erasures.dropped_last:
+            log.info("sink_dropped_erased_events", events=erasures.dropped_last, total=erasures.dropped_total)
+        return _write_new_events(events_dir, seen, kept, origin)
+
+
+def _write_new_events(
+    events_dir: Path, seen: LakeIds, table: pa.Table, origin: KafkaOrigin | None
+) -> tuple[int, list[Path]]:
     if table.num_rows == 0:
         return 0, []
     day_numbers = table["received_at"].cast(pa.int64()).to_numpy() // _DAY_US

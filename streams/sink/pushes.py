@@ -7,18 +7,28 @@ Three kinds of message say something about one push (keyed by its trigger id, th
 - an `opened` record on `shoploop.streams.pushes`: the shopper came in from the message.
 Each becomes one row of `PUSHES_SCHEMA`; `stg_lake__pushes` folds a push's rows into one. The rows are facts
 that do not contradict each other, so a message delivered twice changes nothing there.
+
+`privacy forget` holds here too (`write_push_records`): the rows of an erased shopper are dropped by the lake's
+tombstones, under the same rules as events, but judged by the push's own time (`push_times`) — a push row's
+`received_at` is this sink's clock, which can be any time after the decision.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
+import structlog
 
-from warehouse.lake import PUSHES_SCHEMA
+from warehouse.erasure import LakeErasures
+from warehouse.lake import PUSHES_SCHEMA, write_partition
+
+log = structlog.get_logger(__name__)
 
 PUSH_OUTCOMES = ("send", "holdout")
 
@@ -79,3 +89,28 @@ def push_records(
         if row is not None:
             rows.append(row)
     return pa.Table.from_pylist(rows, schema=PUSHES_SCHEMA), broken
+
+
+def push_times(table: pa.Table) -> pa.ChunkedArray:
+    """The time by which an erasure judges each push row: when the streams decided the push (`decided_at`, the
+    trigger's `fired_at`, carried by the decision and by its send result), else when the shopper opened it (the
+    open's event time), else when this sink received the row. Not `received_at` first: a decision made before
+    the erasure may reach this sink long after it, while the streams lag or the sink is down."""
+    return pc.coalesce(table["decided_at"], table["opened_at"], table["received_at"])
+
+
+def write_push_records(
+    pushes_dir: Path, day: str, table: pa.Table, *, erasures: LakeErasures | None = None
+) -> Path | None:
+    """Write push rows as one file of the day's partition, without the rows of shoppers `privacy forget` erased
+    (with `erasures`, the lake's tombstones; under the lake's erasure lock, as the events sink does). Returns the
+    file, or None when no row was left to write."""
+    if erasures is None:
+        return write_partition(pushes_dir, day, table) if table.num_rows else None
+    with erasures.writing():
+        kept = erasures.drop_erased(table, times=push_times(table))
+        if erasures.dropped_last:
+            log.info(
+                "pushes_sink_dropped_erased", records=erasures.dropped_last, total=erasures.dropped_total
+            )
+        return write_partition(pushes_dir, day, kept) if kept.num_rows else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,8 +13,9 @@ from ingestion.collector.identity import IdentityGraph, Sighting, anonymous, use
 from ingestion.collector.settings import CollectorSettings
 from ingestion.contract.event import TrackedEvent
 from shoploop.privacy import forget
+from warehouse.erasure import Tombstone, write_tombstone
 from warehouse.lake import events_glob, write_events
-from warehouse.publish import WarmDbt, build_and_publish
+from warehouse.publish import WarmDbt, build_and_publish, publish
 from warehouse.settings import WarehouseSettings
 
 pytestmark = pytest.mark.integration
@@ -46,9 +48,8 @@ def _people_in(path: Path) -> set[str]:
     return {row[0] for row in rows}
 
 
-def test_a_forgotten_shopper_is_gone_from_lake_warehouse_and_identity_graph(
-    tmp_path: Path, warm_dbt: WarmDbt
-) -> None:
+def _lily_and_ming(tmp_path: Path) -> tuple[WarehouseSettings, CollectorSettings, IdentityGraph]:
+    """Lily browsed on her phone, then logged in as u-lily; Ming browsed. Their events are in the lake."""
     warehouse = WarehouseSettings(data_dir=tmp_path / "var")
     collector = CollectorSettings(identity_database_url=f"sqlite:///{tmp_path / 'identity.db'}")
     graph = IdentityGraph.from_url(collector.identity_database_url)
@@ -61,6 +62,13 @@ def test_a_forgotten_shopper_is_gone_from_lake_warehouse_and_identity_graph(
             _viewed("m-3", person="phone-ming", device="phone-ming", user_id="u-ming"),
         ],
     )
+    return warehouse, collector, graph
+
+
+def test_a_forgotten_shopper_is_gone_from_lake_warehouse_and_identity_graph(
+    tmp_path: Path, warm_dbt: WarmDbt
+) -> None:
+    warehouse, collector, _ = _lily_and_ming(tmp_path)
     assert build_and_publish(warehouse, warm_dbt=warm_dbt) == 0
     assert _people_in(warehouse.warehouse_path) == {"phone-lily", "phone-ming"}
 
@@ -79,3 +87,46 @@ def test_a_forgotten_shopper_is_gone_from_lake_warehouse_and_identity_graph(
     assert fresh.person_of("u-lily") is None
     assert fresh.person_of("phone-lily") is None
     assert fresh.person_of("u-ming") is None  # never linked in this test: nothing to remember
+
+
+def test_an_erasure_re_run_after_the_graph_forgot_the_shopper_still_finds_every_id_in_the_lakes_tombstone(
+    tmp_path: Path,
+) -> None:
+    warehouse, collector, graph = _lily_and_ming(tmp_path)
+    # A first run stopped after the graph forgot Lily, before the lake was rewritten: only the tombstone remains.
+    write_tombstone(
+        warehouse.lake_dir,
+        Tombstone(
+            erased_at=AT,
+            people_until=AT,
+            person_ids=frozenset({"phone-lily"}),
+            ids=frozenset({"phone-lily", "u-lily"}),
+        ),
+    )
+    graph.forget("phone-lily")
+
+    report = forget("u-lily", collector=collector, warehouse=warehouse, rebuild=False)
+
+    assert report.ids == ["phone-lily", "u-lily"]
+    assert report.rows_removed["events"] == 2
+
+
+def test_a_build_that_was_running_during_the_erasure_cannot_keep_the_shopper_in_the_warehouse(
+    tmp_path: Path, warm_dbt: WarmDbt
+) -> None:
+    warehouse, collector, _ = _lily_and_ming(tmp_path)
+    assert build_and_publish(warehouse, warm_dbt=warm_dbt) == 0
+    # The periodic builder started an incremental build before the erasure: from the published warehouse, over
+    # the lake as it was, so its result holds Lily; it finishes and publishes after `forget`'s own rebuild.
+    running_build = tmp_path / "build-started-before-the-erasure.duckdb"
+    shutil.copyfile(warehouse.warehouse_path, running_build)
+
+    report = forget("u-lily", collector=collector, warehouse=warehouse)
+    assert report.is_warehouse_rebuilt
+    publish(running_build, warehouse.warehouse_path)
+    assert _people_in(warehouse.warehouse_path) == {"phone-lily", "phone-ming"}
+
+    # The builder's next build must not continue from the file it just published.
+    assert build_and_publish(warehouse, warm_dbt=warm_dbt) == 0
+
+    assert _people_in(warehouse.warehouse_path) == {"phone-ming"}

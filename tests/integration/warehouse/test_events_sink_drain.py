@@ -3,23 +3,17 @@ what it wrote: a restarted sink reads only what came after, none of the backlog 
 
 from __future__ import annotations
 
-import re
 import subprocess
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
-import orjson
 import pytest
 from confluent_kafka import Producer
 
 from ingestion.contract.event import bundle_event_values
-from shoploop.broker import embedded_broker
-from shoploop.kafka import KafkaSettings, Topics, ensure_topics
+from shoploop.kafka import Topics
+from tests.support.sink import events_broker_fixture, events_taken, lake_rows, viewed
 from tests.support.stack import shoploop_command, sink_environment, start_process, stop_process
-from warehouse.lake import events_glob
 from warehouse.settings import WarehouseSettings
 
 pytestmark = pytest.mark.integration
@@ -28,30 +22,8 @@ PARTITIONS = 4
 EVENTS_A_RECORD = 25
 
 
-@pytest.fixture(scope="module")
-def bootstrap() -> Iterator[str]:
-    with embedded_broker() as address:
-        ensure_topics(KafkaSettings(bootstrap_servers=address, default_partitions=PARTITIONS))
-        yield address
-
-
-def _viewed(message_id: str, person: str) -> bytes:
-    now = datetime.now(UTC).isoformat()
-    return orjson.dumps(
-        {
-            "message_id": message_id,
-            "type": "track",
-            "event": "Product Viewed",
-            "person_id": person,
-            "anonymous_id": person,
-            "timestamp": now,
-            "original_timestamp": now,
-            "received_at": now,
-            "channel": "search",
-            "source": "mini-program",
-            "properties": {"sku": "85123A", "name": "WHITE HANGING HEART T-LIGHT HOLDER"},
-        }
-    )
+bootstrap = events_broker_fixture(partitions=PARTITIONS)
+PROPERTIES = {"sku": "85123A", "name": "WHITE HANGING HEART T-LIGHT HOLDER"}
 
 
 def _send_records(bootstrap: str, prefix: str, records: int) -> set[str]:
@@ -61,7 +33,9 @@ def _send_records(bootstrap: str, prefix: str, records: int) -> set[str]:
     for number in range(records):
         message_ids = [f"{prefix}-{number}-{index}" for index in range(EVENTS_A_RECORD)]
         ids.update(message_ids)
-        value = bundle_event_values([_viewed(message_id, f"p-{number % 50}") for message_id in message_ids])
+        value = bundle_event_values(
+            [viewed(message_id, f"p-{number % 50}", properties=PROPERTIES) for message_id in message_ids]
+        )
         producer.produce(Topics.EVENTS.name, value, None, partition=number % PARTITIONS)
         producer.poll(0)
     assert producer.flush(60) == 0
@@ -69,22 +43,7 @@ def _send_records(bootstrap: str, prefix: str, records: int) -> set[str]:
 
 
 def _lake_ids(events_dir: Path) -> list[str]:
-    if not list(events_dir.glob("*/*.parquet")):
-        return []
-    with duckdb.connect() as connection:
-        rows = connection.execute(
-            "select message_id from read_parquet(?)", [events_glob(events_dir)]
-        ).fetchall()
-    return [str(message_id) for (message_id,) in rows]
-
-
-def _events_taken(log: Path) -> int:
-    """Events a sink has taken so far, written or dropped as duplicates (from its log lines)."""
-    text = log.read_text(errors="replace") if log.exists() else ""
-    return sum(
-        int(duplicates) + int(written)
-        for duplicates, written in re.findall(r"\bsink_wrote\s+duplicates=(\d+) events=(\d+)", text)
-    )
+    return [str(message_id) for (message_id,) in lake_rows(events_dir, "message_id")]
 
 
 def _wait_for(sink: subprocess.Popen[bytes], events_dir: Path, ids: set[str], *, timeout_s: float) -> None:
@@ -121,5 +80,5 @@ def test_a_backlog_lands_once_and_a_restarted_sink_reads_only_what_came_after_it
         stop_process(restarted)
     # Had the offsets not been committed after the writes, the restarted sink would have taken the backlog
     # again (and dropped it as duplicates) before the later events.
-    assert _events_taken(tmp_path / "restarted.log") == len(later)
+    assert events_taken(tmp_path / "restarted.log") == len(later)
     assert sorted(_lake_ids(events_dir)) == sorted(backlog | later)

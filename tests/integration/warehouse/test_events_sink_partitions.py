@@ -3,22 +3,18 @@ that gets the same messages again, checking only the files of those partitions, 
 
 from __future__ import annotations
 
-import re
 import subprocess
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import orjson
 import pytest
 from kafka import KafkaProducer
 
-from shoploop.broker import embedded_broker
-from shoploop.kafka import KafkaSettings, Topics, ensure_topics
+from shoploop.kafka import Topics
+from tests.support.sink import events_broker_fixture, events_taken, lake_rows, viewed
 from tests.support.stack import shoploop_command, sink_environment, start_process, stop_process
-from warehouse.lake import KafkaOrigin, events_glob
+from warehouse.lake import KafkaOrigin
 from warehouse.settings import WarehouseSettings
 
 pytestmark = pytest.mark.integration
@@ -28,34 +24,11 @@ PARTITIONS = 2
 SHOPPERS = {"p-ada": 0, "p-chen": 0, "p-lily": 1, "p-sun": 1}
 
 
-@pytest.fixture(scope="module")
-def bootstrap() -> Iterator[str]:
-    with embedded_broker() as address:
-        ensure_topics(KafkaSettings(bootstrap_servers=address, default_partitions=PARTITIONS))
-        yield address
-
-
-def _viewed(message_id: str, person: str) -> bytes:
-    now = datetime.now(UTC).isoformat()
-    return orjson.dumps(
-        {
-            "message_id": message_id,
-            "type": "track",
-            "event": "Product Viewed",
-            "person_id": person,
-            "anonymous_id": person,
-            "timestamp": now,
-            "original_timestamp": now,
-            "received_at": now,
-            "channel": "search",
-            "source": "mini-program",
-            "properties": {"sku": "85123A"},
-        }
-    )
+bootstrap = events_broker_fixture(partitions=PARTITIONS)
 
 
 def _messages() -> list[tuple[str, bytes]]:
-    return [(person, _viewed(f"m-{person}-{number}", person)) for number in range(10) for person in SHOPPERS]
+    return [(person, viewed(f"m-{person}-{number}", person)) for number in range(10) for person in SHOPPERS]
 
 
 def _send(bootstrap: str, messages: list[tuple[str, bytes]]) -> None:
@@ -72,25 +45,12 @@ def _start_sink(bootstrap: str, data_dir: Path, log_name: str) -> subprocess.Pop
     )
 
 
-def _events_taken(log: Path) -> int:
-    """Events a sink has taken so far, written or dropped as duplicates (from its log lines)."""
-    text = log.read_text(errors="replace") if log.exists() else ""
-    return sum(
-        int(duplicates) + int(written)
-        for duplicates, written in re.findall(r"\bsink_wrote\s+duplicates=(\d+) events=(\d+)", text)
-    )
-
-
 def _lake(events_dir: Path) -> list[tuple[str, str, str]]:
     """(file name, message_id, person_id) of every row in the lake."""
-    if not list(events_dir.glob("*/*.parquet")):
-        return []
-    with duckdb.connect() as connection:
-        rows = connection.execute(
-            "select parse_filename(filename), message_id, person_id from read_parquet(?, filename = true)",
-            [events_glob(events_dir)],
-        ).fetchall()
-    return [(str(name), str(message_id), str(person)) for name, message_id, person in rows]
+    return [
+        (str(name), str(message_id), str(person))
+        for name, message_id, person in lake_rows(events_dir, "filename", "message_id", "person_id")
+    ]
 
 
 def test_each_file_records_its_rows_partitions_and_a_restarted_sink_writes_a_redelivery_once(
@@ -123,7 +83,7 @@ def test_each_file_records_its_rows_partitions_and_a_restarted_sink_writes_a_red
         again = [(person, value) for person, value in messages if SHOPPERS[person] == 1]
         _send(bootstrap, again)
         deadline = time.monotonic() + 120
-        while _events_taken(tmp_path / "restarted-sink.log") < len(again):
+        while events_taken(tmp_path / "restarted-sink.log") < len(again):
             assert restarted.poll() is None, "the restarted sink died"
             assert time.monotonic() < deadline, "the restarted sink did not take the messages sent again"
             time.sleep(0.2)

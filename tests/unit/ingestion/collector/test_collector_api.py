@@ -182,6 +182,39 @@ def test_no_event_of_a_body_small_enough_to_skip_the_size_check_can_exceed_32_kb
     assert [event["message_id"] for event in publisher.events()] == ["m-numbers"]
 
 
+def test_in_a_large_batch_only_the_event_that_grows_over_32_kb_is_dead_lettered(
+    client: TestClient, publisher: RecordingPublisher
+) -> None:
+    grower = _body_of_numbers_that_grow_when_rewritten(9_000)
+    [item] = orjson.loads(grower)["batch"]
+    small = [_viewed(f"m-small-{index}") for index in range(40)]
+    body = orjson.dumps({"writeKey": WRITE_KEY, "batch": [*small[:20], item, *small[20:]]})
+    response = client.post("/v1/batch", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert [event["message_id"] for event in publisher.events()] == [
+        f"m-small-{index}" for index in range(40)
+    ]
+    assert [letter["reason_code"] for letter in publisher.dead_letters()] == ["event_too_large"]
+
+
+def test_a_batch_key_given_twice_is_size_checked_as_the_batch_that_is_read(
+    client: TestClient, publisher: RecordingPublisher
+) -> None:
+    """JSON keeps the last of duplicated keys (written here with an escape); the size check must measure that
+    batch's items, not the first one's."""
+    grower = _body_of_numbers_that_grow_when_rewritten(9_000)
+    [item] = orjson.loads(grower)["batch"]
+    first = orjson.dumps({"batch": [_viewed("m-first")]})[1:-1]
+    last = orjson.dumps({"batch": [item], "writeKey": WRITE_KEY})[1:-1].replace(
+        b'"batch"', b'"b\\u0061tch"', 1
+    )
+    body = b"{" + first + b"," + last + b"}"
+    response = client.post("/v1/batch", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert publisher.events() == []
+    assert [letter["reason_code"] for letter in publisher.dead_letters()] == ["event_too_large"]
+
+
 def test_the_collector_answers_503_never_200_when_kafka_does_not_take_the_events(
     client: TestClient, publisher: RecordingPublisher
 ) -> None:
@@ -310,4 +343,5 @@ def test_a_failure_of_the_identity_graph_answers_500_and_accepts_nothing(
             connection.execute(text("DROP TABLE identities"))  # gone under the running collector
         response = client.post("/v1/batch", json={"batch": [_viewed("m-1")], "writeKey": WRITE_KEY})
     assert response.status_code == 500
+    assert response.text == "Internal Server Error"
     assert publisher.records.get(Topics.EVENTS.name, []) == []

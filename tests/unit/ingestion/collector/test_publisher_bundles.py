@@ -36,3 +36,16 @@ def test_bundles_are_split_before_they_outgrow_the_size_cap_and_lose_no_event() 
 
     assert all(len(value) <= MAX_BUNDLE_BYTES for _, value in bundles)
     assert sum(len(event_values(value)) for _, value in bundles) == 7
+
+
+def test_events_that_just_fill_the_size_cap_travel_as_one_record_and_one_byte_more_makes_two() -> None:
+    # Two events and the newline after each fill the cap exactly (the cap counts one newline per event).
+    half = MAX_BUNDLE_BYTES // 2 - 1
+    filling = [(b"device-lily", b"x" * half), (b"device-lily", b"y" * (MAX_BUNDLE_BYTES - half - 2))]
+    overfilling = [filling[0], (b"device-lily", filling[1][1] + b"z")]
+
+    [(_, one_record)] = _bundled(filling)
+    two_records = _bundled(overfilling)
+
+    assert len(one_record) == MAX_BUNDLE_BYTES - 1
+    assert [len(event_values(value)) for _, value in two_records] == [1, 1]
