@@ -11,10 +11,9 @@ from pathlib import Path
 import faust
 import pytest
 
-from shoploop.broker import embedded_broker
-from shoploop.kafka import KafkaSettings, ensure_topics
 from streams.sink.agents import register_sink
 from tests.integration.warehouse.test_events_sink_drain import PARTITIONS, _lake_ids, _send_records
+from tests.support.sink import events_broker
 
 pytestmark = pytest.mark.integration
 
@@ -24,10 +23,9 @@ async def test_events_reach_the_lake_while_fausts_own_consumer_is_still_starting
     # Faust's own broker accepts connections and never answers: its producer and consumer stay starting, as
     # during a slow group join. The events consumer reads the real broker.
     with (
-        embedded_broker() as bootstrap,
+        events_broker(PARTITIONS) as bootstrap,
         socket.create_server(("127.0.0.1", 0)) as silent_broker,
     ):
-        ensure_topics(KafkaSettings(bootstrap_servers=bootstrap, default_partitions=PARTITIONS))
         ids = await asyncio.to_thread(_send_records, bootstrap, "early", 40)
         app = faust.App(
             "shoploop-sink",
