@@ -1,7 +1,8 @@
 """Sink drain benchmark: how fast the real `shoploop sink` clears a backlog, beside a plain aiokafka consumer
 fetching the same topic (the ceiling of the broker's fetch) and the lake path alone on the same records.
 
-    .venv/bin/python -m bench.sink_drain [--events 400000] [--rounds 1] [--code DIR ...] [--port 19500]
+    .venv/bin/python -m bench.sink_drain [--events 400000] [--rounds 1] [--code DIR ...] [--venv DIR ...]
+                                         [--port 19500] [--skip-ceiling]
 
 What it does, all on this machine, once per round and per `--code` (default: this checkout):
 1. starts a fresh embedded broker (Tansu, memory) and fills `shoploop.events` with N events as the collector
@@ -15,6 +16,10 @@ What it does, all on this machine, once per round and per `--code` (default: thi
    fresh broker holding the same records, timed until the lake holds all N rows (row counts from the Parquet
    footers, every 0.2 s); reported from the process's start, and after the first file landed (start-up, group
    join and the first file's rows left out: the rate at which the rest of the backlog drains).
+
+With `--venv` (repeatable) the real sink is started from each of those virtualenvs' `bin/shoploop` in turn, for
+each `--code`: e.g. a venv with its modules byte-compiled against one without `.pyc` files (this machine sets
+PYTHONDONTWRITEBYTECODE, so such a venv compiles every module from source at each start).
 
 Figures are events/s; every one is also given as a ratio to the aiokafka ceiling of the same round.
 """
@@ -192,10 +197,12 @@ def real_sink(
     data_dir: Path,
     *,
     code: str | None,
+    venv: str | None,
     env_overrides: dict[str, str],
     timeout_s: float,
 ) -> Drained:
-    """Start `shoploop sink` and time it until the lake holds `events` rows."""
+    """Start `shoploop sink` (from `venv`, else this interpreter's venv) and time it until the lake holds `events`
+    rows."""
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
@@ -205,9 +212,12 @@ def real_sink(
     if code:
         env["PYTHONPATH"] = code
     rows = LakeRows(data_dir / "lake" / "events")
-    shoploop = str(Path(sys.executable).parent / "shoploop")
+    shoploop = str(Path(venv) / "bin" / "shoploop" if venv else Path(sys.executable).parent / "shoploop")
     started = time.perf_counter()
-    sink = subprocess.Popen([shoploop, "sink"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Run in the scratch folder, where Faust puts its data folder too.
+    sink = subprocess.Popen(
+        [shoploop, "sink"], env=env, cwd=data_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     first_row_s = None
     first_rows = 0
     try:
@@ -240,6 +250,12 @@ def main() -> None:
         default=[],
         help="a checkout whose streams/ code the sink runs (PYTHONPATH); repeat to alternate several in each round",
     )
+    parser.add_argument(
+        "--venv",
+        action="append",
+        default=[],
+        help="a virtualenv whose `bin/shoploop` starts the sink; repeat to alternate several for each --code",
+    )
     parser.add_argument("--port", type=int, default=19500, help="the embedded broker's port")
     parser.add_argument("--timeout-s", type=float, default=300.0)
     parser.add_argument(
@@ -249,6 +265,7 @@ def main() -> None:
     args = parser.parse_args()
     env_overrides = dict(item.split("=", 1) for item in args.sink_env)
     codes: list[str | None] = list(args.code) or [None]
+    venvs: list[str | None] = list(args.venv) or [None]
 
     kafka_partitions = KafkaSettings().default_partitions
     prepared = time.perf_counter()
@@ -309,8 +326,8 @@ def main() -> None:
                 lake_s = lake_path(values, batch_records, Path(scratch))
             note(f"lake path alone (decode + write, {sink_batch:,} events a batch)", events / lake_s, ceiling)
             del values
-        for code in codes:
-            label = code or "this checkout"
+        for code, venv in ((code, venv) for code in codes for venv in venvs):
+            label = (code or "this checkout") + (f", {venv}" if venv else "")
             with (
                 embedded_broker(port=args.port) as bootstrap,
                 tempfile.TemporaryDirectory(prefix="sink-drain-") as data,
@@ -322,6 +339,7 @@ def main() -> None:
                     events,
                     Path(data),
                     code=code,
+                    venv=venv,
                     env_overrides=env_overrides,
                     timeout_s=args.timeout_s,
                 )

@@ -8,16 +8,14 @@ from __future__ import annotations
 import gc
 from datetime import timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import faust
 
-from streams.automations.rules import PushPolicy
-from streams.engine.agents import register_decisions
-from streams.pushes.agents import register_pushes
-from streams.pushes.dispatch import SubscribeSender
-from streams.pushes.recipients import OrderCoreRecipients
 from streams.settings import StreamsSettings
-from streams.sink.agents import SinkFetch, register_sink
+
+if TYPE_CHECKING:
+    from streams.pushes.dispatch import SubscribeSender
 
 
 class Role(StrEnum):
@@ -45,7 +43,10 @@ def create_app(settings: StreamsSettings, role: Role, *, sender: SubscribeSender
         stream_buffer_maxsize=max(4096, 2 * settings.agent_batch_size),
         broker_max_poll_records=max(500, settings.agent_batch_size),
     )
+    # Each role imports only its own agents: a process starts faster for every module it does not load.
     if role is Role.SINK:
+        from streams.sink.agents import SinkFetch, register_sink
+
         register_sink(
             app,
             bootstrap_servers=settings.kafka.bootstrap_servers,
@@ -60,6 +61,11 @@ def create_app(settings: StreamsSettings, role: Role, *, sender: SubscribeSender
             flush_s=settings.sink_flush_s,
         )
     elif role is Role.STREAMS:
+        from streams.automations.rules import PushPolicy
+        from streams.engine.agents import register_decisions
+        from streams.pushes.agents import register_pushes
+        from streams.pushes.recipients import OrderCoreRecipients
+
         register_decisions(
             app,
             bootstrap_servers=settings.kafka.bootstrap_servers,
