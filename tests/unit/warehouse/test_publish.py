@@ -104,10 +104,9 @@ def test_a_builder_writes_the_same_build_file_every_time_and_a_second_builder_at
     tmp_path: Path,
 ) -> None:
     build_dir = tmp_path / "warehouse" / "build"
-    with BuildFile(build_dir) as first:
-        with BuildFile(build_dir) as meanwhile:
-            assert first.holds_the_lock and not meanwhile.holds_the_lock
-            assert meanwhile.path != first.path
+    with BuildFile(build_dir) as first, BuildFile(build_dir) as meanwhile:
+        assert first.holds_the_lock and not meanwhile.holds_the_lock
+        assert meanwhile.path != first.path
     # dbt's vars name the file: the same name next time lets dbt reuse its parse of the project
     with BuildFile(build_dir) as later:
         assert later.path == first.path
