@@ -287,9 +287,11 @@ class BuildFile:
             self._lock = None
             name = f"shoploop-build-{os.getpid()}.duckdb"
         self.path = (build_dir / name).resolve()
+        self._preparing = self.path.with_name(f".{self.path.name}.preparing")
         self.prepared_from: FileIdentity | None = None
         # A file left by an earlier process (it crashed, or prepared a copy and stopped) is never trusted.
         _remove_database(self.path)
+        self._preparing.unlink(missing_ok=True)
 
     @property
     def holds_the_lock(self) -> bool:
@@ -320,15 +322,15 @@ class BuildFile:
         """Copy the published warehouse into the build file now, for the next build; False if there is none."""
         self.prepared_from = None
         _remove_database(self.path)
-        temporary = self.path.with_name(f".{self.path.name}.preparing")
         try:
             with published.open("rb") as source:
                 identity = _identity(os.fstat(source.fileno()))
-                _copy_open_file(source, temporary)
+                _copy_open_file(source, self._preparing)
+            os.replace(self._preparing, self.path)
         except FileNotFoundError:
-            temporary.unlink(missing_ok=True)
             return False
-        os.replace(temporary, self.path)
+        finally:
+            self._preparing.unlink(missing_ok=True)  # a copy cut short (no published file, Ctrl-C)
         self.prepared_from = identity
         return True
 
