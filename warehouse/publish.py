@@ -242,8 +242,10 @@ def _identity(status: os.stat_result) -> FileIdentity:
     return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
 
 
-def _copy_open_file(source: BinaryIO, target: Path) -> None:
-    """Copy the file `source` has open (whatever its path names by now) to `target`, in the kernel where it can."""
+def _copy_open_file(source: BinaryIO, target: Path, *, written_back: bool = False) -> None:
+    """Copy the file `source` has open (whatever its path names by now) to `target`, in the kernel where it can.
+    With `written_back`, also wait until the copy is on disk: the next build's checkpoint syncs the file, and would
+    otherwise wait for the whole copy to be written back (~0.2 s for 0.75 GB here)."""
     size = os.fstat(source.fileno()).st_size
     with target.open("wb") as out:
         try:
@@ -258,6 +260,9 @@ def _copy_open_file(source: BinaryIO, target: Path) -> None:
             out.seek(0)
             out.truncate()
             shutil.copyfileobj(source, out, 16 << 20)
+        if written_back:
+            out.flush()
+            os.fsync(out.fileno())
 
 
 BUILD_FILE_NAME = "shoploop-build.duckdb"
@@ -325,7 +330,7 @@ class BuildFile:
         try:
             with published.open("rb") as source:
                 identity = _identity(os.fstat(source.fileno()))
-                _copy_open_file(source, self._preparing)
+                _copy_open_file(source, self._preparing, written_back=True)
             os.replace(self._preparing, self.path)
         except FileNotFoundError:
             return False
