@@ -12,3 +12,17 @@
     {%- endif -%}
     {{- return(none) -}}
 {%- endmacro %}
+
+{#- The config of a model incremental per paid order (int_orders_paid, int_order_lines_paid): delete+insert on
+    order_id, and a pre-hook that deletes the client's reports (paid_source 'client_report') once the order book
+    holds a verified payment: they stood in for payments only until then, and a full build would not have them. -#}
+{% macro per_paid_order_incremental_config() -%}
+    {{ config(
+        materialized='incremental',
+        unique_key='order_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='ignore',
+        pre_hook="{% if is_incremental() %}delete from {{ this }} where paid_source = 'client_report' and exists "
+            ~ "(select 1 from {{ ref('int_orders_placed') }} where paid_at is not null){% endif %}"
+    ) }}
+{%- endmacro %}

@@ -26,7 +26,7 @@ from shoploop.broker import embedded_broker
 from shoploop.kafka import KafkaSettings, Topics, ensure_topics
 from tests.support.stack import shoploop_command, sink_environment, start_process, stop_process
 from warehouse.lake import events_glob, order_book_glob
-from warehouse.publish import WarmDbt, build_and_publish
+from warehouse.publish import BuildFile, WarmDbt, build_and_publish, prepare_next_build
 from warehouse.settings import WarehouseSettings
 
 pytestmark = pytest.mark.integration
@@ -205,8 +205,11 @@ def _read_continuously(
 def _build_continuously(
     settings: WarehouseSettings, warm_dbt: WarmDbt, stop: threading.Event, codes: list[int]
 ) -> None:
-    while not stop.is_set():
-        codes.append(build_and_publish(settings, warm_dbt=warm_dbt))
+    # As `run_periodically` builds: one build file, the next build's copy prepared right after each publish.
+    with BuildFile(settings.build_dir) as build_file:
+        while not stop.is_set():
+            codes.append(build_and_publish(settings, warm_dbt=warm_dbt, build_file=build_file))
+            prepare_next_build(settings, build_file)
 
 
 def _lake_distinct(glob: str, column: str) -> int:

@@ -9,7 +9,13 @@ import duckdb
 import orjson
 
 from warehouse.lake import EVENTS_SCHEMA, events_glob
-from warehouse.publish import dbt_build_command, empty_lake_glob, lake_has_events, publish
+from warehouse.publish import (
+    BuildFile,
+    dbt_build_command,
+    empty_lake_glob,
+    lake_has_events,
+    publish,
+)
 
 
 def _write_database(path: Path, shoppers: int) -> None:
@@ -92,3 +98,39 @@ def test_live_rebuilds_skip_dbt_unit_tests_which_the_fixture_build_runs(tmp_path
     assert "unit_test" not in dbt_build_command(**common, run_unit_tests=True)
     live = dbt_build_command(**common, run_unit_tests=False)
     assert live[live.index("--exclude-resource-type") + 1] == "unit_test"
+
+
+def test_a_builder_writes_the_same_build_file_every_time_and_a_second_builder_at_once_writes_its_own(
+    tmp_path: Path,
+) -> None:
+    build_dir = tmp_path / "warehouse" / "build"
+    with BuildFile(build_dir) as first, BuildFile(build_dir) as meanwhile:
+        assert first.holds_the_lock and not meanwhile.holds_the_lock
+        assert meanwhile.path != first.path
+    # dbt's vars name the file: the same name next time lets dbt reuse its parse of the project
+    with BuildFile(build_dir) as later:
+        assert later.path == first.path
+
+
+def test_a_build_starts_from_the_prepared_copy_only_while_the_published_file_is_the_one_copied(
+    tmp_path: Path,
+) -> None:
+    published = tmp_path / "warehouse" / "shoploop.duckdb"
+    first, second = tmp_path / "first.duckdb", tmp_path / "second.duckdb"
+    _write_database(first, 3)
+    _write_database(second, 5)
+    publish(first, published)
+    with BuildFile(published.parent / "build") as build_file:
+        assert build_file.prepare(published)
+        build_file.start_from(published)  # nothing published since: the copy is used as it is
+        with _attach(build_file.path) as starting_point:
+            assert starting_point.execute("select viewed_shoppers from fct_funnel_daily").fetchone() == (3,)
+
+        assert build_file.prepare(published)
+        publish(second, published)  # another builder published after the copy was made
+        build_file.start_from(published)
+
+        with _attach(build_file.path) as starting_point:
+            assert starting_point.execute("select viewed_shoppers from fct_funnel_daily").fetchone() == (5,)
+        build_file.start_from(None)
+        assert not build_file.path.exists()

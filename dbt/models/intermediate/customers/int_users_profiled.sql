@@ -10,7 +10,9 @@
 
 with
 
-events as not materialized (
+-- read by five CTEs: in an incremental build the few shoppers' events are read once (a scan of every event
+-- each time otherwise); in a full build they are every event, not worth a copy
+events as {% if is_incremental() %}materialized{% else %}not materialized{% endif %} (
 
     {{ events_of_shoppers_to_rebuild() }}
 

@@ -8,14 +8,7 @@
 -- reports stand in only while no payment is verified, and are then all redone on every build (their shopper moves
 -- with merges); the first verified payment deletes them (pre-hook), as a full build would not have them.
 
-{{ config(
-    materialized='incremental',
-    unique_key='order_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='ignore',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where paid_source = 'client_report' and exists "
-        ~ "(select 1 from {{ ref('int_orders_placed') }} where paid_at is not null){% endif %}"
-) }}
+{{ per_paid_order_incremental_config() }}
 
 with
 

@@ -5,14 +5,7 @@
 -- Incremental by order, as int_orders_paid: a build redoes the lines of the paid orders int_orders_paid computed in
 -- this run; the first verified payment deletes the client reports' lines (pre-hook), as it deletes their orders.
 
-{{ config(
-    materialized='incremental',
-    unique_key='order_id',
-    incremental_strategy='delete+insert',
-    on_schema_change='ignore',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where paid_source = 'client_report' and exists "
-        ~ "(select 1 from {{ ref('int_orders_placed') }} where paid_at is not null){% endif %}"
-) }}
+{{ per_paid_order_incremental_config() }}
 
 with
 

@@ -20,6 +20,17 @@ events as not materialized (
 
 ),
 
+-- the client's order reports: read twice in an incremental build (one scan of the events), once in a full one
+order_reports as {% if is_incremental() %}materialized{% else %}not materialized{% endif %} (
+
+    select order_id, person_id, total_fen, revenue_fen, event_at, event_date, message_id
+    from events
+    where call_type = 'track'
+        and event_name = 'Order Completed'
+        and order_id is not null
+
+),
+
 orders as (
 
     select * from {{ ref('int_orders_placed') }}
@@ -33,11 +44,8 @@ touched as (
     select order_id from orders where built_at = timestamptz '{{ run_started_at }}'
     union
     select order_id
-    from events
-    where call_type = 'track'
-        and event_name = 'Order Completed'
-        and order_id is not null
-        and person_id in ({{ shoppers_staged_this_run() }})
+    from order_reports
+    where person_id in ({{ shoppers_staged_this_run() }})
 
 ),
 {%- endif %}
@@ -50,13 +58,10 @@ reported as (
         coalesce(total_fen, revenue_fen, 0) as reported_fen,
         event_at as reported_at,
         event_date as reported_date
-    from events
-    where call_type = 'track'
-        and event_name = 'Order Completed'
-        and order_id is not null
-        {%- if is_incremental() %}
-        and order_id in (select order_id from touched)
-        {%- endif %}
+    from order_reports
+    {%- if is_incremental() %}
+    where order_id in (select order_id from touched)
+    {%- endif %}
     qualify row_number() over (partition by order_id order by event_at, message_id) = 1
 
 ),
