@@ -699,6 +699,12 @@ def build_and_publish(
     )
 
 
+# A full refresh requested while a build ran (an erasure rewrote the lake under it) makes that build's result
+# unpublishable: it may hold the erased rows. The build is redone from scratch, a few times at most.
+_BUILD_ATTEMPTS = 3
+_DISCARDED = -1
+
+
 def _build_and_publish(
     settings: WarehouseSettings,
     *,
@@ -707,8 +713,29 @@ def _build_and_publish(
     warm_dbt: WarmDbt | None,
     build_file: BuildFile,
 ) -> int:
+    for attempt in range(1, _BUILD_ATTEMPTS + 1):
+        return_code = _build_once_and_publish(
+            settings, fixture=fixture, full_refresh=full_refresh, warm_dbt=warm_dbt, build_file=build_file
+        )
+        if return_code != _DISCARDED:
+            return return_code
+        log.warning(
+            "warehouse_build_discarded", attempt=attempt, reason="full refresh requested during the build"
+        )
+    log.error("warehouse_not_published", attempts=_BUILD_ATTEMPTS, reason="full refreshes kept arriving")
+    return 1
+
+
+def _build_once_and_publish(
+    settings: WarehouseSettings,
+    *,
+    fixture: bool,
+    full_refresh: bool,
+    warm_dbt: WarmDbt | None,
+    build_file: BuildFile,
+) -> int:
     fingerprint = project_fingerprint()
-    # Taken before the build: a refresh requested while this build runs is honoured by the next one.
+    # Taken before the build: a refresh requested while this build runs means the lake changed under it.
     refresh_stamp = _full_refresh_stamp(settings.lake_dir)
     starting_point = (
         None if fixture or full_refresh else incremental_starting_point(settings, fingerprint=fingerprint)
@@ -736,6 +763,8 @@ def _build_and_publish(
             kept=str(settings.warehouse_path),
         )
         return result.return_code
+    if not fixture and _full_refresh_stamp(settings.lake_dir) not in (None, refresh_stamp):
+        return _DISCARDED
     publish(result.database_path, settings.warehouse_path)
     if (
         refresh_stamp is not None

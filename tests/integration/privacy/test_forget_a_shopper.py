@@ -13,7 +13,7 @@ from ingestion.collector.identity import IdentityGraph, Sighting, anonymous, use
 from ingestion.collector.settings import CollectorSettings
 from ingestion.contract.event import TrackedEvent
 from shoploop.privacy import forget
-from warehouse.erasure import Tombstone, write_tombstone
+from warehouse.erasure import Tombstone, erase_people, write_tombstone
 from warehouse.lake import events_glob, write_events
 from warehouse.publish import WarmDbt, build_and_publish, publish
 from warehouse.settings import WarehouseSettings
@@ -129,4 +129,32 @@ def test_a_build_that_was_running_during_the_erasure_cannot_keep_the_shopper_in_
     # The builder's next build must not continue from the file it just published.
     assert build_and_publish(warehouse, warm_dbt=warm_dbt) == 0
 
+    assert _people_in(warehouse.warehouse_path) == {"phone-ming"}
+
+
+class _ErasureDuringTheBuild(WarmDbt):
+    """dbt, warm, whose first build is followed by an erasure of `ids` before the builder gets to publish it."""
+
+    def __init__(self, warehouse: WarehouseSettings, ids: set[str]) -> None:
+        super().__init__()
+        self._warehouse = warehouse
+        self._ids = ids
+        self.builds = 0
+
+    def invoke(self, arguments: list[str]) -> tuple[int, str]:
+        outcome = super().invoke(arguments)
+        if "build" in arguments:
+            self.builds += 1
+            if self.builds == 1:
+                erase_people(self._warehouse.events_dir, self._ids)
+        return outcome
+
+
+def test_a_build_that_read_the_lake_before_an_erasure_is_redone_instead_of_published(tmp_path: Path) -> None:
+    warehouse, _, _ = _lily_and_ming(tmp_path)
+    dbt = _ErasureDuringTheBuild(warehouse, {"phone-lily", "u-lily"})
+
+    assert build_and_publish(warehouse, warm_dbt=dbt) == 0
+
+    assert dbt.builds == 2
     assert _people_in(warehouse.warehouse_path) == {"phone-ming"}
