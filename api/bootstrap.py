@@ -27,6 +27,7 @@ from api.container import Container
 from api.domain.errors import DomainError
 from api.rate_limit import RateLimiter
 from api.routes import (
+    account_erasure,
     account_review,
     admin,
     automation_rules,
@@ -72,6 +73,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     growth.router,
     growth.admin_router,
     automation_rules.router,
+    account_erasure.router,
+    account_erasure.admin_router,
 )
 
 
