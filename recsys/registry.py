@@ -246,14 +246,12 @@ class ModelRegistry:
     def erase_people(self, ids: Collection[str], *, now: datetime | None = None) -> dict[str, int]:
         """Rewrite every run without the shoppers ``ids`` and tell serving (see the module docstring).
 
-        Idempotent: a run without them is left as it is. Returns rows removed per rewritten run id. A registry
-        that does not exist yet (nothing ever trained here) is left alone: there is nothing to erase or to tell.
+        Idempotent: a run without them is left as it is. Returns rows removed per rewritten run id. The log is
+        written even to a registry that has no run yet: a first training may be reading the shoppers right now.
         """
         erased_at = now or datetime.now(UTC)
         if erased_at.tzinfo is None:
             raise ValueError("now must be timezone-aware")
-        if not self.root.exists():
-            return {}
         ids = sorted({str(i) for i in ids})
         removed: dict[str, int] = {}
         with self._locked():
