@@ -235,7 +235,8 @@ def privacy_forget(
     elif order_core is not None:
         typer.echo(f"  order core ({order_core.database}): {len(order_core.accounts)} accounts erased")
         for account in order_core.accounts:
-            typer.echo(f"    {account.user_id}: deleted {account.deleted}, kept {account.kept}")
+            again = " (already erased before)" if account.was_already_erased else ""
+            typer.echo(f"    {account.user_id}{again}: deleted {account.deleted}, kept {account.kept}")
 
 
 @lake_app.command("compact")
