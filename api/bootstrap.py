@@ -27,6 +27,7 @@ from api.container import Container
 from api.domain.errors import DomainError
 from api.rate_limit import RateLimiter
 from api.routes import (
+    account_erasure,
     account_review,
     admin,
     automation_rules,
@@ -51,7 +52,7 @@ from api.wechat import signing
 from api.wechat.client import WeChatApiError, WeChatClient
 from api.wechat.pay import WeChatPayClient, WeChatPayError
 from recsys.freshness import RecentInteractions, consume_interactions
-from recsys.train import live_run_id, load_live
+from recsys.train import erasure_log, live_run_id, load_live
 
 log = logging.getLogger(__name__)
 # Recommendations come first: they are on every home and product page, and FastAPI tries routers in order.
@@ -72,6 +73,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     growth.router,
     growth.admin_router,
     automation_rules.router,
+    account_erasure.router,
+    account_erasure.admin_router,
 )
 
 
@@ -122,6 +125,7 @@ def bootstrap(settings: ApiSettings, *, clock: Callable[[], datetime] | None = N
         recommender=LiveRecommender(
             lambda: load_live(settings.recsys),
             live_version=lambda: live_run_id(settings.recsys),
+            erasures=lambda: erasure_log(settings.recsys),
             reload_after_s=settings.recommender_reload_s,
             fresh=RecentInteractions(
                 per_shopper=settings.recommender_fresh_per_shopper,

@@ -622,3 +622,14 @@ class SavedProductPublic(BaseModel):
 
 class FootprintCreate(BaseModel):
     product_id: str = Field(min_length=1, max_length=40)
+
+
+class AccountErasurePublic(BaseModel):
+    """What an account erasure did (row counts per table); see api/service_layer/account_erasure.py."""
+
+    user_id: str
+    erased_at: datetime
+    was_already_erased: bool
+    deleted: dict[str, int]
+    anonymised: dict[str, int]
+    kept: dict[str, int]

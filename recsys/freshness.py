@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -94,6 +95,8 @@ class RecentInteractions:
         self._segments: OrderedDict[str, ShopperSegment] = OrderedDict()
         self.events_applied = 0
         self.last_applied_at: float | None = None
+        # digest of an erased id → monotonic time until which its events are not filed (see `forget`)
+        self._erased_until: dict[str, float] = {}
 
     def add(self, person_id: str, interaction: RecentInteraction) -> None:
         """File ``interaction`` under ``person_id``, forgetting the least recently active shopper if full."""
@@ -119,9 +122,38 @@ class RecentInteractions:
             while len(self._segments) > self.max_shoppers:
                 self._segments.popitem(last=False)
 
+    def forget(self, id_digests: Collection[str], *, refuse_for_s: float = 600.0) -> int:
+        """Drop every shopper whose id's SHA-256 hex is in ``id_digests`` (erasure, PIPL), and refuse their
+        events for ``refuse_for_s``: events already on Kafka when the erasure ran still arrive after it.
+        Returns how many ids were dropped."""
+        until = time.monotonic() + refuse_for_s
+        with self._lock:
+            for digest in id_digests:
+                self._erased_until[digest] = until
+            dropped = [
+                person_id
+                for person_id in {*self._interactions, *self._segments}
+                if _digest(person_id) in self._erased_until
+            ]
+            for person_id in dropped:
+                self._interactions.pop(person_id, None)
+                self._segments.pop(person_id, None)
+        return len(dropped)
+
+    def _is_refused(self, person_id: str) -> bool:
+        if not self._erased_until:
+            return False
+        with self._lock:
+            now = time.monotonic()
+            for digest in [d for d, until in self._erased_until.items() if until <= now]:
+                del self._erased_until[digest]
+            return _digest(person_id) in self._erased_until
+
     def apply(self, streamed: StreamedInteraction) -> None:
         """File one parsed event under each of its ids."""
         for person_id in streamed.person_ids:
+            if self._is_refused(person_id):
+                continue
             if streamed.interaction is not None:
                 self.add(person_id, streamed.interaction)
             self.note_segment(person_id, streamed.segment)
@@ -141,6 +173,11 @@ class RecentInteractions:
     def __len__(self) -> int:
         with self._lock:
             return len(self._interactions)
+
+
+def _digest(person_id: str) -> str:
+    # the same digest as recsys.erasure.id_digest (which imports the model; this module must not)
+    return hashlib.sha256(person_id.encode()).hexdigest()
 
 
 def interaction_from_event(raw: bytes | str) -> StreamedInteraction | None:

@@ -11,6 +11,7 @@ Functions for the command line (``shoploop recsys …``):
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ import polars as pl
 import structlog
 
 from recsys.dataset import basket_matrix, build_interaction_matrix, load_online_retail
+from recsys.erasure import ErasureLog
 from recsys.evaluate import EvaluationReport, default_rankers, evaluate, format_table, time_split
 from recsys.model import ALSModel, Recommender
 from recsys.registry import ModelRegistry, RunCard
@@ -240,6 +242,18 @@ def live_run_id(settings: RecsysSettings | None = None) -> str:
     """The run serving should use (promoting a better one first), without reading its artifact."""
     settings = settings or RecsysSettings()
     return ModelRegistry(settings.resolved_registry_dir()).promote_best().run_id
+
+
+def erasure_log(settings: RecsysSettings | None = None) -> ErasureLog:
+    """The registry's erasure generation and recently erased id digests (what serving polls)."""
+    settings = settings or RecsysSettings()
+    return ModelRegistry(settings.resolved_registry_dir()).erasure_log()
+
+
+def erase_people(ids: Collection[str], settings: RecsysSettings | None = None) -> dict[str, int]:
+    """Rewrite every saved run without the shoppers ``ids`` (``shoploop privacy forget``); rows removed per run."""
+    settings = settings or RecsysSettings()
+    return ModelRegistry(settings.resolved_registry_dir()).erase_people(ids)
 
 
 def main() -> None:

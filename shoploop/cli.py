@@ -219,7 +219,8 @@ def privacy_forget(
     shopper: Annotated[str, typer.Argument(help="The shopper's userId or anonymousId.")],
     rebuild: Annotated[bool, typer.Option(help="Rebuild the published warehouse without them.")] = True,
 ) -> None:
-    """Erase a shopper's events and profile from the lake, the warehouse and the identity graph."""
+    """Erase a shopper's events and profile from the lake, the warehouse, the identity graph, the recommender's
+    saved models and the order core (profile erased; orders, payments and refunds kept as the law requires)."""
     from shoploop.privacy import forget
 
     report = forget(shopper, rebuild=rebuild)
@@ -227,6 +228,15 @@ def privacy_forget(
     for table, rows in report.rows_removed.items():
         typer.echo(f"  {table}: {rows} rows removed")
     typer.echo(f"  warehouse rebuilt: {'yes' if report.is_warehouse_rebuilt else 'no'}")
+    typer.echo(f"  recommender: {len(report.recommender_rows_removed)} model runs rewritten")
+    order_core = report.order_core
+    if order_core is not None and not order_core.is_database_found:
+        typer.echo(f"  order core: no order database at {order_core.database}; nothing to erase there")
+    elif order_core is not None:
+        typer.echo(f"  order core ({order_core.database}): {len(order_core.accounts)} accounts erased")
+        for account in order_core.accounts:
+            again = " (already erased before)" if account.was_already_erased else ""
+            typer.echo(f"    {account.user_id}{again}: deleted {account.deleted}, kept {account.kept}")
 
 
 @lake_app.command("compact")

@@ -4,8 +4,10 @@ The identity graph gives every id the shopper was seen under; a tombstone in the
 (the lake's writers, the sink and compaction, drop the person's rows that arrive later); their identities leave
 the graph; their rows leave every lake table; the warehouse is rebuilt from the lake so no mart keeps them, and
 the next build starts from scratch again (a build that was running meanwhile may publish them once more). A
-failure half-way can be re-run: the tombstone still names every id. The order core keeps what the law requires
-for orders and invoices and erases its own profile data through its own API.
+failure half-way can be re-run: the tombstone still names every id. Then every saved recommender run loses the
+person (recsys.registry.ModelRegistry.erase_people; serving reloads) and the order core erases their accounts
+through its service layer (api.privacy.erase_accounts: profile gone, orders, payments and refunds kept as the law
+requires).
 """
 
 from __future__ import annotations
@@ -13,8 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from api.privacy import OrderCoreErasure, erase_accounts
+from api.settings import ApiSettings
 from ingestion.collector.identity import IdentityGraph, person_of_new_identity
 from ingestion.collector.settings import CollectorSettings
+from recsys.settings import RecsysSettings
+from recsys.train import erase_people as erase_from_recommender
 from warehouse.erasure import Tombstone, erase_people, read_tombstones, write_tombstone
 from warehouse.lake import request_full_refresh
 from warehouse.publish import build_and_publish
@@ -28,6 +34,8 @@ class ErasureReport:
     erased_at: datetime
     rows_removed: dict[str, int] = field(default_factory=dict)
     is_warehouse_rebuilt: bool = False
+    recommender_rows_removed: dict[str, int] = field(default_factory=dict)  # per model run rewritten
+    order_core: OrderCoreErasure | None = None
 
 
 def forget(
@@ -36,6 +44,8 @@ def forget(
     collector: CollectorSettings | None = None,
     warehouse: WarehouseSettings | None = None,
     rebuild: bool = True,
+    recsys: RecsysSettings | None = None,
+    order_core: ApiSettings | None = None,
 ) -> ErasureReport:
     collector = collector or CollectorSettings()
     warehouse = warehouse or WarehouseSettings()
@@ -69,12 +79,16 @@ def forget(
         # erasure (incremental, from a warehouse holding the person, over the lake before the rewrite) may publish
         # after this rebuild, and would otherwise be the next build's starting point, keeping the person for good.
         request_full_refresh(warehouse.lake_dir)
+    recommender_rows_removed = erase_from_recommender(ids, recsys)
+    order_core_erasure = erase_accounts(ids, order_core)
     return ErasureReport(
         person_id=person,
         ids=ids,
         erased_at=erased_at,
         rows_removed=rows_removed,
         is_warehouse_rebuilt=is_rebuilt,
+        recommender_rows_removed=recommender_rows_removed,
+        order_core=order_core_erasure,
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from threadpoolctl import threadpool_limits
 
+from recsys.erasure import ErasureLog
 from recsys.freshness import RecentInteractions
 from recsys.model import Recommender
 from recsys.registry import NoModelError
@@ -27,6 +28,11 @@ class LiveRecommender:
     background thread that asks the registry for the live run and reads its artifact only when the run
     changed (`live_version`); the old model answers until the new one is in place. Until the first model
     exists each call looks for one (cheap: the registry's state file), so a first training is served at once.
+
+    Erasure (`shoploop privacy forget`): `erasures` reads the registry's erasure log at each of those checks;
+    when its generation moved, the freshness store drops (and refuses for a while) the erased ids and the live
+    artifact, rewritten without them, is read again even if the run did not change. A process therefore serves
+    an erased shopper's personal recommendations for at most `reload_after_s` after the erasure.
     """
 
     def __init__(
@@ -36,9 +42,14 @@ class LiveRecommender:
         reload_after_s: float = 300.0,
         fresh: RecentInteractions | None = None,
         live_version: Callable[[], str] | None = None,
+        erasures: Callable[[], ErasureLog] | None = None,
+        refuse_erased_for_s: float = 600.0,
     ) -> None:
         self._load = load
         self._live_version = live_version
+        self._erasures = erasures
+        self._refuse_erased_for_s = refuse_erased_for_s
+        self._erasure_generation: int | None = None
         self._reload_after_s = reload_after_s
         self._lock = threading.Lock()
         self._current: Recommender | None = None
@@ -77,14 +88,20 @@ class LiveRecommender:
 
     def _reload(self) -> None:
         try:
+            erasures = self._erasures() if self._erasures is not None else None
+            is_erased = erasures is not None and erasures.generation != self._erasure_generation
+            if erasures is not None and is_erased and self.fresh is not None:
+                self.fresh.forget(erasures.id_digests, refuse_for_s=self._refuse_erased_for_s)
             version = self._live_version() if self._live_version is not None else None
-            if version is None or version != self._version or self._current is None:
+            if version is None or version != self._version or self._current is None or is_erased:
                 # Requests score on many threads at once, each a small matrix-vector product: one BLAS
                 # thread per call, or OpenBLAS's own threads fight them for the two cores.
                 threadpool_limits(limits=1, user_api="blas")
                 loaded = self._load()
                 self._current = loaded.with_fresh(self.fresh) if self.fresh is not None else loaded
                 self._version = version
+            if erasures is not None:
+                self._erasure_generation = erasures.generation
         except NoModelError:
             # Keep serving the previous model, if any; popularity answers until the first training.
             log.debug("no trained recommender yet")
