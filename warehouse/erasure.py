@@ -269,6 +269,8 @@ class ErasedKeys:
 
     people: pa.Table
     ids: pa.Table
+    # Every id a tombstone names, whatever the time: the order book's rule (`drop_erased_order_events`).
+    every_id: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, tombstones: Iterable[Tombstone]) -> ErasedKeys:
@@ -279,7 +281,7 @@ class ErasedKeys:
                 people[person] = max(people.get(person, tombstone.people_until), tombstone.people_until)
             for identity in tombstone.ids:
                 ids[identity] = max(ids.get(identity, tombstone.erased_at), tombstone.erased_at)
-        return cls(_lookup(people), _lookup(ids))
+        return cls(_lookup(people), _lookup(ids), frozenset(people) | frozenset(ids))
 
     def __bool__(self) -> bool:
         return bool(self.people.num_rows or self.ids.num_rows)
