@@ -10,7 +10,7 @@ import pytest
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from shoploop.broker import embedded_broker
-from shoploop.kafka import KafkaSettings, TopicSpec, Topics, describe_topic_configs, ensure_topics
+from shoploop.kafka import KafkaSettings, Topics, TopicSpec, describe_topic_configs, ensure_topics
 from tests.support.sink import HOST, broker_port
 
 pytestmark = pytest.mark.integration
