@@ -168,9 +168,8 @@ def ensure_topics(
     try:
         existing = set(admin.list_topics())
         wanted = {spec.name: topic_configs(spec, settings.retention) for spec in topics}
-        for spec in topics:
-            if spec.name in existing:
-                continue
+
+        def create(spec: TopicSpec, configs: dict[str, str]) -> None:
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(
                     [
@@ -178,10 +177,20 @@ def ensure_topics(
                             spec.name,
                             num_partitions=settings.default_partitions,
                             replication_factor=settings.replication_factor,
-                            topic_configs=wanted[spec.name],
+                            topic_configs=configs,
                         )
                     ]
                 )
+
+        for spec in topics:
+            if spec.name in existing:
+                continue
+            try:
+                create(spec, wanted[spec.name])
+            except KafkaError as error:
+                # A cluster that refuses the configs (a policy, an old broker) still gets the topic.
+                log.warning("kafka_topic_configs_not_applied", topics=[spec.name], error=repr(error))
+                create(spec, {"cleanup.policy": "compact"} if spec.compacted else {})
         if wanted:
             _apply_topic_configs(admin, wanted)
     finally:
