@@ -23,12 +23,9 @@ from pathlib import Path
 
 import duckdb
 import orjson
-import structlog
 
 from shoploop.kafka import KafkaSettings
-from warehouse.erasure import ErasedKeys, LakeErasures, prune_tombstones, tombstone_lifetime
-
-log = structlog.get_logger(__name__)
+from warehouse.erasure import ErasedKeys, LakeErasures, prune_expired_tombstones
 
 MANIFEST_PREFIX = ".superseded-"
 
@@ -159,11 +156,7 @@ def compact_table(
     """Compact every partition of one lake table (`shoploop lake compact` runs this for each table); the table
     sits in the lake folder, beside the tombstones of `privacy forget`, which are pruned first once expired under
     `kafka`'s retention (the environment's settings by default)."""
-    lifetime = tombstone_lifetime(kafka or KafkaSettings())
-    if lifetime is not None:
-        pruned = prune_tombstones(table_dir.parent, lifetime=lifetime, now=now or datetime.now(UTC))
-        if pruned:
-            log.info("erasure_tombstones_pruned", tombstones=pruned)
+    prune_expired_tombstones(table_dir.parent, kafka=kafka or KafkaSettings(), now=now or datetime.now(UTC))
     if not table_dir.is_dir():
         return []
     erasures = LakeErasures(table_dir.parent)

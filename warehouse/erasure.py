@@ -29,9 +29,12 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import structlog
 
 from shoploop.kafka import KafkaSettings, TopicRetention
 from warehouse.lake import request_full_refresh
+
+log = structlog.get_logger(__name__)
 
 PERSON_COLUMNS = ("person_id", "anonymous_id", "user_id")
 _UTC_MICROS = pa.timestamp("us", tz="UTC")
@@ -236,6 +239,18 @@ def prune_tombstones(lake_dir: Path, *, lifetime: TombstoneLifetime, now: dateti
                 pruned.append(name)
     if pruned:
         _fsync_directory(directory)
+    return pruned
+
+
+def prune_expired_tombstones(lake_dir: Path, *, kafka: KafkaSettings, now: datetime) -> list[str]:
+    """Prune the tombstones expired under the cluster's retention, none when it does not enforce retention; for
+    whatever runs periodically over the lake (compaction does)."""
+    lifetime = tombstone_lifetime(kafka)
+    if lifetime is None:
+        return []
+    pruned = prune_tombstones(lake_dir, lifetime=lifetime, now=now)
+    if pruned:
+        log.info("erasure_tombstones_pruned", tombstones=pruned)
     return pruned
 
 
