@@ -7,7 +7,8 @@ or the new file, never half of one; files without the person's rows are not touc
 Before the rewrite, the erasure writes a tombstone into the lake (`write_tombstone`): the person ids, every
 anonymousId / userId of the person and the time. Whatever writes lake files afterwards — the events sink taking
 events that were already on Kafka, or that a collector keyed by the old person just after the erasure, the pushes
-sink taking the streams' decisions about the person (judged by the decision's time), and compaction merging
+sink taking the streams' decisions about the person (judged by the decision's time), the order-book sink (every
+order event of the person, whatever its time), and compaction merging
 files that were read before the rewrite — drops those rows (`LakeErasures`, `erased_rows`). A tombstone is
 pruned once no message of the person can reach a lake writer any more (`is_tombstone_prunable`): only on a cluster
 that enforces the topics' retention, which bounds how late a message can still arrive (docs/warehouse.md,
