@@ -3,13 +3,16 @@
 Replay re-runs each letter through the collector's own intake with its original receivedAt and batch
 fields — tracking plan, enrichment, pseudonymisation, identity graph — so an accepted letter becomes exactly
 the event it would have been; its messageId is kept, so replaying twice still reaches the warehouse once.
-Letters that still fail stay where they are.
+Letters that still fail stay where they are. A letter received longer ago than the dead-letter topic's retention
+is not replayed (`is_replayable`): the lake keeps an erased shopper out only as long as the erasure's tombstone,
+which is pruned on that bound (warehouse/erasure.py), so an older letter could bring her back.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -26,6 +29,13 @@ from shoploop.kafka import KafkaSettings, Topics
 class ReplayReport:
     replayed: int
     still_failing: list[DeadLetter]
+    # Received longer ago than the dead-letter topic keeps letters: not replayed.
+    too_old: list[DeadLetter] = field(default_factory=list)
+
+
+def is_replayable(letter: DeadLetter, *, now: datetime, dead_letter_retention: timedelta) -> bool:
+    """Whether a letter is young enough to be replayed: received within the dead-letter topic's retention."""
+    return letter.received_at >= now - dead_letter_retention
 
 
 async def read_dead_letters(settings: KafkaSettings) -> list[DeadLetter]:
@@ -79,11 +89,21 @@ async def replay(
     *,
     timeout_s: float = 10.0,
     collector: CollectorSettings | None = None,
+    now: datetime | None = None,
 ) -> ReplayReport:
-    """Accept again what the current plan accepts and publish it as events; report what still fails.
+    """Accept again what the current plan accepts and publish it as events; report what still fails and what is
+    too old to replay (received before `now` minus the dead-letter retention).
 
     `collector` gives the pseudonym key and the identity graph the collector uses (its settings by default).
     """
+    now = now or datetime.now(UTC)
+    retention = settings.retention.dead_letter_retention
+    too_old = [
+        letter for letter in letters if not is_replayable(letter, now=now, dead_letter_retention=retention)
+    ]
+    letters = [
+        letter for letter in letters if is_replayable(letter, now=now, dead_letter_retention=retention)
+    ]
     collector = collector or CollectorSettings()
     pseudonymiser = Pseudonymiser(collector.pseudonym_key.get_secret_value().encode())
     identity_graph = await asyncio.to_thread(IdentityGraph.from_url, collector.identity_database_url)
@@ -108,4 +128,4 @@ async def replay(
                 replayed += len(accepted)
     finally:
         await publisher.stop()
-    return ReplayReport(replayed=replayed, still_failing=still_failing)
+    return ReplayReport(replayed=replayed, still_failing=still_failing, too_old=too_old)

@@ -380,7 +380,8 @@ def dlq_replay(
     letters = select(asyncio.run(read_dead_letters(settings)), reason_code=reason, event=event)
     report = asyncio.run(replay(settings, letters))
     typer.echo(
-        f"replayed {report.replayed} of {len(letters)}; {len(report.still_failing)} still break the plan"
+        f"replayed {report.replayed} of {len(letters)}; {len(report.still_failing)} still break the plan; "
+        f"{len(report.too_old)} older than the dead-letter retention, not replayed"
     )
 
 

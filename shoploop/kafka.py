@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
 
+import structlog
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from kafka.admin import KafkaAdminClient
+
+log = structlog.get_logger(__name__)
+
+_DAY_MS = 24 * 60 * 60 * 1000
 
 
 class KafkaSettings(BaseSettings):
@@ -21,6 +32,25 @@ class KafkaSettings(BaseSettings):
     )
     default_partitions: int = 4
     replication_factor: int = 1
+    # How long the topics keep records (`retention.ms`; dead-letter topics their own, long enough to replay after a
+    # fix) and how long a segment stays open (`segment.ms`: a record lives up to retention + segment time). Set on
+    # every topic ShopLoop creates, and brought back to these on existing ones, by `ensure_topics`; compacted
+    # topics keep their latest value per key and get neither.
+    topic_retention_ms: int = Field(default=7 * _DAY_MS, gt=0)
+    dead_letter_retention_ms: int = Field(default=14 * _DAY_MS, gt=0)
+    topic_segment_ms: int = Field(default=1 * _DAY_MS, gt=0)
+    # Whether the cluster deletes records past their retention. The embedded broker (Tansu 0.6, in memory) stores
+    # the settings but keeps every record until it stops, so this is false by default; a Kafka cluster sets it
+    # true, and only then does the warehouse prune erasure tombstones (docs/warehouse.md, "Erasure").
+    is_retention_enforced: bool = False
+
+    @property
+    def retention(self) -> TopicRetention:
+        return TopicRetention(
+            retention=timedelta(milliseconds=self.topic_retention_ms),
+            dead_letter_retention=timedelta(milliseconds=self.dead_letter_retention_ms),
+            segment=timedelta(milliseconds=self.topic_segment_ms),
+        )
 
     @property
     def faust_broker_url(self) -> str:
@@ -31,6 +61,48 @@ class KafkaSettings(BaseSettings):
 class TopicSpec:
     name: str
     compacted: bool = False
+
+    @property
+    def is_dead_letter(self) -> bool:
+        """Dead-letter topics are named `<topic>.dlq`."""
+        return self.name.endswith(".dlq")
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRetention:
+    """How long ShopLoop's topics keep a record: `retention` (dead-letter topics: `dead_letter_retention`) once
+    its segment is closed, and a segment closes at most `segment` after its first record — so a record can be
+    read for up to retention + segment after it was written, never longer on a cluster that enforces them."""
+
+    retention: timedelta
+    dead_letter_retention: timedelta
+    segment: timedelta
+
+    @property
+    def longest_record_life(self) -> timedelta:
+        """The longest a record of a non-dead-letter topic can still be read after it was written."""
+        return self.retention + self.segment
+
+
+def topic_configs(spec: TopicSpec, retention: TopicRetention) -> dict[str, str]:
+    """The configs ShopLoop sets on a topic."""
+    if spec.compacted:
+        return {"cleanup.policy": "compact"}
+    kept = retention.dead_letter_retention if spec.is_dead_letter else retention.retention
+    return {
+        "cleanup.policy": "delete",
+        "retention.ms": str(_whole_ms(kept)),
+        "segment.ms": str(_whole_ms(retention.segment)),
+    }
+
+
+def configs_to_change(wanted: Mapping[str, str], current: Mapping[str, str | None]) -> dict[str, str]:
+    """The wanted configs a topic does not have yet (a config the broker does not report counts as different)."""
+    return {name: value for name, value in wanted.items() if current.get(name) != value}
+
+
+def _whole_ms(span: timedelta) -> int:
+    return int(span.total_seconds() * 1000)
 
 
 class Topics:
@@ -78,7 +150,9 @@ class Topics:
 def ensure_topics(
     settings: KafkaSettings, topics: tuple[TopicSpec, ...] = Topics.ALL, *, timeout_s: float = 60.0
 ) -> None:
-    """Create the topics that do not exist yet, waiting for the cluster to answer first."""
+    """Create the topics that do not exist yet with ShopLoop's configs (`topic_configs`), and bring existing
+    ones to them, waiting for the cluster to answer first. A cluster that refuses a config is logged
+    (`kafka_topic_configs_not_applied`), not fatal: the topics still work, only their retention is the cluster's."""
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -93,10 +167,9 @@ def ensure_topics(
             time.sleep(0.5)
     try:
         existing = set(admin.list_topics())
-        for spec in topics:
-            if spec.name in existing:
-                continue
-            configs = {"cleanup.policy": "compact"} if spec.compacted else {}
+        wanted = {spec.name: topic_configs(spec, settings.retention) for spec in topics}
+
+        def create(spec: TopicSpec, configs: dict[str, str]) -> None:
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(
                     [
@@ -108,8 +181,65 @@ def ensure_topics(
                         )
                     ]
                 )
+
+        for spec in topics:
+            if spec.name in existing:
+                continue
+            try:
+                create(spec, wanted[spec.name])
+            except KafkaError as error:
+                # A cluster that refuses the configs (a policy, an old broker) still gets the topic.
+                log.warning("kafka_topic_configs_not_applied", topics=[spec.name], error=repr(error))
+                create(spec, {"cleanup.policy": "compact"} if spec.compacted else {})
+        if wanted:
+            _apply_topic_configs(admin, wanted)
     finally:
         admin.close()
+
+
+def describe_topic_configs(admin: KafkaAdminClient, names: list[str]) -> dict[str, dict[str, str | None]]:
+    """Every config the cluster reports for each topic (name → value)."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    # All configs, not named ones: the embedded broker drops the connection when asked for named configs.
+    described = admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, name, None) for name in names], config_filter="all"
+    )
+    by_topic = described.get("topic", {})
+    return {
+        name: {key: entry.get("value") for key, entry in by_topic.get(name, {}).items()} for name in names
+    }
+
+
+def _apply_topic_configs(admin: KafkaAdminClient, wanted: dict[str, dict[str, str]]) -> None:
+    """Alter the topics whose configs differ from `wanted` (incrementally: other configs are left alone)."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+    from kafka.errors import KafkaError
+
+    try:
+        current = describe_topic_configs(admin, sorted(wanted))
+        changes = {
+            name: change
+            for name, configs in wanted.items()
+            if (change := configs_to_change(configs, current[name]))
+        }
+        if not changes:
+            return
+        results = admin.alter_configs(
+            [
+                ConfigResource(ConfigResourceType.TOPIC, name, configs=change)
+                for name, change in changes.items()
+            ],
+            raise_on_unknown=False,
+        )
+    except (KafkaError, OSError, ValueError) as error:
+        log.warning("kafka_topic_configs_not_applied", topics=sorted(wanted), error=repr(error))
+        return
+    for name, result in results.get("topic", {}).items():
+        if result == "OK":
+            log.info("kafka_topic_configs_set", topic=name, configs=changes[name])
+        else:
+            log.warning("kafka_topic_configs_not_applied", topics=[name], error=str(result))
 
 
 def wait_for_kafka(settings: KafkaSettings, *, timeout_s: float = 60.0) -> None:

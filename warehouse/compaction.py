@@ -18,12 +18,14 @@ import os
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import orjson
 
-from warehouse.erasure import ErasedKeys, LakeErasures
+from shoploop.kafka import KafkaSettings
+from warehouse.erasure import ErasedKeys, LakeErasures, prune_expired_tombstones
 
 MANIFEST_PREFIX = ".superseded-"
 
@@ -142,10 +144,19 @@ def _compact(
 
 
 def compact_table(
-    table_dir: Path, *, id_column: str, order_column: str, min_files: int = 8, grace_s: float = 900.0
+    table_dir: Path,
+    *,
+    id_column: str,
+    order_column: str,
+    min_files: int = 8,
+    grace_s: float = 900.0,
+    kafka: KafkaSettings | None = None,
+    now: datetime | None = None,
 ) -> list[CompactionResult]:
     """Compact every partition of one lake table (`shoploop lake compact` runs this for each table); the table
-    sits in the lake folder, beside the tombstones of `privacy forget`."""
+    sits in the lake folder, beside the tombstones of `privacy forget`, which are pruned first once expired under
+    `kafka`'s retention (the environment's settings by default)."""
+    prune_expired_tombstones(table_dir.parent, kafka=kafka or KafkaSettings(), now=now or datetime.now(UTC))
     if not table_dir.is_dir():
         return []
     erasures = LakeErasures(table_dir.parent)

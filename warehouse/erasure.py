@@ -7,9 +7,12 @@ or the new file, never half of one; files without the person's rows are not touc
 Before the rewrite, the erasure writes a tombstone into the lake (`write_tombstone`): the person ids, every
 anonymousId / userId of the person and the time. Whatever writes lake files afterwards — the events sink taking
 events that were already on Kafka, or that a collector keyed by the old person just after the erasure, the pushes
-sink taking the streams' decisions about the person (judged by the decision's time), and compaction merging
-files that were read before the rewrite — drops those rows (`LakeErasures`, `erased_rows`). Tombstones are
-never removed: nothing bounds how late a message of the person can still arrive (docs/warehouse.md, "Erasure").
+sink taking the streams' decisions about the person (judged by the decision's time), the order-book sink (every
+order event of the person, whatever its time), and compaction merging
+files that were read before the rewrite — drops those rows (`LakeErasures`, `erased_rows`). A tombstone is
+pruned once no message of the person can reach a lake writer any more (`is_tombstone_prunable`): only on a cluster
+that enforces the topics' retention, which bounds how late a message can still arrive (docs/warehouse.md,
+"Erasure").
 """
 
 from __future__ import annotations
@@ -20,15 +23,19 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import structlog
 
+from shoploop.kafka import KafkaSettings, TopicRetention
 from warehouse.lake import request_full_refresh
+
+log = structlog.get_logger(__name__)
 
 PERSON_COLUMNS = ("person_id", "anonymous_id", "user_id")
 _UTC_MICROS = pa.timestamp("us", tz="UTC")
@@ -139,7 +146,7 @@ def writing_to_lake(lake_dir: Path) -> AbstractContextManager[None]:
 
 def write_tombstone(lake_dir: Path, tombstone: Tombstone) -> Path:
     """Record an erasure in the lake: a new file, written whole and renamed into place (append-only; a tombstone
-    is never changed or removed by ShopLoop)."""
+    is never changed, and removed only once it has expired, `prune_tombstones`)."""
     directory = tombstones_dir(lake_dir)
     directory.mkdir(parents=True, exist_ok=True)
     stamp = tombstone.erased_at.strftime("%Y%m%dT%H%M%S%f")
@@ -151,12 +158,101 @@ def write_tombstone(lake_dir: Path, tombstone: Tombstone) -> Path:
         os.fsync(file.fileno())
     with _locked(lake_dir, exclusive=True):
         os.replace(temporary, path)
+    _fsync_directory(directory)  # the rename survives a crash before the files are rewritten
+    return path
+
+
+def _fsync_directory(directory: Path) -> None:
     directory_fd = os.open(directory, os.O_RDONLY)
     try:
-        os.fsync(directory_fd)  # the rename survives a crash before the files are rewritten
+        os.fsync(directory_fd)
     finally:
         os.close(directory_fd)
-    return path
+
+
+# -- when a tombstone may go -----------------------------------------------------------------------------------
+
+# Beyond the bound, for clocks of hosts that differ and a writer's batch in hand.
+TOMBSTONE_MARGIN = timedelta(days=1)
+# A message can pass two topics after the erasure: an event, then what the streams decided from it (a trigger, a
+# push) — judged by the decision's time, which can be the event's own.
+TOPIC_HOPS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class TombstoneLifetime:
+    """How long a message of an erased person can still reach a lake writer after its tombstone's rules end
+    (`people_until`).
+
+    `record_life` is the longest a record stays readable on a topic feeding the lake (retention + segment time),
+    `dead_letter_replay` how old a dead letter may be and still be replayed onto `shoploop.events` with its
+    original receivedAt (the dead-letter topic's retention; `shoploop dlq replay` refuses older letters), and
+    `margin` the slack on top.
+    """
+
+    record_life: timedelta
+    dead_letter_replay: timedelta
+    margin: timedelta = TOMBSTONE_MARGIN
+
+    @classmethod
+    def of(cls, retention: TopicRetention, *, margin: timedelta = TOMBSTONE_MARGIN) -> TombstoneLifetime:
+        return cls(retention.longest_record_life, retention.dead_letter_retention, margin)
+
+
+def tombstone_lifetime(settings: KafkaSettings) -> TombstoneLifetime | None:
+    """The lifetime the cluster's retention gives tombstones, or None (keep them for good) when the cluster does
+    not enforce retention (`is_retention_enforced`; the embedded broker keeps every record)."""
+    return TombstoneLifetime.of(settings.retention) if settings.is_retention_enforced else None
+
+
+def tombstone_expires_at(tombstone: Tombstone, lifetime: TombstoneLifetime) -> datetime:
+    """After this, no message the tombstone's rules drop can still arrive: the last one (keyed by the person up to
+    `people_until`, or a dead letter received before it) is replayed at the latest `dead_letter_replay` later, and
+    it and what the streams decide from it each live at most `record_life` on their topic."""
+    return (
+        tombstone.people_until
+        + lifetime.dead_letter_replay
+        + TOPIC_HOPS * lifetime.record_life
+        + lifetime.margin
+    )
+
+
+def is_tombstone_prunable(tombstone: Tombstone, *, now: datetime, lifetime: TombstoneLifetime) -> bool:
+    return now >= tombstone_expires_at(tombstone, lifetime)
+
+
+def prune_tombstones(lake_dir: Path, *, lifetime: TombstoneLifetime, now: datetime) -> list[str]:
+    """Remove the tombstones that have expired at `now`, under the erasure lock (exclusive, as a tombstone is
+    written); returns the names removed."""
+    directory = tombstones_dir(lake_dir)
+    names = sorted(_tombstone_names(directory))
+    if not names:
+        return []
+    pruned: list[str] = []
+    with _locked(lake_dir, exclusive=True):
+        for name in names:
+            try:
+                tombstone = Tombstone.from_json((directory / name).read_bytes())
+            except FileNotFoundError:
+                continue  # pruned by another compaction meanwhile
+            if is_tombstone_prunable(tombstone, now=now, lifetime=lifetime):
+                (directory / name).unlink(missing_ok=True)
+                pruned.append(name)
+    if pruned:
+        _fsync_directory(directory)
+    return pruned
+
+
+def prune_expired_tombstones(lake_dir: Path, *, kafka: KafkaSettings, now: datetime) -> list[str]:
+    """Prune the tombstones expired under the cluster's retention, none when it does not enforce retention; for
+    whatever runs periodically over the lake (compaction does)."""
+    lifetime = tombstone_lifetime(kafka)
+    if lifetime is None:
+        return []
+    pruned = prune_tombstones(lake_dir, lifetime=lifetime, now=now)
+    if pruned:
+        log.info("erasure_tombstones_pruned", tombstones=pruned)
+    return pruned
 
 
 def _tombstone_names(directory: Path) -> set[str]:
@@ -171,11 +267,15 @@ def _tombstone_names(directory: Path) -> set[str]:
 
 
 def read_tombstones(lake_dir: Path) -> list[Tombstone]:
-    """Every erasure recorded in the lake, oldest first."""
+    """Every erasure recorded in the lake (and not pruned), oldest first."""
     directory = tombstones_dir(lake_dir)
-    return [
-        Tombstone.from_json((directory / name).read_bytes()) for name in sorted(_tombstone_names(directory))
-    ]
+    tombstones = []
+    for name in sorted(_tombstone_names(directory)):
+        try:
+            tombstones.append(Tombstone.from_json((directory / name).read_bytes()))
+        except FileNotFoundError:
+            continue  # pruned since the listing
+    return tombstones
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +285,8 @@ class ErasedKeys:
 
     people: pa.Table
     ids: pa.Table
+    # Every id a tombstone names, whatever the time: the order book's rule (`drop_erased_order_events`).
+    every_id: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, tombstones: Iterable[Tombstone]) -> ErasedKeys:
@@ -195,7 +297,7 @@ class ErasedKeys:
                 people[person] = max(people.get(person, tombstone.people_until), tombstone.people_until)
             for identity in tombstone.ids:
                 ids[identity] = max(ids.get(identity, tombstone.erased_at), tombstone.erased_at)
-        return cls(_lookup(people), _lookup(ids))
+        return cls(_lookup(people), _lookup(ids), frozenset(people) | frozenset(ids))
 
     def __bool__(self) -> bool:
         return bool(self.people.num_rows or self.ids.num_rows)
@@ -256,10 +358,17 @@ class LakeErasures:
 
     def keys(self) -> ErasedKeys:
         directory = tombstones_dir(self.lake_dir)
-        new = _tombstone_names(directory) - self._loaded.keys()
-        if new:
+        names = _tombstone_names(directory)
+        new = names - self._loaded.keys()
+        pruned = self._loaded.keys() - names
+        if new or pruned:
+            for name in pruned:
+                del self._loaded[name]
             for name in sorted(new):
-                self._loaded[name] = Tombstone.from_json((directory / name).read_bytes())
+                try:
+                    self._loaded[name] = Tombstone.from_json((directory / name).read_bytes())
+                except FileNotFoundError:
+                    continue  # pruned since the listing
             self._keys = ErasedKeys.of(self._loaded.values())
         return self._keys
 

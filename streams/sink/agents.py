@@ -5,7 +5,8 @@ event_id, see warehouse/dedup.py) before it is written as one new file, so a re-
 client's retry adds nothing. An events batch is checked only against the lake files from its own Kafka
 partitions (`batch_origin`), so sink workers holding different partitions do not read each other's files.
 Events are decoded a batch at a time into Arrow (streams/sink/events.py). The streams' push decisions, sends
-and opens become push records (streams/sink/pushes.py).
+and opens become push records (streams/sink/pushes.py). Every sink leaves out what `privacy forget`'s tombstones
+erase (warehouse/erasure.py); the order book every event of an erased shopper (`without_erased_shoppers`).
 """
 
 from __future__ import annotations
@@ -55,10 +56,37 @@ def decode_order_events(
     return events, broken
 
 
+def without_erased_shoppers(events: list[OrderBookEvent], erased_ids: frozenset[str]) -> list[OrderBookEvent]:
+    """The order-book events whose user is not an erased shopper, whatever their time: `privacy forget` removed
+    all of her order-book rows from the lake, and an order placed before the erasure goes on after it (paid,
+    shipped, refunded) — kept, those would be payments and refunds of an order the lake no longer holds."""
+    if not erased_ids:
+        return events
+    return [event for event in events if event.user_id not in erased_ids]
+
+
 def write_new_order_events(
+    order_book_dir: Path,
+    seen: LakeIds,
+    events: list[OrderBookEvent],
+    *,
+    erasures: LakeErasures | None = None,
+) -> tuple[int, list[Path]]:
+    """Write the order-book events the lake does not hold yet (by event_id); with `erasures` (the lake's
+    tombstones), none of an erased shopper's (`without_erased_shoppers`)."""
+    if erasures is None:
+        return _write_new_order_events(order_book_dir, seen, events)
+    # Held from reading the tombstones until the file is in place, as the events sink does (warehouse/erasure.py).
+    with erasures.writing():
+        kept = without_erased_shoppers(events, erasures.keys().every_id)
+        erasures.dropped_last = len(events) - len(kept)
+        erasures.dropped_total += erasures.dropped_last
+        return _write_new_order_events(order_book_dir, seen, kept)
+
+
+def _write_new_order_events(
     order_book_dir: Path, seen: LakeIds, events: list[OrderBookEvent]
 ) -> tuple[int, list[Path]]:
-    """Write the order-book events the lake does not hold yet (by event_id)."""
     fresh = seen.new_rows(events, id_of=lambda e: e.event_id, day_of=lambda e: e.occurred_date)
     if not fresh:
         return 0, []
@@ -132,6 +160,7 @@ def register_sink(
     decoder = EventDecoder()
     erasures = LakeErasures(events_dir.parent)  # `privacy forget`'s tombstones: erased people are not written
     seen_order_events = LakeIds(order_book, id_column="event_id", partition_key=ORDER_BOOK_PARTITION_KEY)
+    order_erasures = LakeErasures(events_dir.parent)  # its own: each sink writes from its own thread
     dead_letters = app.topic(Topics.EVENTS_DEAD_LETTER.name, value_type=bytes, value_serializer="raw")
 
     async def write_events(records: list[ConsumerRecord[bytes, bytes]], partition_count: int | None) -> None:
@@ -290,12 +319,18 @@ def register_sink(
                 )
             if events:
                 written, files = await asyncio.to_thread(
-                    write_new_order_events, order_book, seen_order_events, events
+                    write_new_order_events, order_book, seen_order_events, events, erasures=order_erasures
                 )
+                if order_erasures.dropped_last:
+                    log.info(
+                        "order_book_sink_dropped_erased",
+                        events=order_erasures.dropped_last,
+                        total=order_erasures.dropped_total,
+                    )
                 log.info(
                     "order_book_sink_wrote",
                     events=written,
-                    duplicates=len(events) - written,
+                    duplicates=len(events) - order_erasures.dropped_last - written,
                     files=[f.name for f in files],
                 )
 
