@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -227,6 +228,10 @@ def privacy_forget(
     for table, rows in report.rows_removed.items():
         typer.echo(f"  {table}: {rows} rows removed")
     typer.echo(f"  warehouse rebuilt: {'yes' if report.is_warehouse_rebuilt else 'no'}")
+    if report.streams_not_told:
+        message = f"{report.streams_not_told}; run `shoploop privacy forget` again once Kafka is reachable"
+        typer.echo(json.dumps({"code": "streams_not_told", "message": message}), err=True)
+        raise typer.Exit(3)
 
 
 @lake_app.command("compact")

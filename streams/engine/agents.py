@@ -198,7 +198,7 @@ def register_decisions(
             await consumer.topics()
             partitions = [
                 TopicPartition(topic, partition)
-                for topic in (Topics.EVENTS.name, Topics.ORDERS.name)
+                for topic in (Topics.EVENTS.name, Topics.ORDERS.name, Topics.PRIVACY_ERASURES.name)
                 for partition in sorted(consumer.partitions_for_topic(topic) or ())
             ]
             consumer.assign(partitions)

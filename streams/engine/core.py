@@ -67,6 +67,16 @@ class Forgotten:
     index_entries: int = 0
     shares_anonymised: int = 0
 
+    def as_counts(self) -> dict[str, int]:
+        return {
+            "persons": self.persons,
+            "pending_pushes": self.pending_pushes,
+            "pending_inputs": self.pending_inputs,
+            "parked_facts": self.parked_facts,
+            "index_entries": self.index_entries,
+            "shares_anonymised": self.shares_anonymised,
+        }
+
 
 @dataclass
 class Erased:
@@ -434,7 +444,9 @@ class Engine:
         if self.now is None or until > self.now:
             self.now = until
         if self.erasure_guards and any(self.now > guard.people_until for guard in self.erasure_guards):
-            self._set_guards([guard for guard in self.erasure_guards if self.now <= guard.people_until])
+            self.set_erasure_guards(
+                [guard for guard in self.erasure_guards if self.now <= guard.people_until]
+            )
         return outputs
 
     # -- erasure ---------------------------------------------------------------------------------------
@@ -533,7 +545,7 @@ class Engine:
                 self.erased.shares.add(share_id)
                 anonymised += 1
         if guard is not None:
-            self._set_guards([*self.erasure_guards, guard])
+            self.set_erasure_guards([*self.erasure_guards, guard])
         return Forgotten(
             persons=len(gone),
             pending_pushes=len(pushes),
@@ -551,7 +563,7 @@ class Engine:
         self.changed_index.discard((kind, key))
         self.erased.facts.add((kind, key))
 
-    def _set_guards(self, guards: list[ErasureGuard]) -> None:
+    def set_erasure_guards(self, guards: list[ErasureGuard]) -> None:
         self.erasure_guards = guards
         self._guarded_persons, self._guarded_ids = {}, {}
         for guard in guards:
