@@ -64,14 +64,17 @@ def announce_erasure(
     )
     producer = None
     try:
-        # An older cluster may not have the topic yet; this is also the check that the cluster answers.
-        ensure_topics(kafka, (Topics.PRIVACY_ERASURES,), timeout_s=timeout_s)
+        # The producer's bootstrap is bounded by `timeout_s` (the admin client's is not): it checks first
+        # that the cluster answers. An older cluster may not have the topic yet.
         producer = KafkaProducer(
             bootstrap_servers=kafka.bootstrap_servers,
             acks="all",
             max_block_ms=int(timeout_s * 1000),
             request_timeout_ms=int(timeout_s * 1000),
+            bootstrap_timeout_ms=int(timeout_s * 1000),
+            delivery_timeout_ms=int(2 * timeout_s * 1000),
         )
+        ensure_topics(kafka, (Topics.PRIVACY_ERASURES,), timeout_s=timeout_s)
         key = min(erasure.person_ids).encode()
         producer.send(Topics.PRIVACY_ERASURES.name, erasure_message(erasure), key).get(timeout=timeout_s)
     except (KafkaError, OSError) as error:
