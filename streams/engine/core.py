@@ -478,10 +478,11 @@ class Engine:
                 devices.add(person.device_id)
             self.dirty.discard(person_id)
         self.erased.persons |= gone
-        for user_id, person_id in list(self.person_by_user.items()):
-            if person_id in gone or user_id in users:
-                del self.person_by_user[user_id]
-                users.add(user_id)
+        # Scans collect their hits first (no copy of each index: an erasure in a large state stays ~0.1 s).
+        linked = [u for u, person_id in self.person_by_user.items() if person_id in gone or u in users]
+        for user_id in linked:
+            del self.person_by_user[user_id]
+        users.update(linked)
         everyone = gone | named
         # Her pushes: what waits on the due-heap (scheduled, deferred to the end of quiet hours).
         pushes = {(person_id, rule_id) for _, person_id, rule_id, _ in self._due if person_id in everyone}
@@ -519,31 +520,31 @@ class Engine:
             if self.orders_by_user.pop(user_id, None) is not None:
                 index_entries += 1
                 self._erase_entry("orders", user_id)
-        for order_id, person_id in list(self.person_by_order.items()):
-            if person_id in everyone:
-                del self.person_by_order[order_id]
-                self._erase_fact("order_person", order_id)
-                index_entries += 1
-        for device_id, accounts in list(self.accounts_by_device.items()):
-            if accounts & users:
-                accounts -= users
-                if not accounts:
-                    del self.accounts_by_device[device_id]
-                self._erase_fact("device", device_id)
-                index_entries += 1
+        for order_id in [o for o, person_id in self.person_by_order.items() if person_id in everyone]:
+            del self.person_by_order[order_id]
+            self._erase_fact("order_person", order_id)
+            index_entries += 1
+        shared = [d for d, accounts in self.accounts_by_device.items() if not accounts.isdisjoint(users)]
+        for device_id in shared:
+            accounts = self.accounts_by_device[device_id]
+            accounts -= users
+            if not accounts:
+                del self.accounts_by_device[device_id]
+            self._erase_fact("device", device_id)
+            index_entries += 1
         for user_id, reason in [flag for flag in self.flagged_reasons if flag[0] in users]:
             self.flagged_reasons.discard((user_id, reason))
             self._erase_fact("flag", f"{user_id}\x1f{reason}")
             index_entries += 1
         # Her shares stay in the tree, naming no one: other shoppers' roots, depths and attributions hold.
-        anonymised = 0
-        for share_id, node in list(self.shares.items()):
-            if node.sharer_person_id in everyone or (
-                node.sharer_user_id is not None and node.sharer_user_id in users
-            ):
-                self.shares[share_id] = anonymised_share(node)
-                self.erased.shares.add(share_id)
-                anonymised += 1
+        hers = [
+            node
+            for node in self.shares.values()
+            if node.sharer_person_id in everyone or node.sharer_user_id in users
+        ]
+        for node in hers:
+            self.shares[node.share_id] = anonymised_share(node)
+            self.erased.shares.add(node.share_id)
         if guard is not None:
             self.set_erasure_guards([*self.erasure_guards, guard])
         return Forgotten(
@@ -552,7 +553,7 @@ class Engine:
             pending_inputs=dropped_inputs,
             parked_facts=parked_facts,
             index_entries=index_entries,
-            shares_anonymised=anonymised,
+            shares_anonymised=len(hers),
         )
 
     def _erase_entry(self, kind: str, key: str) -> None:
