@@ -1,4 +1,4 @@
-"""The decisions task: events, order facts and rules in; triggers, attributions, rewards, flags out.
+"""The decisions task: events, order facts, rules and erasures in; triggers, attributions, rewards, flags out.
 
 The input topics are read by a plain aiokafka consumer in batches (Faust's per-message path would cost more
 than deciding); the same batch feeds the live metrics. The state lives in memory and is checkpointed once

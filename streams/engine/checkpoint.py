@@ -8,6 +8,9 @@ flushed, and only then is the small shop row — input offsets, clocks, the live
 written and flushed. A restore takes what the last shop row's epoch covers and deletes the rest, so the
 state always matches the offsets it restarts from: an input re-read after a crash is applied to the state
 from before it, never twice (an accepted consent is one quota, a send consumes one).
+
+An erasure (`privacy forget`, read from its topic with the inputs) makes the next batch rewrite every row that
+named the person, and its shop row lists what the batch superseded, so no restart brings her back.
 """
 
 from __future__ import annotations
