@@ -9,6 +9,7 @@ her late inputs by the same rules. A re-run of `forget` sends it again: applying
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -62,6 +63,9 @@ def announce_erasure(
         erased_at=erased_at,
         people_until=erased_at + person_window,
     )
+    if not _is_listening(kafka.bootstrap_servers, timeout_s=min(timeout_s, 2.0)):
+        # Refused at once: no reason to wait for the producer's bootstrap to give up.
+        return f"the streams were not told (Kafka at {kafka.bootstrap_servers}: no broker answers)"
     producer = None
     try:
         # The producer's bootstrap is bounded by `timeout_s` (the admin client's is not): it checks first
@@ -83,6 +87,18 @@ def announce_erasure(
         if producer is not None:
             producer.close(timeout=timeout_s)
     return None
+
+
+def _is_listening(bootstrap_servers: str, *, timeout_s: float) -> bool:
+    """Whether any bootstrap server accepts a TCP connection (a refused one fails at once)."""
+    for server in bootstrap_servers.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout_s):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
 
 
 def apply_erasure(engine: Engine, raw: bytes) -> list[Output]:
