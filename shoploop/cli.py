@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -237,6 +238,10 @@ def privacy_forget(
         for account in order_core.accounts:
             again = " (already erased before)" if account.was_already_erased else ""
             typer.echo(f"    {account.user_id}{again}: deleted {account.deleted}, kept {account.kept}")
+    if report.streams_not_told:
+        message = f"{report.streams_not_told}; run `shoploop privacy forget` again once Kafka is reachable"
+        typer.echo(json.dumps({"code": "streams_not_told", "message": message}), err=True)
+        raise typer.Exit(3)
 
 
 @lake_app.command("compact")

@@ -130,6 +130,8 @@ class Topics:
     REWARD_COMMANDS = TopicSpec("shoploop.streams.reward-commands")
     ACCOUNT_FLAGS = TopicSpec("shoploop.streams.account-flags")
     STREAMS_DEAD_LETTER = TopicSpec("shoploop.streams.dlq")
+    # `privacy forget`'s erasures, for the streams to erase their own state (streams/erasure.py).
+    PRIVACY_ERASURES = TopicSpec("shoploop.privacy.erasures")
 
     ALL: tuple[TopicSpec, ...] = (
         EVENTS,
@@ -144,6 +146,7 @@ class Topics:
         REWARD_COMMANDS,
         ACCOUNT_FLAGS,
         STREAMS_DEAD_LETTER,
+        PRIVACY_ERASURES,
     )
 
 

@@ -21,6 +21,8 @@ from ingestion.collector.identity import IdentityGraph, person_of_new_identity
 from ingestion.collector.settings import CollectorSettings
 from recsys.settings import RecsysSettings
 from recsys.train import erase_people as erase_from_recommender
+from shoploop.kafka import KafkaSettings
+from streams.erasure import announce_erasure
 from warehouse.erasure import Tombstone, erase_people, read_tombstones, write_tombstone
 from warehouse.lake import request_full_refresh
 from warehouse.publish import build_and_publish
@@ -36,6 +38,8 @@ class ErasureReport:
     is_warehouse_rebuilt: bool = False
     recommender_rows_removed: dict[str, int] = field(default_factory=dict)  # per model run rewritten
     order_core: OrderCoreErasure | None = None
+    # Why the streams' state was not erased (Kafka unreachable): None once the erasure is on their topic.
+    streams_not_told: str | None = None
 
 
 def forget(
@@ -46,6 +50,7 @@ def forget(
     rebuild: bool = True,
     recsys: RecsysSettings | None = None,
     order_core: ApiSettings | None = None,
+    kafka: KafkaSettings | None = None,
 ) -> ErasureReport:
     collector = collector or CollectorSettings()
     warehouse = warehouse or WarehouseSettings()
@@ -69,6 +74,9 @@ def forget(
     # tombstones before this one has its file in place by the time this one is (`writing_to_lake`), so the
     # rewrite finds that file; one that starts after drops the rows itself.
     erased_at = _write_tombstone(warehouse, people=people, ids=identities)
+    # The streams erase their own state (carts, scheduled pushes, share tree) from their erasures topic.
+    streams_not_told = announce_erasure(person_ids=people, ids=people | identities, erased_at=erased_at,
+        person_window=timedelta(seconds=warehouse.erasure_person_window_s), kafka=kafka or KafkaSettings())  # fmt: skip
     rows_removed = {
         table_dir.name: erase_people(table_dir, ids)
         for table_dir in (warehouse.events_dir, warehouse.order_book_dir, warehouse.pushes_dir)
@@ -89,6 +97,7 @@ def forget(
         is_warehouse_rebuilt=is_rebuilt,
         recommender_rows_removed=recommender_rows_removed,
         order_core=order_core_erasure,
+        streams_not_told=streams_not_told,
     )
 
 

@@ -1,4 +1,4 @@
-"""The decisions task: events, order facts and rules in; triggers, attributions, rewards, flags out.
+"""The decisions task: events, order facts, rules and erasures in; triggers, attributions, rewards, flags out.
 
 The input topics are read by a plain aiokafka consumer in batches (Faust's per-message path would cost more
 than deciding); the same batch feeds the live metrics. The state lives in memory and is checkpointed once
@@ -198,7 +198,7 @@ def register_decisions(
             await consumer.topics()
             partitions = [
                 TopicPartition(topic, partition)
-                for topic in (Topics.EVENTS.name, Topics.ORDERS.name)
+                for topic in (Topics.EVENTS.name, Topics.ORDERS.name, Topics.PRIVACY_ERASURES.name)
                 for partition in sorted(consumer.partitions_for_topic(topic) or ())
             ]
             consumer.assign(partitions)

@@ -8,6 +8,9 @@ flushed, and only then is the small shop row — input offsets, clocks, the live
 written and flushed. A restore takes what the last shop row's epoch covers and deletes the rest, so the
 state always matches the offsets it restarts from: an input re-read after a crash is applied to the state
 from before it, never twice (an accepted consent is one quota, a send consumes one).
+
+An erasure (`privacy forget`, read from its topic with the inputs) makes the next batch rewrite every row that
+named the person, and its shop row lists what the batch superseded, so no restart brings her back.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import orjson
 
 from ingestion.contract.event import EVENT_SEPARATOR, event_values
 from shoploop.kafka import Topics
-from streams.engine.core import Engine, Output, PersonState
+from streams.engine.core import Engine, Erased, ErasureGuard, Output, PersonState
+from streams.erasure import apply_erasure
 from streams.ids import stable_id
 from streams.inputs import Activity, BadInput, OrderFact, activity_from_json, order_fact_from_json
 from streams.referrals.models import ShareNode
@@ -130,22 +134,30 @@ class PersonPages:
         *,
         encode: Callable[[str], bytes] | None = None,
         number: int | None = None,
+        removed: set[str] | frozenset[str] = frozenset(),
     ) -> tuple[list[tuple[str, bytes]], list[str]]:
         """(rows to write, rows to delete) for a batch that changed `changed`; each entry is `encode(id)`
-        (default: the person's JSON). `number` numbers the rows (the checkpoint's epoch)."""
+        (default: the person's JSON). `number` numbers the rows (the checkpoint's epoch). The pages holding a
+        `removed` id (an erased person) are rewritten whole without it, so no row keeps it."""
         if number is not None:
             self.next_page = number
         if encode is None:
             assert persons is not None
             encode = lambda person_id: persons[person_id].to_json()  # noqa: E731
-        moving, left = set(changed), set()
+        moving, left, rewrite = set(changed), set(), set()
+        for person_id in removed:
+            old = self.page_of.pop(person_id, None)
+            if old is not None:
+                self.members[old].discard(person_id)
+                left.add(old)
+                rewrite.add(old)
         for person_id in changed:
             old = self.page_of.get(person_id)
             if old is not None:
                 self.members[old].discard(person_id)
                 left.add(old)
         for key in left:
-            if 4 * len(self.members[key]) < self.size[key]:
+            if key in rewrite or 4 * len(self.members[key]) < self.size[key]:
                 moving |= self.members[
                     key
                 ]  # compaction: few current persons left; rewrite them with the batch
@@ -192,6 +204,7 @@ def shop_state(engine: Engine) -> dict[str, Any]:
         "sold_out": sorted(engine.sold_out),
         "suppressed": engine.suppressed,
         "newest_paid_at": engine.newest_paid_at.isoformat() if engine.newest_paid_at else None,
+        "erasure_guards": [guard.to_dict() for guard in engine.erasure_guards],
     }
 
 
@@ -268,6 +281,7 @@ def restore_engine(
         engine.newest_paid_at = (
             datetime.fromisoformat(shop["newest_paid_at"]) if shop.get("newest_paid_at") else None
         )
+        engine.set_erasure_guards([ErasureGuard.from_dict(g) for g in shop.get("erasure_guards", ())])
     index = list(index)
     for row in list(index):
         if row["kind"] == "facts":
@@ -306,6 +320,7 @@ def restore_engine(
     engine.dirty.clear()
     engine.new_shares.clear()
     engine.changed_index.clear()
+    engine.erased = Erased()
 
 
 class Record(Protocol):
@@ -330,12 +345,17 @@ def offer_records(
     offered: list[Offered] = []
     activities: list[Activity] = []
     events_topic, orders_topic, offer = Topics.EVENTS.name, Topics.ORDERS.name, engine.offer
+    erasures_topic = Topics.PRIVACY_ERASURES.name
     for message in records:
         source = f"{message.topic}:{message.partition}"
         if message.offset < next_offsets.get(source, 0):
             continue  # offered before a restart: its effect is in the restored state
         next_offsets[source] = message.offset + 1
         value = message.value or b""
+        if message.topic == erasures_topic:
+            # At once, between the inputs around it: what was offered before is still buffered, and goes.
+            results += apply_erasure(engine, value)
+            continue
         is_event = message.topic == events_topic
         parse = order_fact_from_json if message.topic == orders_topic else activity_from_json
         # An events record carries one or more events as JSON lines (most carry one: no split needed); an
@@ -401,8 +421,10 @@ class Checkpoint:
         self.chunks: dict[str, set[str]] = {}
         self.chunk_of: dict[str, str] = {}
         self.epoch = 1  # the epoch of the batch being written
-        # Rows the written batch superseded: deleted by the next batch, once this one is committed.
-        self.superseded: list[tuple[MutableMapping[str, Any], str]] = []
+        # Rows the written batch superseded, as (table name, key): deleted by the next batch, once this one is
+        # committed. The shop row lists them too, so a restore after that commit ignores them (an erased
+        # person's old page must not come back).
+        self.superseded: list[tuple[str, str]] = []
 
     def restore(self, engine: Engine) -> None:
         """Rebuild `engine` from what the last committed shop row covers; delete the rest."""
@@ -412,10 +434,15 @@ class Checkpoint:
         live_chunks = (shop_row or {}).get("pending_chunks")
         highest = committed or 0
         garbage: list[tuple[MutableMapping[str, Any], str]] = []
+        # Rows the committed batch superseded (not deleted yet: the next batch would have): never restored.
+        superseded = {(id(getattr(t, name)), key) for name, key in (shop_row or {}).get("superseded", ())}
 
         def keep(table: MutableMapping[str, Any], key: str, epoch: int) -> bool:
             nonlocal highest
             highest = max(highest, epoch)
+            if (id(table), key) in superseded:
+                garbage.append((table, key))
+                return False
             if committed is None or epoch <= committed:
                 return True
             garbage.append((table, key))
@@ -474,13 +501,16 @@ class Checkpoint:
     ) -> None:
         """Write what the batch changed, as rows of this epoch; proportional to the batch, never to the state."""
         t, epoch = self.tables, self.epoch
-        for table, key in self.superseded:  # the previous batch is committed: what it superseded can go
-            table.pop(key, None)
+        for name, key in self.superseded:  # the previous batch is committed: what it superseded can go
+            getattr(t, name).pop(key, None)
         self.superseded = []
-        rows, deleted = self.persons.write(engine.dirty, engine.persons, number=epoch)
+        erased, engine.erased = engine.erased, Erased()
+        if erased:
+            self._rewrite_rows_naming(engine, erased)
+        rows, deleted = self.persons.write(engine.dirty, engine.persons, number=epoch, removed=erased.persons)
         for key, raw in rows:
             t.persons[key] = raw
-        self.superseded += [(t.persons, key) for key in deleted]
+        self.superseded += [("persons", key) for key in deleted]
         engine.dirty.clear()
         # New shares never change: a batch writes them as pages of many shares.
         new_shares = [_share_to_dict(engine.shares[share_id]) for share_id in sorted(engine.new_shares)]
@@ -501,11 +531,14 @@ class Checkpoint:
             t.index[f"{row_key}\x1f{epoch}"] = {**row, "epoch": epoch}  # never the key of a committed row
         engine.changed_index.clear()
         rows, deleted = self.entries.write(
-            changed_entries, encode=lambda entry_id: entry_row(engine, entry_id), number=epoch
+            changed_entries,
+            encode=lambda entry_id: entry_row(engine, entry_id),
+            number=epoch,
+            removed=erased.entries,
         )
         for key, raw in rows:
             t.entries[key] = raw
-        self.superseded += [(t.entries, key) for key in deleted]
+        self.superseded += [("entries", key) for key in deleted]
         for chunk in _split(new_chunk or [], max_bytes=CHUNK_MAX_BYTES):
             chunk_key = stable_id("pending", chunk[0]["id"], chunk[-1]["id"], str(len(chunk)), str(epoch))
             t.pending[chunk_key] = {"inputs": chunk, "epoch": epoch}
@@ -518,7 +551,7 @@ class Checkpoint:
                 del self.chunks[chunk_key]
                 for input_id in ids:
                     self.chunk_of.pop(input_id, None)
-                self.superseded.append((t.pending, chunk_key))
+                self.superseded.append(("pending", chunk_key))
 
     def commit(self, engine: Engine) -> None:
         """The shop row that makes the written batch the state to restore: call once its rows are flushed."""
@@ -527,8 +560,57 @@ class Checkpoint:
             "next_offsets": dict(self.next_offsets),
             "pending_chunks": sorted(self.chunks),
             "epoch": self.epoch,
+            "superseded": [list(row) for row in self.superseded],
         }
         self.epoch += 1
+
+    def _rewrite_rows_naming(self, engine: Engine, erased: Erased) -> None:
+        """Rows that name what an erasure removed are written anew from the engine's state, as rows of this
+        epoch, and superseded: share pages (with her shares anonymised), fact pages and index rows (without her
+        accounts, orders and flags), pending chunks (without her inputs). Person and entry pages are rewritten
+        by `PersonPages.write`. This scans the shares, index and pending tables: an erasure is rare."""
+        t, epoch = self.tables, self.epoch
+        for key, row in list(t.shares.items()):
+            shares = _shares_of(row) if row else []
+            if not any(share["share_id"] in erased.shares for share in shares):
+                continue
+            page = [_share_to_dict(engine.shares[share["share_id"]]) for share in shares]
+            t.shares[stable_id("shares", "erasure", key, str(epoch))] = {"epoch": epoch, "shares": page}
+            self.superseded.append(("shares", key))
+        for key, row in list(t.index.items()):
+            facts = (row["value"] if row["kind"] == "facts" else [row]) if row else []
+            named = [
+                (fact["kind"], fact["key"])
+                for fact in facts
+                if (fact["kind"], fact["key"]) in erased.facts
+                or f"{fact['kind']}\x1f{fact['key']}" in erased.entries
+            ]
+            if not named:
+                continue
+            kept = [fact for fact in facts if (fact["kind"], fact["key"]) not in named]
+            current = [
+                index_row(engine, kind, fact_key)
+                for kind, fact_key in named
+                if (kind, fact_key) in erased.facts
+            ]
+            kept += [fact for fact in current if fact is not None]
+            for row_key, fact_page in fact_pages(kept, max_bytes=CHUNK_MAX_BYTES):
+                t.index[f"{row_key}\x1f{epoch}"] = {**fact_page, "epoch": epoch}
+            self.superseded.append(("index", key))
+        for chunk_key, ids in list(self.chunks.items()):
+            if not ids & erased.inputs:
+                continue
+            inputs = (t.pending.get(chunk_key) or {}).get("inputs", [])
+            remaining = [row for row in inputs if engine.is_pending(row["id"])]
+            del self.chunks[chunk_key]
+            for input_id in ids:
+                self.chunk_of.pop(input_id, None)
+            self.superseded.append(("pending", chunk_key))
+            for chunk in _split(remaining, max_bytes=CHUNK_MAX_BYTES):
+                new_key = stable_id("pending", "erasure", chunk_key, str(epoch))
+                t.pending[new_key] = {"inputs": chunk, "epoch": epoch}
+                self.chunks[new_key] = {row["id"] for row in chunk}
+                self.chunk_of.update((row["id"], new_key) for row in chunk)
 
 
 def _epoch_of(row: Any) -> int:

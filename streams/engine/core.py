@@ -56,6 +56,88 @@ class Output:
     value: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class Forgotten:
+    """What `Engine.forget` removed (counts), for the worker's log and the erasure's report."""
+
+    persons: int = 0
+    pending_pushes: int = 0
+    pending_inputs: int = 0
+    parked_facts: int = 0
+    index_entries: int = 0
+    shares_anonymised: int = 0
+
+    def as_counts(self) -> dict[str, int]:
+        return {
+            "persons": self.persons,
+            "pending_pushes": self.pending_pushes,
+            "pending_inputs": self.pending_inputs,
+            "parked_facts": self.parked_facts,
+            "index_entries": self.index_entries,
+            "shares_anonymised": self.shares_anonymised,
+        }
+
+
+@dataclass
+class Erased:
+    """What erasures removed since the last checkpoint: the rows that hold it must be rewritten or deleted."""
+
+    persons: set[str] = field(default_factory=set)
+    # Changing index entries ("kind\x1fkey", as in the entry pages) that must leave the checkpoint entirely.
+    entries: set[str] = field(default_factory=set)
+    # Growing index facts (kind, key) that changed or went: the fact pages holding them are rewritten.
+    facts: set[tuple[str, str]] = field(default_factory=set)
+    shares: set[str] = field(default_factory=set)
+    inputs: set[str] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.persons or self.entries or self.facts or self.shares or self.inputs)
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureGuard:
+    """After an erasure, inputs of the person that were already on Kafka, or that a collector keyed by the
+    old person just after it, are dropped (the lake's tombstone rules, `warehouse/erasure.py`): an input
+    naming one of `ids` with event time at or before `erased_at`, or keyed by one of `person_ids` up to
+    `people_until`. Kept until event time passes `people_until` (anything older is late by then)."""
+
+    person_ids: frozenset[str]
+    ids: frozenset[str]
+    erased_at: datetime
+    people_until: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "person_ids": sorted(self.person_ids),
+            "ids": sorted(self.ids),
+            "erased_at": self.erased_at.isoformat(),
+            "people_until": self.people_until.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ErasureGuard:
+        return cls(
+            frozenset(data["person_ids"]),
+            frozenset(data["ids"]),
+            datetime.fromisoformat(data["erased_at"]),
+            datetime.fromisoformat(data["people_until"]),
+        )
+
+
+def anonymised_share(node: ShareNode) -> ShareNode:
+    """An erased sharer's share, kept as a node so the tree of the shoppers below it stays whole (their roots,
+    depths and attributions), but naming no one: a sharer id of its own (linking none of her shares to each
+    other) and no account, openid or device. An order through it is still attributed; its sharer is rewarded
+    nothing (no account), the friend and the level above as before."""
+    return replace(
+        node,
+        sharer_person_id=stable_id("erased-sharer", node.share_id),
+        sharer_user_id=None,
+        sharer_openid=None,
+        sharer_device_id=None,
+    )
+
+
 @dataclass
 class AbuseLimits:
     order_window: timedelta = timedelta(minutes=10)
@@ -240,6 +322,11 @@ class Engine:
         # When a list, `advance_to` appends the id of each input it applies (the agent drops checkpointed
         # pending rows by it, without scanning everything still pending).
         self.applied_ids: list[str] | None = None
+        # What erasures removed since the last checkpoint, and the guards against the person's late inputs.
+        self.erased = Erased()
+        self.erasure_guards: list[ErasureGuard] = []
+        self._guarded_persons: dict[str, datetime] = {}
+        self._guarded_ids: dict[str, datetime] = {}
         # Buffered inputs by (event time, id): `_pending` sorted, `_incoming` offered since the last advance.
         # Sorted once per advance rather than a heap: a fetched batch is a few runs already in event-time
         # order (one per partition), which a sort merges in far fewer comparisons than a push and pop each.
@@ -298,6 +385,8 @@ class Engine:
             ]
         if item_id in self._pending_ids:
             return []
+        if self.erasure_guards and self._is_erased(item, at):
+            return []
         self._pending_ids.add(item_id)
         self._incoming.append(((at, item_id), item))
         return []
@@ -354,7 +443,153 @@ class Engine:
         self._fire_due(until, outputs)
         if self.now is None or until > self.now:
             self.now = until
+        if self.erasure_guards and any(self.now > guard.people_until for guard in self.erasure_guards):
+            self.set_erasure_guards(
+                [guard for guard in self.erasure_guards if self.now <= guard.people_until]
+            )
         return outputs
+
+    # -- erasure ---------------------------------------------------------------------------------------
+    def forget(
+        self,
+        person_ids: Iterable[str],
+        ids: Iterable[str] = (),
+        *,
+        guard: ErasureGuard | None = None,
+    ) -> Forgotten:
+        """Erase a shopper from the engine's state (PIPL): her person state (cart, episodes, quota, touches), her
+        scheduled and deferred pushes, her buffered inputs, her parked order facts, her accounts' order times,
+        device links, flags and order links, and the identities on her shares (anonymised, see
+        `anonymised_share`). `ids` are her other ids (anonymousIds, userIds). Safe to repeat.
+
+        With a `guard`, inputs of hers offered later are dropped (see `ErasureGuard`). An erasure is rare: it
+        scans the engine's indexes once rather than keeping reverse indexes for it.
+        """
+        named = set(person_ids) | set(ids)
+        gone = {person_id for person_id in named if person_id in self.persons}
+        gone |= {self.person_by_user[user_id] for user_id in named if user_id in self.person_by_user}
+        users = set(named)
+        devices: set[str] = set()
+        for person_id in gone:
+            person = self.persons.pop(person_id)
+            if person.user_id:
+                users.add(person.user_id)
+            if person.device_id:
+                devices.add(person.device_id)
+            self.dirty.discard(person_id)
+        self.erased.persons |= gone
+        # Scans collect their hits first (no copy of each index: an erasure in a large state stays ~0.1 s).
+        linked = [u for u, person_id in self.person_by_user.items() if person_id in gone or u in users]
+        for user_id in linked:
+            del self.person_by_user[user_id]
+        users.update(linked)
+        everyone = gone | named
+        # Her pushes: what waits on the due-heap (scheduled, deferred to the end of quiet hours).
+        pushes = {(person_id, rule_id) for _, person_id, rule_id, _ in self._due if person_id in everyone}
+        if pushes:
+            self._due = [entry for entry in self._due if entry[1] not in everyone]
+            heapq.heapify(self._due)
+        for key in [key for key in self._scheduled if key[0] in everyone]:
+            del self._scheduled[key]
+        for key in [key for key in self._cart_scheduled if key[0] in everyone]:
+            del self._cart_scheduled[key]
+
+        # Her inputs still waiting for the watermark.
+        def is_hers(item: Input) -> bool:
+            if type(item) is Activity:
+                return item.person_id in everyone or item.user_id in users
+            return item.user_id in users
+
+        buffered = self._sorted_pending()
+        kept = [entry for entry in buffered if not is_hers(entry[1])]
+        for (_, input_id), item in buffered:
+            if is_hers(item):
+                self._pending_ids.discard(input_id)
+                self.erased.inputs.add(input_id)
+        dropped_inputs = len(buffered) - len(kept)
+        self._pending[:] = kept
+        # Shop-wide indexes naming her accounts, orders and device.
+        parked_facts = index_entries = 0
+        for user_id in users:
+            facts = self.parked_payments.pop(user_id, None)
+            if facts is not None:
+                parked_facts += len(facts)
+                for fact in facts:
+                    self._parked_order_user.pop(fact.order_id or "", None)
+                self._erase_entry("parked", user_id)
+            if self.orders_by_user.pop(user_id, None) is not None:
+                index_entries += 1
+                self._erase_entry("orders", user_id)
+        for order_id in [o for o, person_id in self.person_by_order.items() if person_id in everyone]:
+            del self.person_by_order[order_id]
+            self._erase_fact("order_person", order_id)
+            index_entries += 1
+        shared = [d for d, accounts in self.accounts_by_device.items() if not accounts.isdisjoint(users)]
+        for device_id in shared:
+            accounts = self.accounts_by_device[device_id]
+            accounts -= users
+            if not accounts:
+                del self.accounts_by_device[device_id]
+            self._erase_fact("device", device_id)
+            index_entries += 1
+        for user_id, reason in [flag for flag in self.flagged_reasons if flag[0] in users]:
+            self.flagged_reasons.discard((user_id, reason))
+            self._erase_fact("flag", f"{user_id}\x1f{reason}")
+            index_entries += 1
+        # Her shares stay in the tree, naming no one: other shoppers' roots, depths and attributions hold.
+        hers = [
+            node
+            for node in self.shares.values()
+            if node.sharer_person_id in everyone or node.sharer_user_id in users
+        ]
+        for node in hers:
+            self.shares[node.share_id] = anonymised_share(node)
+            self.erased.shares.add(node.share_id)
+        if guard is not None:
+            self.set_erasure_guards([*self.erasure_guards, guard])
+        return Forgotten(
+            persons=len(gone),
+            pending_pushes=len(pushes),
+            pending_inputs=dropped_inputs,
+            parked_facts=parked_facts,
+            index_entries=index_entries,
+            shares_anonymised=len(hers),
+        )
+
+    def _erase_entry(self, kind: str, key: str) -> None:
+        self.changed_index.discard((kind, key))  # not written as "gone": the checkpoint drops it altogether
+        self.erased.entries.add(f"{kind}\x1f{key}")
+
+    def _erase_fact(self, kind: str, key: str) -> None:
+        self.changed_index.discard((kind, key))
+        self.erased.facts.add((kind, key))
+
+    def set_erasure_guards(self, guards: list[ErasureGuard]) -> None:
+        self.erasure_guards = guards
+        self._guarded_persons, self._guarded_ids = {}, {}
+        for guard in guards:
+            for person_id in guard.person_ids:
+                self._guarded_persons[person_id] = max(
+                    guard.people_until, self._guarded_persons.get(person_id, guard.people_until)
+                )
+            for some_id in guard.ids:
+                self._guarded_ids[some_id] = max(
+                    guard.erased_at, self._guarded_ids.get(some_id, guard.erased_at)
+                )
+
+    def _is_erased(self, item: Input, at: datetime) -> bool:
+        if type(item) is Activity:
+            until = self._guarded_persons.get(item.person_id)
+            if until is not None and at <= until:
+                return True
+            named: tuple[str | None, ...] = (item.person_id, item.user_id)
+        else:
+            named = (item.user_id,)
+        for some_id in named:
+            erased_at = self._guarded_ids.get(some_id) if some_id is not None else None
+            if erased_at is not None and at <= erased_at:
+                return True
+        return False
 
     # -- restoring -------------------------------------------------------------------------------------
     def restore_shop(self, *, rules: Iterable[Rule], sold_out: Iterable[str]) -> None:
