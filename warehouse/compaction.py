@@ -252,7 +252,7 @@ def _delete_expired(partition: Path, *, grace_s: float, now: float) -> int:
                     target.unlink()
                     deleted += 1
         manifest.path.unlink(missing_ok=True)
-    for leftover in partition.glob(".compact-*.tmp"):
+    for leftover in [*partition.glob(".compact-*.tmp"), *partition.glob(f".{MANIFEST_PREFIX}*.tmp")]:
         try:
             if now - leftover.stat().st_mtime >= grace_s:
                 leftover.unlink()
