@@ -341,9 +341,13 @@ def test_a_sink_racing_a_compaction_writes_every_message_once(tmp_path: Path) ->
             if batch % 5 == 0:
                 seen = _seen(events_dir)  # a worker restarted: it knows only what the lake holds
             batch_ids = [f"m-{batch}-{n}" for n in range(5)]
-            redelivered = [f"m-{batch - 1}-{n}" for n in range(5)] if batch else []
+            # Re-delivered: the last batch (its file just written), and one long merged and deleted by now.
+            redelivered = [
+                f"m-{earlier}-{n}" for earlier in (batch - 1, batch - 20) if earlier >= 0 for n in range(5)
+            ]
             written, _ = write_new_events(events_dir, seen, _views([*redelivered, *batch_ids]), origin=LILY)
             written_total += written
+            time.sleep(0.05)
     finally:
         stop.set()
         compactor.join(timeout=30)
