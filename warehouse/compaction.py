@@ -548,7 +548,10 @@ def compact_lake(
             return None
         prune_expired_tombstones(lake_dir, kafka=kafka or KafkaSettings(), now=now or datetime.now(UTC))
         erasures = LakeErasures(lake_dir)
-        config = {"threads": settings.compaction_threads, "memory_limit": settings.compaction_memory_limit}
+        config: dict[str, str | bool | int | float | list[str]] = {
+            "threads": settings.compaction_threads,
+            "memory_limit": settings.compaction_memory_limit,
+        }
         with duckdb.connect(config=config) as connection:
             return {
                 table.name: _compact_partitions(
