@@ -355,3 +355,24 @@ def test_a_sink_racing_a_compaction_writes_every_message_once(tmp_path: Path) ->
     assert errors == []
     assert written_total == 60 * 5
     assert len(set(_ids(events_dir))) == 60 * 5
+
+
+def test_shoploop_lake_compact_merges_every_table_once_and_says_what_it_did(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from shoploop.cli import app
+
+    settings = WarehouseSettings(data_dir=tmp_path)
+    _write_every_table(settings, files=8)
+    monkeypatch.setenv("SHOPLOOP_WAREHOUSE_DATA_DIR", str(tmp_path))
+
+    result = CliRunner().invoke(app, ["lake", "compact"])
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "events: 8 files merged into 1, 0 superseded files deleted",
+        "order_book: 8 files merged into 1, 0 superseded files deleted",
+        "pushes: 8 files merged into 1, 0 superseded files deleted",
+    ]
