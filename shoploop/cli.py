@@ -246,18 +246,40 @@ def privacy_forget(
 
 @lake_app.command("compact")
 def lake_compact(
-    min_files: Annotated[int, typer.Option(help="Compact a partition once it has this many files.")] = 8,
+    repeat: Annotated[
+        bool,
+        typer.Option(
+            "--repeat", help="Compact again every SHOPLOOP_WAREHOUSE_COMPACTION_INTERVAL_S until stopped."
+        ),
+    ] = False,
+    every_s: Annotated[
+        float | None, typer.Option("--every", help="Compact again every this many seconds until stopped.")
+    ] = None,
+    min_files: Annotated[
+        int | None,
+        typer.Option(
+            help="Merge a tier's files once it has this many (SHOPLOOP_WAREHOUSE_COMPACTION_MIN_FILES)."
+        ),
+    ] = None,
 ) -> None:
-    """Merge each partition's small files into one (old files are removed after a grace period)."""
-    from warehouse.compaction import compact_table
+    """Merge the small files of the lake's events, order book and pushes (tiered while a partition is written,
+    into one once it is closed); merged-away files are removed after a grace period."""
+    from warehouse.compaction import compact_lake, run_periodically
     from warehouse.settings import WarehouseSettings
 
-    settings = WarehouseSettings()
-    for table_dir, id_column in ((settings.events_dir, "message_id"), (settings.order_book_dir, "event_id")):
-        results = compact_table(
-            table_dir, id_column=id_column, order_column="received_at", min_files=min_files
-        )
-        typer.echo(f"{table_dir.name}: {len(results)} partitions compacted")
+    settings = WarehouseSettings() if min_files is None else WarehouseSettings(compaction_min_files=min_files)
+    if repeat or every_s is not None:
+        run_periodically(settings, every_s=every_s or settings.compaction_interval_s)
+        return
+    results = compact_lake(settings)
+    if results is None:
+        typer.echo("another compaction holds the lake; nothing done")
+        return
+    for table, per_partition in results.items():
+        merged = sum(result.merged_files for result in per_partition)
+        written = sum(result.merges for result in per_partition)
+        deleted = sum(result.deleted_files for result in per_partition)
+        typer.echo(f"{table}: {merged} files merged into {written}, {deleted} superseded files deleted")
 
 
 @app.command()

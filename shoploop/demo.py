@@ -57,6 +57,7 @@ def _print_plan(processes: dict[str, str], bootstrap: str, shoppers: int, api_wo
         "streams": "Faust worker: real-time agents (live metrics)",
         "sink": "Faust worker: warehouse sink → var/lake/events (Parquet)",
         "dbt": "dbt build every 20 s → var/warehouse/shoploop.duckdb (published by atomic swap)",
+        "compactor": "lake compaction every 60 s: the sink's small Parquet files merged (tiered), old ones removed",
         "recsys": "recommender: trains at start and every hour → var/recsys/models (the order core serves it)",
         "dashboard": "Streamlit dashboards on http://127.0.0.1:8501",
         "simulator": f"traffic simulator: {shoppers} shoppers in the mini-program → collector",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,6 +25,18 @@ class WarehouseSettings(BaseSettings):
     # its identity database is unreachable), and clocks of hosts differ. A device that comes back as a new person
     # gets the same person id, so its events in this span are dropped too (docs/warehouse.md, "Erasure").
     erasure_person_window_s: float = 600.0
+    # Compaction (`shoploop lake compact --every N`, its own process; docs/warehouse.md, "Compaction"): how often
+    # it runs, how many files of one tier it merges at once, when a partition counts as closed (merged whole), how
+    # long merged-away files stay for readers that listed them, and DuckDB's threads and memory for it.
+    compaction_interval_s: float = Field(default=60.0, gt=0)
+    compaction_min_files: int = Field(default=8, ge=2)
+    compaction_closed_after_s: float = Field(default=3600.0, ge=0)
+    # Longer than a dbt build's longest read (builds list the lake as each model starts); at least a minute, as a
+    # sink batch that listed a partition just before a merge reads its files after it. Until then a dbt build
+    # still reads the merged-away files (and skips their rows as copies), so it is not longer than needed.
+    compaction_grace_s: float = Field(default=180.0, ge=60)
+    compaction_threads: int = Field(default=1, ge=1)
+    compaction_memory_limit: str = "1GB"
 
     @property
     def lake_dir(self) -> Path:

@@ -1,9 +1,12 @@
-"""The sink writes, dbt rebuilds and publishes, and dashboards read, all at the same time: no error, no torn read.
+"""The sink writes, dbt rebuilds and publishes, the compactor merges, and dashboards read, all at the same time: no
+error, no torn read.
 
 The real `shoploop sink` worker consumes the embedded broker while a producer keeps sending shoppers' events and
 the order core's outbox events (some twice, as retries do); `build_and_publish` runs again and again (each build
 after the first continues incrementally from the published file); a reader attaches the published file
-read-only in a fresh in-memory DuckDB for every query, as dashboards/queries.py does.
+read-only in a fresh in-memory DuckDB for every query, as dashboards/queries.py does; the compaction loop
+(`shoploop lake compact --repeat`) merges the sink's files every second and deletes merged-away ones after a grace
+period shorter than the test, so builds run over merges and deletions.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dashboards.queries import read_only
 from shoploop.broker import embedded_broker
 from shoploop.kafka import KafkaSettings, Topics, ensure_topics
 from tests.support.stack import shoploop_command, sink_environment, start_process, stop_process
+from warehouse.compaction import run_periodically
 from warehouse.lake import events_glob, order_book_glob
 from warehouse.publish import BuildFile, WarmDbt, build_and_publish, prepare_next_build
 from warehouse.settings import WarehouseSettings
@@ -242,8 +246,14 @@ def test_the_sink_rebuilds_and_dashboard_reads_run_together_without_errors_or_in
     errors: list[str] = []
     build_codes: list[int] = []
     stop = threading.Event()
+    # Merge every second, four files a tier; the grace is below the settings' minimum (a minute) so that deletions
+    # happen within the test, and still above the longest read of a build here.
+    compacting = settings.model_copy(
+        update={"compaction_min_files": 4, "compaction_grace_s": 15.0, "compaction_closed_after_s": 3600.0}
+    )
     workers = [
         threading.Thread(target=_produce, args=(bootstrap, sent, stop)),
+        threading.Thread(target=run_periodically, args=(compacting,), kwargs={"every_s": 1.0, "stop": stop}),
         threading.Thread(target=_build_continuously, args=(settings, warm_dbt, stop, build_codes)),
         threading.Thread(target=_read_continuously, args=(settings.warehouse_path, stop, snapshots, errors)),
     ]
@@ -278,6 +288,10 @@ def test_the_sink_rebuilds_and_dashboard_reads_run_together_without_errors_or_in
 
     assert errors == []
     assert build_codes and all(code == 0 for code in build_codes)
+    assert list(settings.events_dir.glob("*=*/compact-t*.parquet")), "the compactor merged no events"
+    assert list(settings.order_book_dir.glob("*=*/compact-t*.parquet")), (
+        "the compactor merged no order events"
+    )
     assert len(snapshots) > 10
     for snapshot in snapshots:
         assert snapshot.event_count == snapshot.staged_events

@@ -208,8 +208,11 @@ def test_a_compacted_partition_still_catches_a_redelivery_once_the_small_files_a
     compact_partition(partition, id_column="message_id", order_column="received_at", grace_s=0)
     assert len(list(partition.glob("*.parquet"))) == 1
 
-    # The merged file holds rows of several partitions, so it records none and every worker checks it.
-    for holder in (LILY, KafkaOrigin(frozenset({3}), 4)):
+    # The merged file records its sources' partitions: Lily's worker, and one that knows another partition count,
+    # check it; a worker holding only partition 3 of 4 (which no copy of Lily's messages can reach) does not.
+    (merged,) = partition.glob("*.parquet")
+    assert KafkaOrigin.of_file(merged.name) == LILY
+    for holder in (LILY, KafkaOrigin(frozenset({0}), 2)):
         written, _ = write_new_events(tmp_path, _events_seen(tmp_path), _lily_viewed("m-5"), origin=holder)
         assert written == 0
     assert _message_ids(tmp_path) == [f"m-{n}" for n in range(8)]
