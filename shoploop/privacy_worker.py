@@ -12,6 +12,7 @@ it (idempotent). A `forget` that could not tell the streams (Kafka unreachable) 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -139,10 +140,8 @@ async def _carry_out(raw: bytes | None, forget_one: Forget, *, retry_s: float, s
                 )
                 return
             log.warning("erasure_request_incomplete", reason=reason)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=retry_s)
-        except TimeoutError:
-            pass
 
 
 def _forget_with(settings: PrivacyWorkerSettings, kafka: KafkaSettings) -> Forget:
