@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -108,27 +109,28 @@ async def run_worker(
             batches = await consumer.getmany(timeout_ms=1000, max_records=1)
             for partition, messages in batches.items():
                 for message in messages:
-                    await _carry_out(message.value, forget_one, retry_s=settings.retry_s, stop=stop)
-                    if stop.is_set():
-                        return  # not committed: the next worker runs it again
+                    if not await _carry_out(message.value, forget_one, retry_s=settings.retry_s, stop=stop):
+                        return  # stopped before it completed: not committed, the next worker runs it again
                     await consumer.commit({partition: message.offset + 1})
                     log.info("erasure_request_done", partition=partition.partition, offset=message.offset)
     finally:
         await consumer.stop()
 
 
-async def _carry_out(raw: bytes | None, forget_one: Forget, *, retry_s: float, stop: asyncio.Event) -> None:
-    """Run `forget` for the request until it completes (or the worker stops); a bad message is logged and skipped."""
+async def _carry_out(raw: bytes | None, forget_one: Forget, *, retry_s: float, stop: asyncio.Event) -> bool:
+    """Run `forget` for the request until it completes: True; False when the worker stops first. A bad message
+    is logged and skipped (True: there is nothing to run again)."""
     try:
         request = erasure_request_from_json(raw)
     except BadErasureRequest as error:
         log.error("erasure_request_unreadable", reason=str(error))
-        return
+        return True
     while not stop.is_set():
         try:
             report = await asyncio.to_thread(forget_one, request.user_id)
-        except Exception:  # any failure: the request stays uncommitted and runs again
-            log.exception("erasure_request_failed")
+        except Exception as error:  # any failure: the request stays uncommitted and runs again
+            # No traceback: its frames' locals would name the person.
+            log.error("erasure_request_failed", error=repr(error))
         else:
             reason = why_incomplete(report)
             if reason is None:
@@ -138,10 +140,11 @@ async def _carry_out(raw: bytes | None, forget_one: Forget, *, retry_s: float, s
                     ids=len(report.ids),
                     rows_removed=sum(report.rows_removed.values()),
                 )
-                return
+                return True
             log.warning("erasure_request_incomplete", reason=reason)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=retry_s)
+    return False
 
 
 def _forget_with(settings: PrivacyWorkerSettings, kafka: KafkaSettings) -> Forget:
@@ -154,5 +157,12 @@ def _forget_with(settings: PrivacyWorkerSettings, kafka: KafkaSettings) -> Forge
 
 
 def main() -> None:
-    """The composition root: settings from the environment, then consume until interrupted."""
-    asyncio.run(run_worker(PrivacyWorkerSettings(), KafkaSettings()))
+    """The composition root: settings from the environment, then consume until SIGINT or SIGTERM."""
+
+    async def until_stopped() -> None:
+        stop = asyncio.Event()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(signal_number, stop.set)
+        await run_worker(PrivacyWorkerSettings(), KafkaSettings(), stop=stop)
+
+    asyncio.run(until_stopped())

@@ -37,6 +37,7 @@ def test_forget_runs_again_until_it_has_completed_everywhere() -> None:
         return ErasureReport(person_id="p-1", ids=[user_id], erased_at=AT, streams_not_told=outcome)
 
     raw = erasure_request(user_id="u-xiaoming", actor="shopper", now=AT)
-    asyncio.run(_carry_out(raw, forget, retry_s=0.01, stop=asyncio.Event()))
+    is_completed = asyncio.run(_carry_out(raw, forget, retry_s=0.01, stop=asyncio.Event()))
 
+    assert is_completed
     assert asked == ["u-xiaoming"] * 3 and outcomes == []
