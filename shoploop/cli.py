@@ -244,6 +244,15 @@ def privacy_forget(
         raise typer.Exit(3)
 
 
+@privacy_app.command("worker")
+def privacy_worker() -> None:
+    """Erase, everywhere, every shopper who closed her account (注销): runs `privacy forget` for each request the
+    order core records (topic shoploop.privacy.erasure-requests), committing each once it completed."""
+    from shoploop.privacy_worker import main
+
+    main()
+
+
 @lake_app.command("compact")
 def lake_compact(
     repeat: Annotated[

@@ -132,6 +132,8 @@ class Topics:
     STREAMS_DEAD_LETTER = TopicSpec("shoploop.streams.dlq")
     # `privacy forget`'s erasures, for the streams to erase their own state (streams/erasure.py).
     PRIVACY_ERASURES = TopicSpec("shoploop.privacy.erasures")
+    # Shoppers' own 注销 (order-core outbox, keyed by user id) for `shoploop privacy worker`; no lake sink reads it.
+    PRIVACY_ERASURE_REQUESTS = TopicSpec("shoploop.privacy.erasure-requests")
 
     ALL: tuple[TopicSpec, ...] = (
         EVENTS,
@@ -147,6 +149,7 @@ class Topics:
         ACCOUNT_FLAGS,
         STREAMS_DEAD_LETTER,
         PRIVACY_ERASURES,
+        PRIVACY_ERASURE_REQUESTS,
     )
 
 

@@ -77,6 +77,10 @@ def forget(
     # The streams erase their own state (carts, scheduled pushes, share tree) from their erasures topic.
     streams_not_told = announce_erasure(person_ids=people, ids=people | identities, erased_at=erased_at,
         person_window=timedelta(seconds=warehouse.erasure_person_window_s), kafka=kafka or KafkaSettings())  # fmt: skip
+    # The order core and the recommender before the slow part (the lake's rewrite and the warehouse's rebuild): the
+    # push agent asks the order core for her openid at every send, and serving reads the rewritten runs.
+    order_core_erasure = erase_accounts(ids, order_core)
+    recommender_rows_removed = erase_from_recommender(ids, recsys)
     rows_removed = {
         table_dir.name: erase_people(table_dir, ids)
         for table_dir in (warehouse.events_dir, warehouse.order_book_dir, warehouse.pushes_dir)
@@ -87,8 +91,6 @@ def forget(
         # erasure (incremental, from a warehouse holding the person, over the lake before the rewrite) may publish
         # after this rebuild, and would otherwise be the next build's starting point, keeping the person for good.
         request_full_refresh(warehouse.lake_dir)
-    recommender_rows_removed = erase_from_recommender(ids, recsys)
-    order_core_erasure = erase_accounts(ids, order_core)
     return ErasureReport(
         person_id=person,
         ids=ids,

@@ -33,7 +33,8 @@ class Recipient(BaseModel):
 
 @router.get("/recipients/{user_id}")
 def recipient(user_id: str, container: ContainerDep) -> Recipient:
-    """The openid a subscribe message to this shopper must be addressed to."""
+    """The openid a subscribe message to this shopper must be addressed to: 404 for no such shopper, 410
+    `account_erased` for one who closed her account (nothing may be sent to her)."""
     try:
         return Recipient(user_id=user_id, openid=openid_of(container.uow(), user_id))
     except NoResultFound as error:

@@ -19,8 +19,12 @@ records), keyed by the internal ``user_id``, which no longer leads to a WeChat i
 an order points to (``orders.address_id`` is the only record of where an order went: it stays encrypted with
 the rest of the order's record, leaves nothing else behind, and is needed to ship a paid order and for
 after-sales); and the risk-control records (account flags, freezes and their audit log, which gains an
-``erased`` entry). Nothing is published to Kafka: an event naming the account would bring the erased id back
-into the lake after ``privacy forget`` removed it.
+``erased`` entry). No domain event is published: an event naming the account would bring the erased id back
+into the lake after ``privacy forget`` removed it. What is recorded instead, in the same transaction, is an erasure
+*request* (``request_erasure_everywhere``; the routes ask for it, ``privacy forget`` itself does not): an outbox row
+for ``shoploop.privacy.erasure-requests``, keyed by ``user_id``, which no lake sink reads, and on which
+``shoploop privacy worker`` runs ``privacy forget <user_id>`` (the collector's ``userId`` is the order core's
+``user_id``, so ``forget`` finds the person in the identity graph without the openid replaced here).
 
 Idempotent: erasing an erased account deletes nothing more and keeps its placeholder.
 """
@@ -33,17 +37,27 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import orjson
 from sqlalchemy import Select, and_, delete, func, insert, select, update
 
 from api.adapters import tables as t
-from api.domain.errors import NotFound
+from api.domain.errors import DomainError, NotFound
 from api.service_layer.unit_of_work import UnitOfWork
+from shoploop.kafka import Topics
 
 ERASED_OPENID_PREFIX = "erased:"
+ERASURE_REQUESTED = "AccountErasureRequested"
 
 
 class AccountNotFound(NotFound):
     code = "account_not_found"
+
+
+class AccountErased(DomainError):
+    """The account was erased: nothing may be addressed to it any more (its openid is a placeholder)."""
+
+    status_code = 410
+    code = "account_erased"
 
 
 @dataclass(frozen=True)
@@ -78,8 +92,21 @@ def accounts_among(uow: UnitOfWork, ids: Collection[str]) -> list[str]:
         return sorted(found)
 
 
-def erase_account(uow: UnitOfWork, *, user_id: str, actor: str, now: datetime) -> AccountErasure:
-    """Erase the shopper's profile data and keep the transaction records (see the module docstring).
+def erasure_request(*, user_id: str, actor: str, now: datetime) -> bytes:
+    """The erasure request's message (`shoploop.privacy_worker.erasure_request_from_json` reads it back)."""
+    return orjson.dumps({"user_id": user_id, "requested_by": actor[:64], "requested_at": now.isoformat()})
+
+
+def erase_account(
+    uow: UnitOfWork,
+    *,
+    user_id: str,
+    actor: str,
+    now: datetime,
+    request_erasure_everywhere: bool = False,
+) -> AccountErasure:
+    """Erase the shopper's profile data and keep the transaction records (see the module docstring); with
+    ``request_erasure_everywhere``, also record, in the same transaction, a request for ``privacy forget``.
 
     Raises
     ------
@@ -164,6 +191,15 @@ def erase_account(uow: UnitOfWork, *, user_id: str, actor: str, now: datetime) -
                     note="account erased on request (PIPL); transaction records kept",
                     created_at=now,
                 )
+            )
+        if request_erasure_everywhere:
+            # Also for an account erased before: the worker's `forget` is idempotent, and a re-run finishes one
+            # that failed half-way.
+            uow.publish(
+                topic=Topics.PRIVACY_ERASURE_REQUESTS.name,
+                name=ERASURE_REQUESTED,
+                key=user_id,
+                value=erasure_request(user_id=user_id, actor=actor, now=now),
             )
         uow.commit()
     return AccountErasure(

@@ -16,6 +16,7 @@ from sqlalchemy import and_, delete, insert, select, update
 from api.adapters import tables as t
 from api.domain.errors import DomainError, Forbidden, LoginFailed, Unauthenticated
 from api.service_layer import membership
+from api.service_layer.account_erasure import AccountErased, is_erased_openid
 from api.service_layer.unit_of_work import UnitOfWork
 from api.wechat.client import WeChatClient
 
@@ -174,10 +175,15 @@ class VerifiedShoppers:
 
 
 def openid_of(uow: UnitOfWork, user_id: str) -> str:
+    """The shopper's real openid (NoResultFound for no such account; AccountErased once she closed it: her
+    placeholder is no address)."""
     with uow:
-        return str(
+        openid = str(
             uow.session.execute(select(t.users.c.openid).where(t.users.c.user_id == user_id)).scalar_one()
         )
+    if is_erased_openid(openid):
+        raise AccountErased("this shopper's account was erased; nothing may be sent to it")
+    return openid
 
 
 def hash_password(password: str, *, salt: bytes | None = None) -> str:

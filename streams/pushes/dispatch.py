@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from api.domain.errors import WeChatUnavailable
 from api.wechat.client import WeChatApiError
 from ingestion.contract.event import PSEUDONYM_PREFIX
-from streams.pushes.recipients import RecipientDirectory
+from streams.pushes.recipients import RecipientDirectory, RecipientErased
 
 SENDING = "sending"
 SENT = "sent"
@@ -41,7 +41,8 @@ def ledger_action(entry: Mapping[str, Any] | None) -> str:
 
 def recipient_openid(trigger: Mapping[str, Any], recipients: RecipientDirectory | None) -> str | None:
     """The real openid to address: the order core's answer by user id, else the event's openid unless it
-    is a pseudonym (events that passed the collector carry only pseudonyms)."""
+    is a pseudonym (events that passed the collector carry only pseudonyms). RecipientErased when the order core
+    says she erased her account: then not even the event's openid may be used."""
     user_id = trigger.get("user_id")
     if recipients is not None and user_id:
         known = recipients.openid_for(str(user_id))
@@ -57,7 +58,10 @@ def send_trigger(
     sender: SubscribeSender, trigger: Mapping[str, Any], recipients: RecipientDirectory | None = None
 ) -> dict[str, Any]:
     """Send one trigger and describe the result (status, errcode) for the ledger and the pushes topic."""
-    openid = recipient_openid(trigger, recipients)
+    try:
+        openid = recipient_openid(trigger, recipients)
+    except RecipientErased:
+        return {"status": FAILED, "errcode": None, "reason": "recipient_erased"}
     if not openid:
         return {"status": FAILED, "errcode": None, "reason": "no_openid"}
     try:

@@ -19,6 +19,7 @@ def test_the_demo_runs_every_part_of_the_platform_with_the_embedded_broker() -> 
         "api",
         "streams",
         "sink",
+        "privacy",
         "dbt",
         "compactor",
         "recsys",

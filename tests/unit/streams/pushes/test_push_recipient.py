@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from streams.pushes.dispatch import recipient_openid, send_trigger
+from streams.pushes.recipients import RecipientErased
 
 
 class Directory:
@@ -40,3 +41,15 @@ def test_a_pseudonym_is_never_used_as_a_recipient() -> None:
 
 def test_an_event_that_carried_a_real_openid_is_addressed_when_the_directory_has_no_answer() -> None:
     assert recipient_openid({**TRIGGER, "openid": "o16wA0b4ming"}, Directory({})) == "o16wA0b4ming"
+
+
+class ErasedDirectory:
+    def openid_for(self, user_id: str) -> str | None:
+        raise RecipientErased(user_id)
+
+
+def test_a_shopper_who_erased_her_account_gets_nothing_even_when_the_event_carried_her_real_openid() -> None:
+    outbox = Outbox()
+    result = send_trigger(outbox, {**TRIGGER, "openid": "o16wA0b4lily"}, ErasedDirectory())
+    assert (result["status"], result["reason"]) == ("failed", "recipient_erased")
+    assert outbox.sent == []
