@@ -24,7 +24,9 @@ def _compiled_checks(settings: WarehouseSettings, model: str) -> str:
     return path.read_text()
 
 
-def _failed_checks(settings: WarehouseSettings, tmp_path: Path, model: str, breakage: str | None) -> list[str]:
+def _failed_checks(
+    settings: WarehouseSettings, tmp_path: Path, *, model: str, breakage: str | None
+) -> list[str]:
     """The checks the model's test reports as failed, on a copy of the fixture warehouse after `breakage` (SQL)."""
     sql = _compiled_checks(settings, model)
     match = re.search(r'from "([^"]+)"\."(\w+)"\.', sql)
@@ -44,11 +46,13 @@ def test_every_models_checks_pass_on_the_fixture_warehouse(
     fixture_warehouse: WarehouseSettings, tmp_path: Path
 ) -> None:
     compiled = fixture_warehouse.data_dir / "dbt" / "target" / "compiled"
-    models = sorted(path.parent.name.removesuffix(".yml") for path in compiled.rglob("rows_pass_checks_*.sql"))
+    models = sorted(
+        path.parent.name.removesuffix(".yml") for path in compiled.rglob("rows_pass_checks_*.sql")
+    )
     assert len(models) >= 40
     for model in ("fct_payments", "stg_lake__events", "int_funnel_journeys_sequenced", "dim_users"):
         assert model in models
-        assert _failed_checks(fixture_warehouse, tmp_path, model, None) == []
+        assert _failed_checks(fixture_warehouse, tmp_path, model=model, breakage=None) == []
 
 
 ONE_PAYMENT = "(select min(payment_id) from fct_payments)"
@@ -108,4 +112,4 @@ ONE_PAYMENT = "(select min(payment_id) from fct_payments)"
 def test_a_broken_row_fails_the_check_it_breaks_and_no_other(
     fixture_warehouse: WarehouseSettings, tmp_path: Path, model: str, breakage: str, failed: list[str]
 ) -> None:
-    assert _failed_checks(fixture_warehouse, tmp_path, model, breakage) == failed
+    assert _failed_checks(fixture_warehouse, tmp_path, model=model, breakage=breakage) == failed
