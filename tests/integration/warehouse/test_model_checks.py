@@ -20,7 +20,7 @@ from warehouse.settings import WarehouseSettings
 
 def _compiled_checks(settings: WarehouseSettings, model: str) -> str:
     compiled = settings.data_dir / "dbt" / "target" / "compiled"
-    (path,) = compiled.rglob(f"{model}.yml/rows_pass_checks_*.sql")
+    (path,) = compiled.rglob(f"{model}.yml/{model}_rows_pass_checks.sql")
     return path.read_text()
 
 
@@ -47,7 +47,7 @@ def test_every_models_checks_pass_on_the_fixture_warehouse(
 ) -> None:
     compiled = fixture_warehouse.data_dir / "dbt" / "target" / "compiled"
     models = sorted(
-        path.parent.name.removesuffix(".yml") for path in compiled.rglob("rows_pass_checks_*.sql")
+        path.parent.name.removesuffix(".yml") for path in compiled.rglob("*_rows_pass_checks.sql")
     )
     assert len(models) >= 40
     for model in ("fct_payments", "stg_lake__events", "int_funnel_journeys_sequenced", "dim_users"):
