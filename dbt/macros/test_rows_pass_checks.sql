@@ -7,6 +7,12 @@
     optional `name`; each kind fails exactly where dbt's own test of that name (or this project's) would:
       - not_null: [columns]            a row where any of them is null (columns_are_not_null)
       - unique: column                 a non-null value on more than one row (dbt's unique)
+      - unique_in_table: column        a non-null value of a row `where` selects that is on any other row of the
+                                       whole table. With `where` selecting the rows this run appended or rebuilt, it
+                                       is dbt's unique on the whole table, at the cost of the new rows: the other rows
+                                       were checked unique by the runs that wrote them and are never changed, only
+                                       kept or deleted, so any repeat involves a new row (and a full build selects
+                                       every row). For ids that are not the model's delete+insert key.
       - unique_combination: [columns]  a combination on more than one row, nulls equal (unique_combination_of_columns)
       - accepted_values: {column, values}  a non-null value outside the list (dbt's accepted_values)
       - relationship: {column, to, field}  a non-null value with no `field` equal to it in `to` (dbt's relationships;
@@ -33,6 +39,16 @@ select
 from {{ model }}
 where ({{ where }}) and {{ check.unique }} is not null
 group by {{ check.unique }}
+having count(*) > 1
+{%- elif check.unique_in_table is defined %}
+select
+    '{{ check.name or "unique(" ~ check.unique_in_table ~ ")" }}' as failed_check,
+    cast({{ check.unique_in_table }} as varchar) || ' on ' || count(*) || ' rows' as failure
+from {{ model }}
+where {{ check.unique_in_table }} in (
+    select {{ check.unique_in_table }} from {{ model }} where ({{ where }}) and {{ check.unique_in_table }} is not null
+)
+group by {{ check.unique_in_table }}
 having count(*) > 1
 {%- elif check.unique_combination is defined %}
 select
