@@ -18,8 +18,9 @@ class WarehouseSettings(BaseSettings):
     # DuckDB's memory limit for a dbt build (it spills to disk beyond it); the machine is shared.
     build_memory_limit: str = "4GB"
     # dbt's threads for a build: nodes run side by side on one DuckDB (its own threads are shared), so one
-    # node's Python and commit overhead overlaps another's query.
-    build_threads: int = 1
+    # node's Python and commit overhead overlaps another's query. 2 (the cores this runs on): faster than 1 with
+    # the machine idle and loaded alike (docs/benchmarks.md, branch wh-incr4).
+    build_threads: int = 2
     # After `privacy forget`, the lake's writers still drop rows keyed by the erased person id for this long: a
     # collector worker keys events by the old person until it reads the erasure log (every second; longer while
     # its identity database is unreachable), and clocks of hosts differ. A device that comes back as a new person

@@ -13,9 +13,13 @@ STAGING_YML = Path(__file__).resolve().parents[3] / "dbt/models/staging/order_bo
 
 def _accepted_event_names() -> set[str]:
     model = yaml.safe_load(STAGING_YML.read_text())["models"][0]
-    column = next(column for column in model["columns"] if column["name"] == "event_name")
-    test = next(test for test in column["data_tests"] if isinstance(test, dict) and "accepted_values" in test)
-    return set(test["accepted_values"]["arguments"]["values"])
+    (test,) = (test["rows_pass_checks"] for test in model["data_tests"] if "rows_pass_checks" in test)
+    (accepted,) = (
+        check["accepted_values"]
+        for check in test["arguments"]["checks"]
+        if check.get("accepted_values", {}).get("column") == "event_name"
+    )
+    return set(accepted["values"])
 
 
 def _emitted_event_names() -> set[str]:
