@@ -514,6 +514,22 @@ def lake_globs(
     }
 
 
+def forget_parse_of_another_project(target_dir: Path, project_dir: Path = DBT_PROJECT_DIR) -> None:
+    """Drop dbt's saved parse (partial parsing) when it was made from a dbt project at another path.
+
+    The parse keeps absolute paths (a seed's CSV file, for one), and dbt reuses it when the project's files are
+    unchanged, wherever they now are: a data folder built by one checkout and then by another (a moved install, a
+    new container image over the same volume) failed with "No files found that match the pattern <old path>".
+    The target folder notes the project it was parsed from; a different one costs one full parse.
+    """
+    target_dir.mkdir(parents=True, exist_ok=True)
+    marker = target_dir / "project-dir"
+    project = str(project_dir.resolve())
+    if not marker.exists() or marker.read_text() != project:
+        (target_dir / "partial_parse.msgpack").unlink(missing_ok=True)
+        marker.write_text(project)
+
+
 def build_warehouse(
     *,
     events_dir: Path,
@@ -536,6 +552,7 @@ def build_warehouse(
     when the build fails; an empty lake builds empty marts.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
+    forget_parse_of_another_project(work_dir / "target")
     database_path = build_file.path
     started = time.monotonic()
     build_file.start_from(starting_point)
@@ -588,6 +605,7 @@ def generate_docs(settings: WarehouseSettings) -> Path:
     equivalent: `python -m http.server` in it). For a `shoploop dbt docs` command."""
     work_dir = settings.data_dir / "dbt"
     work_dir.mkdir(parents=True, exist_ok=True)
+    forget_parse_of_another_project(work_dir / "target")
     catalog_db = settings.build_dir / f"docs-{os.getpid()}.duckdb"
     catalog_db.parent.mkdir(parents=True, exist_ok=True)
     # dbt reads the catalogue from a database it opens for writing, so a copy of the published file.

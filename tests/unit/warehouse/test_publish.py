@@ -14,6 +14,7 @@ from warehouse.publish import (
     BuildFile,
     dbt_build_command,
     empty_lake_glob,
+    forget_parse_of_another_project,
     lake_has_events,
     publish,
 )
@@ -151,3 +152,22 @@ def test_a_build_starts_from_the_prepared_copy_only_while_the_published_file_is_
             assert starting_point.execute("select viewed_shoppers from fct_funnel_daily").fetchone() == (5,)
         build_file.start_from(None)
         assert not build_file.path.exists()
+
+
+def test_dbts_saved_parse_is_dropped_when_it_was_made_from_a_project_at_another_path(tmp_path: Path) -> None:
+    target = tmp_path / "dbt" / "target"
+    target.mkdir(parents=True)
+    saved_parse = target / "partial_parse.msgpack"
+    old_checkout, new_checkout = tmp_path / "old-checkout" / "dbt", tmp_path / "new-checkout" / "dbt"
+    old_checkout.mkdir(parents=True)
+    new_checkout.mkdir(parents=True)
+
+    saved_parse.write_bytes(b"parse of the old checkout")
+    forget_parse_of_another_project(target, old_checkout)
+    saved_parse.write_bytes(b"parse of the old checkout")
+    forget_parse_of_another_project(target, old_checkout)
+    assert saved_parse.exists()  # the same project keeps its parse
+
+    forget_parse_of_another_project(target, new_checkout)
+    assert not saved_parse.exists()
+    assert (target / "project-dir").read_text() == str(new_checkout.resolve())
