@@ -4,10 +4,11 @@ The identity graph gives every id the shopper was seen under; a tombstone in the
 (the lake's writers, the sink and compaction, drop the person's rows that arrive later); their identities leave
 the graph; their rows leave every lake table; the warehouse is rebuilt from the lake so no mart keeps them, and
 the next build starts from scratch again (a build that was running meanwhile may publish them once more). A
-failure half-way can be re-run: the tombstone still names every id. Then every saved recommender run loses the
-person (recsys.registry.ModelRegistry.erase_people; serving reloads) and the order core erases their accounts
-through its service layer (api.privacy.erase_accounts: profile gone, orders, payments and refunds kept as the law
-requires).
+failure half-way can be re-run: the tombstone still names every id. Before the lake's rewrite, the streams are told
+on `shoploop.privacy.erasures` (streams.erasure: carts, scheduled pushes, share tree), the order core erases their
+accounts through its service layer (api.privacy.erase_accounts: profile gone, orders, payments and refunds kept as
+the law requires) and every saved recommender run loses the person (recsys.registry.ModelRegistry.erase_people;
+serving reloads). A shopper's own 注销 reaches this function through `shoploop privacy worker`.
 """
 
 from __future__ import annotations
