@@ -23,8 +23,9 @@ from ingestion.collector.settings import CollectorSettings
 from recsys.settings import RecsysSettings
 from recsys.train import erase_people as erase_from_recommender
 from shoploop.kafka import KafkaSettings
+from shoploop.tombstone import Tombstone
 from streams.erasure import announce_erasure
-from warehouse.erasure import Tombstone, erase_people, read_tombstones, write_tombstone
+from warehouse.erasure import erase_people, read_tombstones, write_tombstone
 from warehouse.lake import request_full_refresh
 from warehouse.publish import build_and_publish
 from warehouse.settings import WarehouseSettings

@@ -17,7 +17,8 @@ import orjson
 import structlog
 
 from shoploop.kafka import KafkaSettings, Topics
-from streams.engine.core import Engine, ErasureGuard, Output
+from shoploop.tombstone import Tombstone
+from streams.engine.core import Engine, Output
 from streams.inputs import BadInput
 
 log = structlog.get_logger(__name__)
@@ -26,14 +27,14 @@ log = structlog.get_logger(__name__)
 ANNOUNCE_TIMEOUT_S = 10.0
 
 
-def erasure_message(erasure: ErasureGuard) -> bytes:
+def erasure_message(erasure: Tombstone) -> bytes:
     return orjson.dumps(erasure.to_dict())
 
 
-def erasure_from_json(raw: bytes) -> ErasureGuard:
+def erasure_from_json(raw: bytes) -> Tombstone:
     try:
         data = orjson.loads(raw)
-        erasure = ErasureGuard.from_dict(data)
+        erasure = Tombstone.from_dict(data)
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
         raise BadInput(f"not an erasure: {error!r}") from error
     if not erasure.person_ids:
@@ -57,7 +58,7 @@ def announce_erasure(
 
     from shoploop.kafka import ensure_topics
 
-    erasure = ErasureGuard(
+    erasure = Tombstone(
         person_ids=frozenset(person_ids),
         ids=frozenset(ids),
         erased_at=erased_at,

@@ -23,16 +23,16 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import structlog
 
 from shoploop.kafka import KafkaSettings, TopicRetention
+from shoploop.tombstone import Tombstone
 from warehouse.lake import request_full_refresh
 
 log = structlog.get_logger(__name__)
@@ -81,44 +81,6 @@ def erase_people(table_dir: Path, ids: Iterable[str]) -> int:
 # Under the lake folder, beside the tables (hidden, so no table glob matches it): one JSON file per erasure.
 TOMBSTONES_DIR = ".erasures"
 _LOCK_NAME = ".lock"
-
-
-@dataclass(frozen=True, slots=True)
-class Tombstone:
-    """One erasure as the lake's writers read it.
-
-    `person_ids` are the erased person ids; a row keyed by one of them and received up to `people_until` is
-    dropped. `ids` are every anonymousId / userId of the person; a row carrying one of them and received up to
-    `erased_at` is dropped, later ones are the same device or account coming back as a new person.
-    `people_until` is later than `erased_at`: a collector worker keys new events by the old person until it has
-    read the identity graph's erasure log, and the person id is not unique in time — a device that comes back
-    gets the same person id again (`person_of_new_identity`), so the person rule cannot last for ever.
-    """
-
-    erased_at: datetime
-    people_until: datetime
-    person_ids: frozenset[str]
-    ids: frozenset[str]
-
-    def to_json(self) -> bytes:
-        return orjson.dumps(
-            {
-                "erased_at": self.erased_at.isoformat(),
-                "people_until": self.people_until.isoformat(),
-                "person_ids": sorted(self.person_ids),
-                "ids": sorted(self.ids),
-            }
-        )
-
-    @classmethod
-    def from_json(cls, data: bytes) -> Tombstone:
-        document = orjson.loads(data)
-        return cls(
-            erased_at=datetime.fromisoformat(document["erased_at"]).astimezone(UTC),
-            people_until=datetime.fromisoformat(document["people_until"]).astimezone(UTC),
-            person_ids=frozenset(document["person_ids"]),
-            ids=frozenset(document["ids"]),
-        )
 
 
 def tombstones_dir(lake_dir: Path) -> Path:

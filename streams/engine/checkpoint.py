@@ -24,7 +24,8 @@ import orjson
 
 from ingestion.contract.event import EVENT_SEPARATOR, event_values
 from shoploop.kafka import Topics
-from streams.engine.core import Engine, Erased, ErasureGuard, Output, PersonState
+from shoploop.tombstone import Tombstone
+from streams.engine.core import Engine, Erased, Output, PersonState
 from streams.erasure import apply_erasure
 from streams.ids import stable_id
 from streams.inputs import Activity, BadInput, OrderFact, activity_from_json, order_fact_from_json
@@ -281,7 +282,7 @@ def restore_engine(
         engine.newest_paid_at = (
             datetime.fromisoformat(shop["newest_paid_at"]) if shop.get("newest_paid_at") else None
         )
-        engine.set_erasure_guards([ErasureGuard.from_dict(g) for g in shop.get("erasure_guards", ())])
+        engine.set_erasure_guards([Tombstone.from_dict(g) for g in shop.get("erasure_guards", ())])
     index = list(index)
     for row in list(index):
         if row["kind"] == "facts":

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 
 from ingestion.contract.scenes import SHARE_SCENES
+from shoploop.tombstone import Tombstone
 from streams.abuse.decisions import is_crowded_device, is_order_burst
 from streams.automations.audience import AudienceProfile, ShippingAddress, audience_profile
 from streams.automations.decisions import (
@@ -92,36 +93,6 @@ class Erased:
 
     def __bool__(self) -> bool:
         return bool(self.persons or self.entries or self.facts or self.shares or self.inputs)
-
-
-@dataclass(frozen=True, slots=True)
-class ErasureGuard:
-    """After an erasure, inputs of the person that were already on Kafka, or that a collector keyed by the
-    old person just after it, are dropped (the lake's tombstone rules, `warehouse/erasure.py`): an input
-    naming one of `ids` with event time at or before `erased_at`, or keyed by one of `person_ids` up to
-    `people_until`. Kept until event time passes `people_until` (anything older is late by then)."""
-
-    person_ids: frozenset[str]
-    ids: frozenset[str]
-    erased_at: datetime
-    people_until: datetime
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "person_ids": sorted(self.person_ids),
-            "ids": sorted(self.ids),
-            "erased_at": self.erased_at.isoformat(),
-            "people_until": self.people_until.isoformat(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ErasureGuard:
-        return cls(
-            frozenset(data["person_ids"]),
-            frozenset(data["ids"]),
-            datetime.fromisoformat(data["erased_at"]),
-            datetime.fromisoformat(data["people_until"]),
-        )
 
 
 def anonymised_share(node: ShareNode) -> ShareNode:
@@ -324,7 +295,7 @@ class Engine:
         self.applied_ids: list[str] | None = None
         # What erasures removed since the last checkpoint, and the guards against the person's late inputs.
         self.erased = Erased()
-        self.erasure_guards: list[ErasureGuard] = []
+        self.erasure_guards: list[Tombstone] = []
         self._guarded_persons: dict[str, datetime] = {}
         self._guarded_ids: dict[str, datetime] = {}
         # Buffered inputs by (event time, id): `_pending` sorted, `_incoming` offered since the last advance.
@@ -455,14 +426,14 @@ class Engine:
         person_ids: Iterable[str],
         ids: Iterable[str] = (),
         *,
-        guard: ErasureGuard | None = None,
+        guard: Tombstone | None = None,
     ) -> Forgotten:
         """Erase a shopper from the engine's state (PIPL): her person state (cart, episodes, quota, touches), her
         scheduled and deferred pushes, her buffered inputs, her parked order facts, her accounts' order times,
         device links, flags and order links, and the identities on her shares (anonymised, see
         `anonymised_share`). `ids` are her other ids (anonymousIds, userIds). Safe to repeat.
 
-        With a `guard`, inputs of hers offered later are dropped (see `ErasureGuard`). An erasure is rare: it
+        With a `guard`, inputs of hers offered later are dropped (the tombstone's rules, in event time: `shoploop.tombstone`). An erasure is rare: it
         scans the engine's indexes once rather than keeping reverse indexes for it.
         """
         named = set(person_ids) | set(ids)
@@ -564,7 +535,7 @@ class Engine:
         self.changed_index.discard((kind, key))
         self.erased.facts.add((kind, key))
 
-    def set_erasure_guards(self, guards: list[ErasureGuard]) -> None:
+    def set_erasure_guards(self, guards: list[Tombstone]) -> None:
         self.erasure_guards = guards
         self._guarded_persons, self._guarded_ids = {}, {}
         for guard in guards:

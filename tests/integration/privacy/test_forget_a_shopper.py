@@ -13,7 +13,8 @@ from ingestion.collector.identity import IdentityGraph, Sighting, anonymous, use
 from ingestion.collector.settings import CollectorSettings
 from ingestion.contract.event import TrackedEvent
 from shoploop.privacy import forget
-from warehouse.erasure import Tombstone, erase_people, write_tombstone
+from shoploop.tombstone import Tombstone
+from warehouse.erasure import erase_people, write_tombstone
 from warehouse.lake import events_glob, write_events
 from warehouse.publish import WarmDbt, build_and_publish, publish
 from warehouse.settings import WarehouseSettings

@@ -11,10 +11,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from shoploop.tombstone import Tombstone
 from streams.sink.events import write_new_events
 from warehouse.compaction import compact_table
 from warehouse.dedup import LakeIds
-from warehouse.erasure import LakeErasures, Tombstone, write_tombstone, writing_to_lake
+from warehouse.erasure import LakeErasures, write_tombstone, writing_to_lake
 from warehouse.lake import EVENTS_SCHEMA, PARTITION_KEY, events_glob
 
 ERASED_AT = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)

@@ -11,9 +11,10 @@ from pathlib import Path
 import duckdb
 import orjson
 
+from shoploop.tombstone import Tombstone
 from streams.sink.agents import decode_order_events, write_new_order_events
 from warehouse.dedup import LakeIds
-from warehouse.erasure import LakeErasures, Tombstone, erase_people, write_tombstone
+from warehouse.erasure import LakeErasures, erase_people, write_tombstone
 from warehouse.lake import ORDER_BOOK_PARTITION_KEY, order_book_glob
 
 ERASED_AT = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)

@@ -10,8 +10,9 @@ from pathlib import Path
 import duckdb
 import orjson
 
+from shoploop.tombstone import Tombstone
 from streams.sink.pushes import push_records, write_push_records
-from warehouse.erasure import LakeErasures, Tombstone, write_tombstone
+from warehouse.erasure import LakeErasures, write_tombstone
 from warehouse.lake import events_glob
 
 ERASED_AT = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)

@@ -14,10 +14,11 @@ import orjson
 import pytest
 
 from shoploop.kafka import Topics
+from shoploop.tombstone import Tombstone
 from streams.automations.rules import PushPolicy, Rule
 from streams.engine.batch import as_messages
 from streams.engine.checkpoint import Checkpoint, CheckpointTables, offer_records
-from streams.engine.core import Engine, ErasureGuard, Output
+from streams.engine.core import Engine, Output
 from streams.erasure import erasure_message
 from streams.inputs import Activity, Input, OrderFact
 
@@ -27,7 +28,7 @@ CART_RULE = Rule(rule_id="cart-1h", version=1, kind="abandoned_cart", delay_s=36
                  holdout_share=0.0, quiet_start=time(0, 0), quiet_end=time(0, 0), template_id="TPL_CART",
                  template_data={"thing1": "{product_name}"})  # fmt: skip
 ADDED = {"product_id": "p-teapot", "sku": "sku-teapot", "name": "白瓷茶壶", "quantity": 1}
-LILY = ErasureGuard(
+LILY = Tombstone(
     person_ids=frozenset({"lily"}),
     ids=frozenset({"lily", "u-lily", "u-lily-old"}),
     erased_at=MORNING + 28 * MINUTE,
@@ -53,7 +54,7 @@ def _did(
 def _batches() -> list[list[Record]]:
     offsets: dict[str, int] = {}
 
-    def records(inputs: Iterable[Input], *, erasure: ErasureGuard | None = None) -> list[Record]:
+    def records(inputs: Iterable[Input], *, erasure: Tombstone | None = None) -> list[Record]:
         messages = as_messages(list(inputs))
         if erasure is not None:
             messages.insert(0, (Topics.PRIVACY_ERASURES.name, "lily", erasure_message(erasure)))

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 
 import orjson
 
-from streams.engine.core import Engine, ErasureGuard
+from shoploop.tombstone import Tombstone
+from streams.engine.core import Engine
 from tests.unit.streams.conftest import Shop
 
 MINUTE = timedelta(minutes=1)
@@ -138,7 +139,7 @@ def test_her_inputs_still_buffered_or_arriving_late_are_dropped_and_her_phone_co
     _cart_rule(shop)
     shop.consent("phone-lily", morning)
     shop.add_to_cart("phone-lily", morning + MINUTE)  # offered, not yet applied (the watermark has not moved)
-    guard = ErasureGuard(
+    guard = Tombstone(
         person_ids=frozenset({"phone-lily"}),
         ids=frozenset({"phone-lily", "u-lily"}),
         erased_at=morning + 2 * MINUTE,
