@@ -67,13 +67,13 @@ def open_rendered_page(
         tab.wait_for_selector("[data-testid=stMain] h1", timeout=PAGE_TIMEOUT_MS)
         if with_metrics:
             tab.wait_for_selector("[data-testid=stMetric]", timeout=PAGE_TIMEOUT_MS)
-        else:
-            tab.wait_for_function(
-                "() => !document.querySelector('[data-testid=stStatusWidgetRunningIcon],"
-                " [data-testid=stStatusWidgetRunningManIcon]') && document.querySelector('[data-testid=stApp]')"
-                "?.getAttribute('data-test-script-state') === 'notRunning'",
-                timeout=PAGE_TIMEOUT_MS,
-            )
+        # The first metric can draw while the script is still running: the page is read once it has finished.
+        tab.wait_for_function(
+            "() => !document.querySelector('[data-testid=stStatusWidgetRunningIcon],"
+            " [data-testid=stStatusWidgetRunningManIcon]') && document.querySelector('[data-testid=stApp]')"
+            "?.getAttribute('data-test-script-state') === 'notRunning'",
+            timeout=PAGE_TIMEOUT_MS,
+        )
         # plotly loads lazily: every chart of the page has its SVG before anyone looks at it.
         tab.wait_for_function(
             "() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')]"
@@ -93,6 +93,16 @@ def open_rendered_page(
 
 def metric_values(tab: Page) -> list[str]:
     return tab.locator("[data-testid=stMetricValue]").all_inner_texts()
+
+
+def metrics_by_label(tab: Page) -> dict[str, str]:
+    """Each metric's label and value, read together from the same `stMetric` box in one pass over the page."""
+    pairs: list[list[str]] = tab.evaluate(
+        "() => [...document.querySelectorAll('[data-testid=stMetric]')].map(metric => ["
+        "metric.querySelector('[data-testid=stMetricLabel]')?.innerText.trim() ?? '',"
+        "metric.querySelector('[data-testid=stMetricValue]')?.innerText.trim() ?? ''])"
+    )
+    return dict((label, value) for label, value in pairs)
 
 
 def screenshot_whole_page(tab: Page, path: Path) -> None:

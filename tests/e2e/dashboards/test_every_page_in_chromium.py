@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dashboards.screenshots import PAGES, metric_values, open_rendered_page, screenshot_whole_page
+from dashboards.screenshots import PAGES, metric_values, metrics_by_label, open_rendered_page, screenshot_whole_page
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -41,18 +41,9 @@ def test_the_console_says_when_the_order_core_is_unreachable(dashboard_url: str,
 def test_the_recommender_page_shows_both_trained_versions_their_ctr_and_a_shoppers_picks(
     dashboard_url: str, browser: Any
 ) -> None:
-    tab = browser.new_page(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    tab = open_rendered_page(browser, dashboard_url, "recommender")
     try:
-        tab.goto(f"{dashboard_url}/recommender", wait_until="domcontentloaded")
-        tab.wait_for_selector("[data-testid=stMetric]", timeout=30_000)
-        metrics = {
-            label: value
-            for label, value in zip(
-                tab.locator("[data-testid=stMetricLabel]").all_inner_texts(),
-                tab.locator("[data-testid=stMetricValue]").all_inner_texts(),
-                strict=True,
-            )
-        }
+        metrics = metrics_by_label(tab)
         assert metrics["模型版本"] == "2"
         assert 0 < float(metrics["NDCG@10"]) <= 1
         assert re.fullmatch(r"\d+\.\d%", metrics["点击率（近 28 天）"]), metrics
