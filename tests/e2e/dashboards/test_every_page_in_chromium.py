@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from dashboards.screenshots import PAGES, metric_values, metrics_by_label, open_rendered_page, screenshot_whole_page
+from dashboards.screenshots import (
+    PAGES,
+    metric_values,
+    metrics_by_label,
+    open_rendered_page,
+    screenshot_whole_page,
+)
 
 
 @pytest.mark.parametrize("page", PAGES)
