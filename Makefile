@@ -6,6 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP  := $(VENV)/.installed
+# pytest processes `make test` runs the suite in (pytest-xdist), a file to each at a time. Most tests wait on
+# real servers rather than compute, so two halve the time on 2 cores; TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: demo test lint typecheck unit browser dbt-fixture sdk-test install lock clean
 
@@ -44,7 +47,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy shoploop ingestion api streams warehouse dashboards recsys
 
 unit: $(STAMP) browser
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses=$(TEST_WORKERS) --dist=loadfile --durations=15
 
 # Headless Chromium (and CJK fonts) for the dashboards' browser test come from Debian, never from a
 # browser download. Installed when missing and possible (root with apt); otherwise that test is skipped.
