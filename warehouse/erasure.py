@@ -20,12 +20,14 @@ from __future__ import annotations
 import fcntl
 import os
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import zip_longest
 from pathlib import Path
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -51,29 +53,103 @@ def _rows_of(table: pa.Table, ids: pa.Array) -> pa.ChunkedArray | pa.Array:
 
 
 def erase_people(table_dir: Path, ids: Iterable[str]) -> int:
-    """Remove every row whose person_id, anonymous_id or user_id is one of `ids`; returns rows removed."""
-    value_set = pa.array(sorted(set(ids)), type=pa.string())
+    """Remove every row whose person_id, anonymous_id or user_id is one of `ids`, and take them out of the rows that
+    name them beside others (`order_payload_without_erased_others`: group buys, friends' bargain cuts); returns
+    rows removed."""
+    erased = frozenset(ids)
+    value_set = pa.array(sorted(erased), type=pa.string())
     if len(value_set) == 0 or not table_dir.is_dir():
         return 0
     removed = 0
+    rewritten = 0
     for path in sorted(table_dir.glob("*=*/*.parquet")):
         try:
             table = pq.read_table(path)
         except FileNotFoundError:
             continue  # a small file compaction deleted meanwhile (its rows are in the merged file, read too)
         drop = _rows_of(table, value_set)
-        count = pc.sum(drop).as_py() or 0
-        if not count:
+        count = int(pc.sum(drop).as_py() or 0)
+        kept = table.filter(pc.invert(drop)) if count else table
+        kept, scrubbed = _without_erased_others(kept, erased)
+        if not count and not scrubbed:
             continue
-        kept = table.filter(pc.invert(drop))
         temporary = path.with_name(f".{path.name}.erasing")
         pq.write_table(kept, temporary, compression="zstd")
         os.replace(temporary, path)
-        removed += int(count)
-    if removed:
+        removed += count
+        rewritten += scrubbed
+    if rewritten:
+        log.info("order_rows_rewritten_without_erased_shoppers", table=table_dir.name, rows=rewritten)
+    if removed or rewritten:
         # The warehouse's incremental staging still holds the erased rows: the next build starts from scratch.
         request_full_refresh(table_dir.parent)
     return removed
+
+
+def group_buy_without_erased_members(payload: str, erased_ids: Collection[str]) -> str | None:
+    """A `GroupBuyCompleted` payload (JSON) without its erased members, or None when it names none. Each erased
+    member's user id goes together with her order id (the order core lists `order_ids` in the order of
+    `member_user_ids`), and `erased_members` counts them, so the group keeps its size."""
+    body = orjson.loads(payload)
+    members = body.get("member_user_ids") or []
+    if not any(member in erased_ids for member in members):
+        return None
+    orders = body.get("order_ids") or []
+    kept = [(member, order) for member, order in zip_longest(members, orders) if member not in erased_ids]
+    body["member_user_ids"] = [member for member, _ in kept if member is not None]
+    body["order_ids"] = [order for _, order in kept if order is not None]
+    erased_now = sum(1 for member in members if member in erased_ids)
+    body["erased_members"] = int(body.get("erased_members") or 0) + erased_now
+    return orjson.dumps(body).decode()
+
+
+def bargain_cut_without_erased_helper(payload: str, erased_ids: Collection[str]) -> str | None:
+    """A `BargainCut` payload whose helper (the friend who cut) is erased, with `helper_user_id` replaced by
+    ``erased:<cut_no>``, or None when the helper is not erased. The cut stays the starter's; a friend cuts a
+    bargain once (the order core's unique key), so `fct_bargains` still counts its helpers right."""
+    body = orjson.loads(payload)
+    if body.get("helper_user_id") not in erased_ids:
+        return None
+    body["helper_user_id"] = f"erased:{body.get('cut_no')}"
+    return orjson.dumps(body).decode()
+
+
+# The order core's events that name shoppers besides their own `user_id` (api/domain/events.py), and how an
+# erased one is taken out of them; the row stays, for the others. (A row whose own user is erased goes whole.)
+PAYLOADS_NAMING_OTHERS: dict[str, Callable[[str, Collection[str]], str | None]] = {
+    "GroupBuyCompleted": group_buy_without_erased_members,
+    "BargainCut": bargain_cut_without_erased_helper,
+}
+
+
+def order_payload_without_erased_others(event: str, payload: str, erased_ids: Collection[str]) -> str | None:
+    """The order-book row's payload without the erased shoppers it names besides its own user, or None when it
+    needs no change."""
+    rewrite = PAYLOADS_NAMING_OTHERS.get(event)
+    return None if rewrite is None else rewrite(payload, erased_ids)
+
+
+def _without_erased_others(table: pa.Table, erased_ids: frozenset[str]) -> tuple[pa.Table, int]:
+    """`table` (an order-book file) with `order_payload_without_erased_others` applied to each row, and how many
+    rows changed."""
+    if "event" not in table.column_names or "payload" not in table.column_names:
+        return table, 0
+    names_others = pc.is_in(table["event"], value_set=pa.array(sorted(PAYLOADS_NAMING_OTHERS), pa.string()))
+    if not pc.any(pc.fill_null(names_others, False)).as_py():
+        return table, 0
+    payloads = table["payload"].to_pylist()
+    changed = 0
+    for row, event in enumerate(table["event"].to_pylist()):
+        payload = payloads[row]
+        if event in PAYLOADS_NAMING_OTHERS and payload is not None:
+            rewritten = order_payload_without_erased_others(event, payload, erased_ids)
+            if rewritten is not None:
+                payloads[row] = rewritten
+                changed += 1
+    if not changed:
+        return table, 0
+    index = table.schema.get_field_index("payload")
+    return table.set_column(index, table.schema.field(index), pa.array(payloads, pa.string())), changed
 
 
 # -- tombstones: the erasure recorded in the lake itself ------------------------------------------------------

@@ -130,6 +130,9 @@ class GroupBuyJoined(Event):
 
 @dataclass(frozen=True)
 class GroupBuyCompleted(Event):
+    """The group is full and paid. `order_ids[i]` is the order of `member_user_ids[i]`, so an erased member can be
+    taken out with her order (warehouse.erasure.group_buy_without_erased_members)."""
+
     name: ClassVar[str] = "GroupBuyCompleted"
     group_id: str
     deal_id: str

@@ -89,7 +89,7 @@ class GroupBuy:
                     group_id=self.group_id,
                     deal_id=self.deal_id,
                     member_user_ids=tuple(sorted(self.members)),
-                    order_ids=tuple(sorted(m.order_id for m in self.members.values())),
+                    order_ids=tuple(self.members[user_id].order_id for user_id in sorted(self.members)),
                 )
             )
 

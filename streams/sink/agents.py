@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterable, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from streams.metrics.live import MinuteDelta
 from streams.sink.events import EventDecoder, write_new_events
 from streams.sink.pushes import push_records, write_push_records
 from warehouse.dedup import LakeIds
-from warehouse.erasure import LakeErasures
+from warehouse.erasure import LakeErasures, order_payload_without_erased_others
 from warehouse.lake import (
     ORDER_BOOK_PARTITION_KEY,
     PARTITION_KEY,
@@ -59,10 +59,20 @@ def decode_order_events(
 def without_erased_shoppers(events: list[OrderBookEvent], erased_ids: frozenset[str]) -> list[OrderBookEvent]:
     """The order-book events whose user is not an erased shopper, whatever their time: `privacy forget` removed
     all of her order-book rows from the lake, and an order placed before the erasure goes on after it (paid,
-    shipped, refunded) — kept, those would be payments and refunds of an order the lake no longer holds."""
+    shipped, refunded) — kept, those would be payments and refunds of an order the lake no longer holds. Events of
+    others that name her too (a group buy, a friend's bargain) are kept without her."""
     if not erased_ids:
         return events
-    return [event for event in events if event.user_id not in erased_ids]
+    kept = []
+    for event in events:
+        if event.user_id in erased_ids:
+            continue
+        # A group buy she completed with others, a cut she made in a friend's bargain: theirs, without her (as
+        # `privacy forget`'s rewrite).
+        payload = order_payload_without_erased_others(event.event, event.payload, erased_ids)
+        event = event if payload is None else replace(event, payload=payload)
+        kept.append(event)
+    return kept
 
 
 def write_new_order_events(

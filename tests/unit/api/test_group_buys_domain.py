@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from api.domain.errors import GroupBuyAlreadyJoined, GroupBuyClosed, GroupBuyFull
+from api.domain.events import GroupBuyCompleted
 from api.domain.group_buys import GroupBuy, GroupBuyStatus
 
 NOON = datetime(2025, 6, 18, 4, 0, tzinfo=UTC)
@@ -64,3 +65,18 @@ def test_an_expired_group_fails_once_and_takes_nobody_after() -> None:
     assert group.expire(now=later) is False
     with pytest.raises(GroupBuyClosed):
         group.join(user_id="u-friend", order_id="o2", now=later)
+
+
+def test_the_completed_group_lists_each_members_order_at_the_members_place() -> None:
+    group = _group(size=3)
+    # The order ids sort the other way round from the members, so sorting each list alone would pair them wrongly.
+    group.join(user_id="u-amy", order_id="o9", now=NOON)
+    group.join(user_id="u-zed", order_id="o0", now=NOON)
+    for user_id in ("u-leader", "u-amy", "u-zed"):
+        group.member_paid(user_id=user_id, now=NOON)
+    (completed,) = [e for e in group.events if isinstance(e, GroupBuyCompleted)]
+    assert dict(zip(completed.member_user_ids, completed.order_ids, strict=True)) == {
+        "u-amy": "o9",
+        "u-leader": "o1",
+        "u-zed": "o0",
+    }

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import duckdb
 import orjson
+import pytest
 
 from shoploop.tombstone import Tombstone
 from streams.sink.agents import decode_order_events, write_new_order_events
 from warehouse.dedup import LakeIds
-from warehouse.erasure import LakeErasures, erase_people, write_tombstone
+from warehouse.erasure import LakeErasures, erase_people, group_buy_without_erased_members, write_tombstone
 from warehouse.lake import ORDER_BOOK_PARTITION_KEY, order_book_glob
 
 ERASED_AT = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
@@ -130,3 +131,112 @@ def test_the_order_book_sink_keeps_out_what_the_erasure_removed_from_the_lake(tm
     )
 
     assert _lake_order_events(filtered) == _lake_order_events(rewritten) == ["ming-placed"]
+
+
+def _group_buy_completed(event_id: str, *, members: dict[str, str], at: datetime) -> bytes:
+    """The order core's GroupBuyCompleted as its outbox relays it: no user of its own, the members in its payload."""
+    return orjson.dumps(
+        {
+            "event_id": event_id,
+            "event": "GroupBuyCompleted",
+            "key": "gb-lipstick",
+            "occurred_at": at.isoformat(),
+            "group_id": "gb-lipstick",
+            "deal_id": "gd-lipstick",
+            "member_user_ids": list(members),
+            "order_ids": list(members.values()),
+        }
+    )
+
+
+def _lake_payloads(order_book_dir: Path) -> list[dict[str, object]]:
+    with duckdb.connect() as connection:
+        rows = connection.execute(
+            "select payload from read_parquet(?) order by event_id", [order_book_glob(order_book_dir)]
+        ).fetchall()
+    return [orjson.loads(row[0]) for row in rows]
+
+
+@pytest.mark.parametrize("way", ["rewrite", "sink"])
+def test_a_group_buy_she_completed_with_others_stays_in_the_lake_without_her_id_or_her_order(
+    tmp_path: Path, way: str
+) -> None:
+    lake = tmp_path / "lake"
+    order_book = lake / "order_book"
+    # Lily, Ming and Wei bought the lipstick together; the group completed the day before she was forgotten.
+    completed = _group_buy_completed(
+        "group-completed",
+        members={"u-lily": "o-lily", "u-ming": "o-ming", "u-wei": "o-wei"},
+        at=ERASED_AT - timedelta(days=1),
+    )
+    events, broken = decode_order_events([completed], received_at=ERASED_AT - timedelta(days=1))
+    assert broken == []
+    seen = LakeIds(order_book, id_column="event_id", partition_key=ORDER_BOOK_PARTITION_KEY)
+    if way == "rewrite":
+        write_new_order_events(order_book, seen, events)
+        write_tombstone(lake, LILY)
+        erase_people(order_book, sorted(LILY.person_ids | LILY.ids))
+    else:
+        write_tombstone(lake, LILY)
+        write_new_order_events(order_book, seen, events, erasures=LakeErasures(lake))
+
+    (group,) = _lake_payloads(order_book)
+    assert group["member_user_ids"] == ["u-ming", "u-wei"]
+    assert group["order_ids"] == ["o-ming", "o-wei"]
+    assert group["erased_members"] == 1
+    assert b"lily" not in orjson.dumps(group)
+
+
+def test_taking_an_erased_member_out_of_a_group_buy_leaves_one_without_her_untouched() -> None:
+    payload = orjson.dumps(
+        {
+            "event": "GroupBuyCompleted",
+            "member_user_ids": ["u-ming", "u-wei"],
+            "order_ids": ["o-ming", "o-wei"],
+        }
+    ).decode()
+
+    assert group_buy_without_erased_members(payload, LILY.ids) is None
+
+
+@pytest.mark.parametrize("way", ["rewrite", "sink"])
+def test_a_cut_she_made_in_a_friends_bargain_stays_the_friends_without_her_id(
+    tmp_path: Path, way: str
+) -> None:
+    lake = tmp_path / "lake"
+    order_book = lake / "order_book"
+    # Ming's bargain: Lily made the first cut, Wei the second.
+    cuts = [
+        orjson.dumps(
+            {
+                "event_id": f"cut-{cut_no}",
+                "event": "BargainCut",
+                "key": "bg-ming",
+                "occurred_at": (ERASED_AT - timedelta(days=2)).isoformat(),
+                "bargain_id": "bg-ming",
+                "user_id": "u-ming",
+                "helper_user_id": helper,
+                "cut_no": cut_no,
+                "amount_fen": 500,
+                "price_fen": 9000 - 500 * cut_no,
+            }
+        )
+        for cut_no, helper in ((1, "u-lily"), (2, "u-wei"))
+    ]
+    events, broken = decode_order_events(cuts, received_at=ERASED_AT - timedelta(days=2))
+    assert broken == []
+    seen = LakeIds(order_book, id_column="event_id", partition_key=ORDER_BOOK_PARTITION_KEY)
+    if way == "rewrite":
+        write_new_order_events(order_book, seen, events)
+        write_tombstone(lake, LILY)
+        erase_people(order_book, sorted(LILY.person_ids | LILY.ids))
+    else:
+        write_tombstone(lake, LILY)
+        write_new_order_events(order_book, seen, events, erasures=LakeErasures(lake))
+
+    payloads = _lake_payloads(order_book)
+    assert [(cut["helper_user_id"], cut["amount_fen"]) for cut in payloads] == [
+        ("erased:1", 500),
+        ("u-wei", 500),
+    ]
+    assert b"lily" not in orjson.dumps(payloads)
