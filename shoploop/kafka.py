@@ -134,6 +134,8 @@ class Topics:
     PRIVACY_ERASURES = TopicSpec("shoploop.privacy.erasures")
     # Shoppers' own 注销 (order-core outbox, keyed by user id) for `shoploop privacy worker`; no lake sink reads it.
     PRIVACY_ERASURE_REQUESTS = TopicSpec("shoploop.privacy.erasure-requests")
+    # Messages on the requests topic the privacy worker could not read, with a reason code and their payload.
+    PRIVACY_ERASURE_REQUESTS_DEAD_LETTER = TopicSpec("shoploop.privacy.erasure-requests.dlq")
 
     ALL: tuple[TopicSpec, ...] = (
         EVENTS,
@@ -150,6 +152,7 @@ class Topics:
         STREAMS_DEAD_LETTER,
         PRIVACY_ERASURES,
         PRIVACY_ERASURE_REQUESTS,
+        PRIVACY_ERASURE_REQUESTS_DEAD_LETTER,
     )
 
 

@@ -6,7 +6,9 @@ composition root, runs `privacy forget <user_id>` for each request: lake tombsto
 identity graph, streams state, recommender runs (and the order core, already erased: a no-op).
 
 At least once: the request's offset is committed only after `forget` completed, so a crash or a failure re-runs
-it (idempotent). A `forget` that could not tell the streams (Kafka unreachable) counts as not completed.
+it (idempotent). A `forget` that could not tell the streams (Kafka unreachable) counts as not completed. A message
+that is not an erasure request is committed only once it is on the dead-letter topic
+`shoploop.privacy.erasure-requests.dlq` with a reason code and its original payload (`dead_letter_of`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -27,6 +29,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from shoploop.kafka import KafkaSettings, Topics
 
 if TYPE_CHECKING:
+    from aiokafka import AIOKafkaConsumer
+
     from shoploop.privacy import ErasureReport
 
 log = structlog.get_logger(__name__)
@@ -71,12 +75,28 @@ def erasure_request_from_json(raw: bytes | None) -> ErasureRequest:
     return request
 
 
+UNREADABLE_REQUEST = "unreadable_erasure_request"
+
+
+def dead_letter_of(raw: bytes | None, reason: str) -> bytes:
+    """The dead letter of a message that is not an erasure request, in the streams' dead-letter shape."""
+    return orjson.dumps(
+        {
+            "reason_code": UNREADABLE_REQUEST,
+            "reason": reason,
+            "payload": (raw or b"").decode(errors="replace"),
+        }
+    )
+
+
 def why_incomplete(report: ErasureReport) -> str | None:
     """Why this `forget` must run again (None: completed)."""
     return report.streams_not_told
 
 
 Forget = Callable[[str], "ErasureReport"]
+# Puts a dead letter on the dead-letter topic and returns once the broker has it (raises when it could not).
+SendDeadLetter = Callable[[bytes], Awaitable[object]]
 
 
 async def run_worker(
@@ -87,13 +107,20 @@ async def run_worker(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Consume erasure requests until `stop` is set, each committed once its `forget` completed."""
-    from aiokafka import AIOKafkaConsumer
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
     from shoploop.kafka import ensure_topics
 
     forget_one = forget_one or _forget_with(settings, kafka)
     stop = stop or asyncio.Event()
-    await asyncio.to_thread(ensure_topics, kafka, (Topics.PRIVACY_ERASURE_REQUESTS,))
+    topics = (Topics.PRIVACY_ERASURE_REQUESTS, Topics.PRIVACY_ERASURE_REQUESTS_DEAD_LETTER)
+    await asyncio.to_thread(ensure_topics, kafka, topics)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
+    await producer.start()
+
+    async def send_dead_letter(letter: bytes) -> object:
+        return await producer.send_and_wait(Topics.PRIVACY_ERASURE_REQUESTS_DEAD_LETTER.name, letter)
+
     consumer = AIOKafkaConsumer(
         Topics.PRIVACY_ERASURE_REQUESTS.name,
         bootstrap_servers=kafka.bootstrap_servers,
@@ -102,29 +129,60 @@ async def run_worker(
         auto_offset_reset="earliest",
         max_poll_interval_ms=int(settings.max_forget_s * 1000),
     )
-    await consumer.start()
-    log.info("privacy_worker_started", topic=Topics.PRIVACY_ERASURE_REQUESTS.name, group_id=settings.group_id)
     try:
-        while not stop.is_set():
-            batches = await consumer.getmany(timeout_ms=1000, max_records=1)
-            for partition, messages in batches.items():
-                for message in messages:
-                    if not await _carry_out(message.value, forget_one, retry_s=settings.retry_s, stop=stop):
-                        return  # stopped before it completed: not committed, the next worker runs it again
-                    await consumer.commit({partition: message.offset + 1})
-                    log.info("erasure_request_done", partition=partition.partition, offset=message.offset)
+        await consumer.start()
+        try:
+            log.info(
+                "privacy_worker_started",
+                topic=Topics.PRIVACY_ERASURE_REQUESTS.name,
+                group_id=settings.group_id,
+            )
+            await _consume(consumer, forget_one, send_dead_letter, settings=settings, stop=stop)
+        finally:
+            await consumer.stop()
     finally:
-        await consumer.stop()
+        await producer.stop()
 
 
-async def _carry_out(raw: bytes | None, forget_one: Forget, *, retry_s: float, stop: asyncio.Event) -> bool:
-    """Run `forget` for the request until it completes: True; False when the worker stops first. A bad message
-    is logged and skipped (True: there is nothing to run again)."""
+async def _consume(
+    consumer: AIOKafkaConsumer,
+    forget_one: Forget,
+    send_dead_letter: SendDeadLetter,
+    *,
+    settings: PrivacyWorkerSettings,
+    stop: asyncio.Event,
+) -> None:
+    while not stop.is_set():
+        batches = await consumer.getmany(timeout_ms=1000, max_records=1)
+        for partition, messages in batches.items():
+            for message in messages:
+                is_done = await _carry_out(
+                    message.value,
+                    forget_one,
+                    send_dead_letter=send_dead_letter,
+                    retry_s=settings.retry_s,
+                    stop=stop,
+                )
+                if not is_done:
+                    return  # stopped before it completed: not committed, the next worker runs it again
+                await consumer.commit({partition: message.offset + 1})
+                log.info("erasure_request_done", partition=partition.partition, offset=message.offset)
+
+
+async def _carry_out(
+    raw: bytes | None,
+    forget_one: Forget,
+    *,
+    send_dead_letter: SendDeadLetter,
+    retry_s: float,
+    stop: asyncio.Event,
+) -> bool:
+    """Run `forget` for the request until it completes: True; False when the worker stops first. A message that
+    is not a request goes to the dead-letter topic instead, sent again until the broker has it."""
     try:
         request = erasure_request_from_json(raw)
     except BadErasureRequest as error:
-        log.error("erasure_request_unreadable", reason=str(error))
-        return True
+        return await _dead_letter(raw, str(error), send_dead_letter, retry_s=retry_s, stop=stop)
     while not stop.is_set():
         try:
             report = await asyncio.to_thread(forget_one, request.user_id)
@@ -142,6 +200,28 @@ async def _carry_out(raw: bytes | None, forget_one: Forget, *, retry_s: float, s
                 )
                 return True
             log.warning("erasure_request_incomplete", reason=reason)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=retry_s)
+    return False
+
+
+async def _dead_letter(
+    raw: bytes | None, reason: str, send_dead_letter: SendDeadLetter, *, retry_s: float, stop: asyncio.Event
+) -> bool:
+    letter = dead_letter_of(raw, reason)
+    while not stop.is_set():
+        try:
+            await send_dead_letter(letter)
+        except Exception as error:  # the request stays uncommitted until its dead letter is on the broker
+            log.error("erasure_request_dead_letter_failed", error=repr(error))
+        else:
+            log.error(
+                "erasure_request_dead_lettered",
+                reason_code=UNREADABLE_REQUEST,
+                reason=reason,
+                topic=Topics.PRIVACY_ERASURE_REQUESTS_DEAD_LETTER.name,
+            )
+            return True
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=retry_s)
     return False
