@@ -32,7 +32,8 @@ leftovers, hidden, are removed after the grace period) or the merged file with i
 none twice beyond the grace period.
 
 Compaction respects `privacy forget`: it merges under the lake's erasure lock and leaves out the rows the
-tombstones erase. Without that, a compaction that read its files before an erasure rewrote them would put the
+tombstones erase, and takes the erased out of the order-book rows that name them beside others (group buys,
+friends' bargain cuts). Without that, a compaction that read its files before an erasure rewrote them would put the
 erased rows back in a file the erasure never saw (warehouse/erasure.py). Two compactions never run at once on a
 lake (`compaction_lock`): a second one skips its round.
 """
@@ -54,9 +55,16 @@ from pathlib import Path
 import duckdb
 import orjson
 import structlog
+from duckdb.sqltypes import VARCHAR
 
 from shoploop.kafka import KafkaSettings
-from warehouse.erasure import ErasedKeys, LakeErasures, prune_expired_tombstones
+from warehouse.erasure import (
+    PAYLOADS_NAMING_OTHERS,
+    ErasedKeys,
+    LakeErasures,
+    order_payload_without_erased_others,
+    prune_expired_tombstones,
+)
 from warehouse.lake import ORDER_BOOK_PARTITION_KEY, PARTITION_KEY, KafkaOrigin, lake_file_name
 from warehouse.settings import WarehouseSettings
 
@@ -309,6 +317,30 @@ def _without_erased(connection: duckdb.DuckDBPyConnection, columns: list[str], k
     return " ".join(joins)
 
 
+_PAYLOAD_REWRITE = "payload_without_erased_others"
+
+
+def _payload_without_erased_others(
+    connection: duckdb.DuckDBPyConnection, columns: list[str], keys: ErasedKeys
+) -> str:
+    """A `replace` clause that takes erased shoppers out of the order-book rows that name them beside others
+    (`erasure.order_payload_without_erased_others`, the rule of the rewrite and of the sink), registering the
+    function it calls; "" when the table has no such rows. Without it, a merge that read a group buy's file before
+    the erasure's rewrite did would write the row back as it read it."""
+    if not keys or "event" not in columns or "payload" not in columns:
+        return ""
+    erased = keys.every_id
+
+    def rewrite(event: str, payload: str) -> str:
+        changed = order_payload_without_erased_others(event, payload, erased)
+        return payload if changed is None else changed
+
+    connection.create_function(_PAYLOAD_REWRITE, rewrite, [VARCHAR, VARCHAR], VARCHAR)
+    events = ", ".join(f"'{name}'" for name in sorted(PAYLOADS_NAMING_OTHERS))  # our own constants
+    rewritten = f"{_PAYLOAD_REWRITE}(sources.event, sources.payload)"
+    return f" replace (case when sources.event in ({events}) then {rewritten} else sources.payload end as payload)"
+
+
 def _write_merged(
     connection: duckdb.DuckDBPyConnection,
     partition: Path,
@@ -349,20 +381,26 @@ def _write_merged_with(
     )
     connection.register("sources", relation)
     erased = _without_erased(connection, relation.columns, keys) if keys else ""
+    rewritten = _payload_without_erased_others(connection, relation.columns, keys) if keys else ""
     if id_column is None:
         # No id: only identical rows (copies of one row, from a merge that was repeated) become one.
-        selected = (
-            f'select distinct sources.* exclude (filename) from sources {erased} order by "{order_column}"'
-        )
+        selected = f"""
+            select distinct sources.* exclude (filename){rewritten}
+            from sources {erased} order by "{order_column}"
+        """
     else:
         # First `order_column` wins per id, as in staging; identifiers come from our own constants.
         selected = f"""
-            select sources.* exclude (filename)
+            select sources.* exclude (filename){rewritten}
             from sources {erased}
             qualify row_number() over (partition by "{id_column}" order by "{order_column}", filename) = 1
             order by "{order_column}"
         """
-    connection.execute(f"copy ({selected}) to '{temporary}' (format parquet, compression zstd)")
+    try:
+        connection.execute(f"copy ({selected}) to '{temporary}' (format parquet, compression zstd)")
+    finally:
+        if rewritten:
+            connection.remove_function(_PAYLOAD_REWRITE)  # functions outlive the cursor, in the connection
     row = connection.execute(f"select count(*) from read_parquet('{temporary}')").fetchone()
     with open(temporary, "rb") as file:
         os.fsync(file.fileno())

@@ -5,6 +5,7 @@ shopper's orders are kept."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 
 from shoploop.tombstone import Tombstone
 from streams.sink.agents import decode_order_events, write_new_order_events
+from warehouse.compaction import compact_partition
 from warehouse.dedup import LakeIds
 from warehouse.erasure import LakeErasures, erase_people, group_buy_without_erased_members, write_tombstone
 from warehouse.lake import ORDER_BOOK_PARTITION_KEY, order_book_glob
@@ -240,3 +242,55 @@ def test_a_cut_she_made_in_a_friends_bargain_stays_the_friends_without_her_id(
         ("u-wei", 500),
     ]
     assert b"lily" not in orjson.dumps(payloads)
+
+
+def test_a_compaction_that_reads_others_rows_naming_her_after_the_tombstone_writes_them_without_her(
+    tmp_path: Path,
+) -> None:
+    """The race the rewrite cannot see: a merge that took the lake after the tombstone but read its files before
+    the rewrite reached them. It drops her own rows by the tombstone, and takes her out of the others' too."""
+    lake = tmp_path / "lake"
+    order_book = lake / "order_book"
+    completed = _group_buy_completed(
+        "group-completed",
+        members={"u-lily": "o-lily", "u-ming": "o-ming", "u-wei": "o-wei"},
+        at=ERASED_AT - timedelta(days=1),
+    )
+    cut = orjson.dumps(
+        {
+            "event_id": "cut-1",
+            "event": "BargainCut",
+            "key": "bg-ming",
+            "occurred_at": (ERASED_AT - timedelta(days=1)).isoformat(),
+            "bargain_id": "bg-ming",
+            "user_id": "u-ming",
+            "helper_user_id": "u-lily",
+            "cut_no": 1,
+            "amount_fen": 500,
+            "price_fen": 8500,
+        }
+    )
+    seen = LakeIds(order_book, id_column="event_id", partition_key=ORDER_BOOK_PARTITION_KEY)
+    for value in (completed, cut):  # two sink batches: two small files in one partition
+        events, _ = decode_order_events([value], received_at=ERASED_AT - timedelta(days=1))
+        write_new_order_events(order_book, seen, events)
+    write_tombstone(lake, LILY)
+    (partition,) = order_book.glob("*=*")
+
+    result = compact_partition(
+        partition,
+        id_column="event_id",
+        order_column="received_at",
+        min_files=2,
+        closed_after_s=0,
+        grace_s=0,
+        erasures=LakeErasures(lake),
+    )
+    compact_partition(
+        partition, id_column="event_id", order_column="received_at", grace_s=0, now=time.time() + 1
+    )
+
+    assert result.merges == 1 and len(list(partition.glob("*.parquet"))) == 1
+    bargain_cut, group = _lake_payloads(order_book)  # by event_id
+    assert (group["member_user_ids"], group["order_ids"]) == (["u-ming", "u-wei"], ["o-ming", "o-wei"])
+    assert bargain_cut["helper_user_id"] == "erased:1"
