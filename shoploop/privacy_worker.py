@@ -200,8 +200,7 @@ async def _carry_out(
                 )
                 return True
             log.warning("erasure_request_incomplete", reason=reason)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=retry_s)
+        await _pause(retry_s, stop)
     return False
 
 
@@ -222,9 +221,14 @@ async def _dead_letter(
                 topic=Topics.PRIVACY_ERASURE_REQUESTS_DEAD_LETTER.name,
             )
             return True
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=retry_s)
+        await _pause(retry_s, stop)
     return False
+
+
+async def _pause(retry_s: float, stop: asyncio.Event) -> None:
+    """Wait `retry_s` before trying again, or less when the worker is stopped meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=retry_s)
 
 
 def _forget_with(settings: PrivacyWorkerSettings, kafka: KafkaSettings) -> Forget:

@@ -139,13 +139,13 @@ def _without_erased_others(table: pa.Table, erased_ids: frozenset[str]) -> tuple
         return table, 0
     payloads = table["payload"].to_pylist()
     changed = 0
-    for row, event in enumerate(table["event"].to_pylist()):
-        payload = payloads[row]
-        if event in PAYLOADS_NAMING_OTHERS and payload is not None:
-            rewritten = order_payload_without_erased_others(event, payload, erased_ids)
-            if rewritten is not None:
-                payloads[row] = rewritten
-                changed += 1
+    for row, (event, payload) in enumerate(zip(table["event"].to_pylist(), payloads, strict=True)):
+        rewritten = (
+            None if payload is None else order_payload_without_erased_others(event, payload, erased_ids)
+        )
+        if rewritten is not None:
+            payloads[row] = rewritten
+            changed += 1
     if not changed:
         return table, 0
     index = table.schema.get_field_index("payload")

@@ -23,7 +23,8 @@ from shoploop.privacy_worker import PrivacyWorkerSettings, run_worker
 AT = datetime(2026, 12, 7, 5, 0, tzinfo=UTC)
 
 
-async def _dead_letters(kafka: KafkaSettings) -> list[dict[str, object]]:
+async def _dead_letters_of(kafka: KafkaSettings, payload: bytes) -> list[dict[str, object]]:
+    """The letters on the dead-letter topic whose original payload is `payload`."""
     topic = Topics.PRIVACY_ERASURE_REQUESTS_DEAD_LETTER.name
     consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
@@ -38,7 +39,7 @@ async def _dead_letters(kafka: KafkaSettings) -> list[dict[str, object]]:
             while await consumer.position(partition) < ends[partition]:
                 for messages in (await consumer.getmany(partition, timeout_ms=1000)).values():
                     letters += [orjson.loads(message.value or b"") for message in messages]
-        return letters
+        return [letter for letter in letters if letter["payload"] == payload.decode()]
     finally:
         await consumer.stop()
 
@@ -93,20 +94,12 @@ async def test_a_message_that_is_not_a_request_is_dead_lettered_and_the_request_
 
     forgotten: list[str] = []
     await _run_until_forgotten(kafka_settings, group_id, forgotten, xiaoming)
-    letters = [
-        letter
-        for letter in await _dead_letters(kafka_settings)
-        if letter["payload"] == not_a_request.decode()
-    ]
+    letters = await _dead_letters_of(kafka_settings, not_a_request)
     assert forgotten.count(xiaoming) == 1
     assert [letter["reason_code"] for letter in letters] == ["unreadable_erasure_request"]
 
     # Both offsets were committed: a worker of the group started again carries out only the request after them.
     await _send(kafka_settings, erasure_request(user_id=ming, actor="shopper", now=AT))
     await _run_until_forgotten(kafka_settings, group_id, forgotten, ming)
-    letters = [
-        letter
-        for letter in await _dead_letters(kafka_settings)
-        if letter["payload"] == not_a_request.decode()
-    ]
+    letters = await _dead_letters_of(kafka_settings, not_a_request)
     assert (forgotten.count(xiaoming), forgotten.count(ming), len(letters)) == (1, 1, 1)

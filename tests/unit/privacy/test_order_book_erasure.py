@@ -151,6 +151,41 @@ def _group_buy_completed(event_id: str, *, members: dict[str, str], at: datetime
     )
 
 
+def _bargain_cut(cut_no: int, *, helper: str, at: datetime) -> bytes:
+    """A cut a friend (`helper`) made in Ming's bargain, as the outbox relays it."""
+    return orjson.dumps(
+        {
+            "event_id": f"cut-{cut_no}",
+            "event": "BargainCut",
+            "key": "bg-ming",
+            "occurred_at": at.isoformat(),
+            "bargain_id": "bg-ming",
+            "user_id": "u-ming",
+            "helper_user_id": helper,
+            "cut_no": cut_no,
+            "amount_fen": 500,
+            "price_fen": 9000 - 500 * cut_no,
+        }
+    )
+
+
+def _lake_written_then_erased(lake: Path, values: list[bytes], *, at: datetime, way: str) -> Path:
+    """The order book after `privacy forget` erased Lily, `way` "rewrite" (the rows landed before, the erasure
+    rewrote them) or "sink" (they reached the sink after the tombstone)."""
+    order_book = lake / "order_book"
+    events, broken = decode_order_events(values, received_at=at)
+    assert broken == []
+    seen = LakeIds(order_book, id_column="event_id", partition_key=ORDER_BOOK_PARTITION_KEY)
+    if way == "rewrite":
+        write_new_order_events(order_book, seen, events)
+        write_tombstone(lake, LILY)
+        erase_people(order_book, sorted(LILY.person_ids | LILY.ids))
+    else:
+        write_tombstone(lake, LILY)
+        write_new_order_events(order_book, seen, events, erasures=LakeErasures(lake))
+    return order_book
+
+
 def _lake_payloads(order_book_dir: Path) -> list[dict[str, object]]:
     with duckdb.connect() as connection:
         rows = connection.execute(
@@ -163,24 +198,15 @@ def _lake_payloads(order_book_dir: Path) -> list[dict[str, object]]:
 def test_a_group_buy_she_completed_with_others_stays_in_the_lake_without_her_id_or_her_order(
     tmp_path: Path, way: str
 ) -> None:
-    lake = tmp_path / "lake"
-    order_book = lake / "order_book"
     # Lily, Ming and Wei bought the lipstick together; the group completed the day before she was forgotten.
     completed = _group_buy_completed(
         "group-completed",
         members={"u-lily": "o-lily", "u-ming": "o-ming", "u-wei": "o-wei"},
         at=ERASED_AT - timedelta(days=1),
     )
-    events, broken = decode_order_events([completed], received_at=ERASED_AT - timedelta(days=1))
-    assert broken == []
-    seen = LakeIds(order_book, id_column="event_id", partition_key=ORDER_BOOK_PARTITION_KEY)
-    if way == "rewrite":
-        write_new_order_events(order_book, seen, events)
-        write_tombstone(lake, LILY)
-        erase_people(order_book, sorted(LILY.person_ids | LILY.ids))
-    else:
-        write_tombstone(lake, LILY)
-        write_new_order_events(order_book, seen, events, erasures=LakeErasures(lake))
+    order_book = _lake_written_then_erased(
+        tmp_path / "lake", [completed], at=ERASED_AT - timedelta(days=1), way=way
+    )
 
     (group,) = _lake_payloads(order_book)
     assert group["member_user_ids"] == ["u-ming", "u-wei"]
@@ -205,36 +231,10 @@ def test_taking_an_erased_member_out_of_a_group_buy_leaves_one_without_her_untou
 def test_a_cut_she_made_in_a_friends_bargain_stays_the_friends_without_her_id(
     tmp_path: Path, way: str
 ) -> None:
-    lake = tmp_path / "lake"
-    order_book = lake / "order_book"
     # Ming's bargain: Lily made the first cut, Wei the second.
-    cuts = [
-        orjson.dumps(
-            {
-                "event_id": f"cut-{cut_no}",
-                "event": "BargainCut",
-                "key": "bg-ming",
-                "occurred_at": (ERASED_AT - timedelta(days=2)).isoformat(),
-                "bargain_id": "bg-ming",
-                "user_id": "u-ming",
-                "helper_user_id": helper,
-                "cut_no": cut_no,
-                "amount_fen": 500,
-                "price_fen": 9000 - 500 * cut_no,
-            }
-        )
-        for cut_no, helper in ((1, "u-lily"), (2, "u-wei"))
-    ]
-    events, broken = decode_order_events(cuts, received_at=ERASED_AT - timedelta(days=2))
-    assert broken == []
-    seen = LakeIds(order_book, id_column="event_id", partition_key=ORDER_BOOK_PARTITION_KEY)
-    if way == "rewrite":
-        write_new_order_events(order_book, seen, events)
-        write_tombstone(lake, LILY)
-        erase_people(order_book, sorted(LILY.person_ids | LILY.ids))
-    else:
-        write_tombstone(lake, LILY)
-        write_new_order_events(order_book, seen, events, erasures=LakeErasures(lake))
+    at = ERASED_AT - timedelta(days=2)
+    cuts = [_bargain_cut(1, helper="u-lily", at=at), _bargain_cut(2, helper="u-wei", at=at)]
+    order_book = _lake_written_then_erased(tmp_path / "lake", cuts, at=at, way=way)
 
     payloads = _lake_payloads(order_book)
     assert [(cut["helper_user_id"], cut["amount_fen"]) for cut in payloads] == [
@@ -256,20 +256,7 @@ def test_a_compaction_that_reads_others_rows_naming_her_after_the_tombstone_writ
         members={"u-lily": "o-lily", "u-ming": "o-ming", "u-wei": "o-wei"},
         at=ERASED_AT - timedelta(days=1),
     )
-    cut = orjson.dumps(
-        {
-            "event_id": "cut-1",
-            "event": "BargainCut",
-            "key": "bg-ming",
-            "occurred_at": (ERASED_AT - timedelta(days=1)).isoformat(),
-            "bargain_id": "bg-ming",
-            "user_id": "u-ming",
-            "helper_user_id": "u-lily",
-            "cut_no": 1,
-            "amount_fen": 500,
-            "price_fen": 8500,
-        }
-    )
+    cut = _bargain_cut(1, helper="u-lily", at=ERASED_AT - timedelta(days=1))
     seen = LakeIds(order_book, id_column="event_id", partition_key=ORDER_BOOK_PARTITION_KEY)
     for value in (completed, cut):  # two sink batches: two small files in one partition
         events, _ = decode_order_events([value], received_at=ERASED_AT - timedelta(days=1))
