@@ -134,9 +134,10 @@ def test_a_worker_killed_mid_replay_loses_no_trigger_sends_none_twice_and_keeps_
         triggers = stack.read(Topics.TRIGGERS.name)
         found_attributions = stack.read(Topics.ATTRIBUTIONS.name)
         dead_letters = stack.read(Topics.STREAMS_DEAD_LETTER.name)
-    except AssertionError:
+    except AssertionError as error:
         print(stack.worker_logs())
-        raise
+        recorded = {p["trigger_id"] for p in stack.read(Topics.PUSHES.name)}
+        raise AssertionError(f"{error}; no push record for {sorted(to_send - recorded)}") from error
 
     # No trigger lost (a replayed batch may publish one again, with the same id and decision), and none
     # extra: a second cart of a shopper whose one consent was used makes no trigger (quota not counted twice).
