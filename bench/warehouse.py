@@ -60,6 +60,8 @@ from warehouse.publish import BuildFile, WarmDbt, build_and_publish, prepare_nex
 from warehouse.settings import WarehouseSettings
 
 DAYS = 28
+# Events through the sink beside the compactor: enough for several compaction rounds while it writes.
+COMPACTION_SAMPLE = 1_000_000
 FIRST_DAY = datetime(2024, 11, 1, tzinfo=UTC)
 PRODUCTS = 500
 SCENES = {
@@ -283,6 +285,17 @@ def kafka_values(events: pa.Table) -> list[bytes]:
     return values
 
 
+def one_day(events: pa.Table) -> pa.Table:
+    """The events received within one day, in their order, as a live sink gets them: every batch then lands in
+    the same day's partition, whose files pile up into compaction's tiers (the generated lake spreads its events
+    over `DAYS` days, about one sink batch a day)."""
+    received = pa.array(
+        [FIRST_DAY + timedelta(microseconds=n) for n in range(events.num_rows)],
+        type=pa.timestamp("us", tz="UTC"),
+    )
+    return events.set_column(events.schema.get_field_index("received_at"), "received_at", received)
+
+
 # The topic's partitions in the sink benches (ShopLoop's default `SHOPLOOP_KAFKA_DEFAULT_PARTITIONS`).
 SINK_PARTITIONS = 4
 
@@ -322,11 +335,16 @@ def parquet_writer_rows_per_s(events: pa.Table, lake_dir: Path, *, batch_size: i
     return events.num_rows / (time.perf_counter() - started)
 
 
-def lake_count(events_dir: Path) -> int:
+def lake_count(events_dir: Path, *, distinct: bool = False) -> int:
+    """Rows in the events lake; `distinct`: distinct message ids (while compaction's sources wait out their grace
+    period beside the merged file, each of their rows is there twice)."""
     if not any(events_dir.glob("*/*.parquet")):
         return 0
+    counted = "count(distinct message_id)" if distinct else "count(*)"
     with duckdb.connect() as connection:
-        row = connection.execute("select count(*) from read_parquet(?)", [events_glob(events_dir)]).fetchone()
+        row = connection.execute(
+            f"select {counted} from read_parquet(?)", [events_glob(events_dir)]
+        ).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -450,7 +468,7 @@ def _sink_worker(
 
 
 def sink_two_workers_rows_per_s(
-    values: list[bytes], lake_dir: Path, *, batch_size: int
+    values: list[bytes], lake_dir: Path, *, batch_size: int, compacted: bool = False
 ) -> tuple[float, float]:
     """Two sink processes, as two workers of one consumer group split the topic's partitions: the events are
     split by person into the partitions (a person's events are on one), each worker holds two of them and writes
@@ -494,8 +512,50 @@ def sink_two_workers_rows_per_s(
         worker.join()
     with_exit = time.perf_counter() - began
     assert all(worker.exitcode == 0 for worker in workers)
-    assert lake_count(events_dir) == len(values)
+    assert lake_count(events_dir, distinct=compacted) == len(values)
     return len(values) / elapsed, len(values) / with_exit
+
+
+# Rounds of the compactor beside the sink in the comparison below: back to back (the deployable waits
+# `compaction_interval_s`, 60 s by default), so the sink shares the cores with compaction all the time.
+COMPACTION_ROUND_S = 0.2
+
+
+def _compactor(data_dir: str, ready: Any, stop: Any, merged: Any) -> None:
+    from warehouse.compaction import compact_lake
+
+    settings = WarehouseSettings(data_dir=Path(data_dir))
+    compact_lake(settings)  # warm: modules and DuckDB loaded before the clock starts
+    ready.set()
+    while not stop.is_set():
+        results = compact_lake(settings) or {}
+        merged.value += sum(result.merged_files for table in results.values() for result in table)
+        stop.wait(COMPACTION_ROUND_S)
+
+
+def sink_beside_compactor_rows_per_s(
+    values: list[bytes], data_dir: Path, *, batch_size: int, compacting: bool
+) -> tuple[float, int]:
+    """The two sink workers into a fresh lake, with or without a compactor process merging that lake's files
+    (the deployable's policy: tiers of `compaction_min_files`) as they arrive; rows/s and files merged."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    shutil.rmtree(data_dir, ignore_errors=True)
+    lake_dir = WarehouseSettings(data_dir=data_dir).lake_dir
+    ready, stop, merged = context.Event(), context.Event(), context.Value("i", 0)
+    compactor = context.Process(target=_compactor, args=(str(data_dir), ready, stop, merged))
+    if compacting:
+        compactor.start()
+        assert ready.wait(timeout=120), "the compactor did not start"
+    try:
+        rate, _ = sink_two_workers_rows_per_s(values, lake_dir, batch_size=batch_size, compacted=compacting)
+    finally:
+        stop.set()
+        if compacting:
+            compactor.join(timeout=120)
+    assert not compacting or compactor.exitcode == 0, "the compactor failed"
+    return rate, int(merged.value)
 
 
 def slowest_nodes(settings: WarehouseSettings, *, top: int = 8) -> str:
@@ -638,7 +698,7 @@ def run(
     settings = WarehouseSettings(data_dir=root / f"data-{count}", build_memory_limit=MEMORY_LIMIT)
     complete = settings.data_dir / "bench-lake-complete"
     batch_files = settings.data_dir / "bench-batch-files"
-    for sink_dir in ("sink", "sink2", "faust", "writer"):
+    for sink_dir in ("sink", "sink2", "sinkc", "faust", "writer"):
         shutil.rmtree(root / f"{sink_dir}-{count}", ignore_errors=True)
     shoppers = max(1_000, count // 25)
     sample_count = min(count, 200_000)
@@ -686,6 +746,27 @@ def run(
             f"= {two_rate / writer_rate:.2f} x the writer alone "
             f"({two_rate_with_exit:,.0f} rows/s timed to the processes' exit, as measured before 2026-12-06 night)"
         )
+        compaction_sample = kafka_values(
+            one_day(
+                events_sample
+                if count <= sample_count
+                else first_received_events(settings, min(count, COMPACTION_SAMPLE))
+            )
+        )
+        for attempt in (1, 2):
+            alone, _ = sink_beside_compactor_rows_per_s(
+                compaction_sample, root / f"sinkc-{count}", batch_size=batch_size, compacting=False
+            )
+            beside, merged = sink_beside_compactor_rows_per_s(
+                compaction_sample, root / f"sinkc-{count}", batch_size=batch_size, compacting=True
+            )
+            print(
+                f"sink lake path, two workers, {len(compaction_sample):,} events, run {attempt}: alone "
+                f"{alone:,.0f} rows/s; beside a compactor merging the same lake (rounds every "
+                f"{COMPACTION_ROUND_S} s, {merged:,} files merged meanwhile) {beside:,.0f} rows/s "
+                f"= {beside / alone:.2f} x alone"
+            )
+        shutil.rmtree(root / f"sinkc-{count}", ignore_errors=True)
         if faust_count:
             faust_rate = faust_sink_rows_per_s(sample[:faust_count], root / f"faust-{count}")
             print(
