@@ -60,8 +60,6 @@ from warehouse.publish import BuildFile, WarmDbt, build_and_publish, prepare_nex
 from warehouse.settings import WarehouseSettings
 
 DAYS = 28
-# Events through the sink beside the compactor: enough for several compaction rounds while it writes.
-COMPACTION_SAMPLE = 1_000_000
 FIRST_DAY = datetime(2024, 11, 1, tzinfo=UTC)
 PRODUCTS = 500
 SCENES = {
@@ -516,12 +514,16 @@ def sink_two_workers_rows_per_s(
     return len(values) / elapsed, len(values) / with_exit
 
 
+# Events through the sink beside the compactor: enough for several compaction rounds while it writes.
+COMPACTION_SAMPLE = 1_000_000
 # Rounds of the compactor beside the sink in the comparison below: back to back (the deployable waits
 # `compaction_interval_s`, 60 s by default), so the sink shares the cores with compaction all the time.
 COMPACTION_ROUND_S = 0.2
 
 
 def _compactor(data_dir: str, ready: Any, stop: Any, merged: Any) -> None:
+    """The compactor process: `compact_lake` rounds over the lake under `data_dir` until `stop`, adding the files
+    each round merged to `merged`."""
     from warehouse.compaction import compact_lake
 
     settings = WarehouseSettings(data_dir=Path(data_dir))
@@ -534,27 +536,25 @@ def _compactor(data_dir: str, ready: Any, stop: Any, merged: Any) -> None:
 
 
 def sink_beside_compactor_rows_per_s(
-    values: list[bytes], data_dir: Path, *, batch_size: int, compacting: bool
+    values: list[bytes], data_dir: Path, *, batch_size: int
 ) -> tuple[float, int]:
-    """The two sink workers into a fresh lake, with or without a compactor process merging that lake's files
-    (the deployable's policy: tiers of `compaction_min_files`) as they arrive; rows/s and files merged."""
+    """The two sink workers into a fresh lake while a compactor process merges that lake's files (the deployable's
+    policy: tiers of `compaction_min_files`) as they arrive; rows/s and files merged."""
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
     shutil.rmtree(data_dir, ignore_errors=True)
-    lake_dir = WarehouseSettings(data_dir=data_dir).lake_dir
     ready, stop, merged = context.Event(), context.Event(), context.Value("i", 0)
     compactor = context.Process(target=_compactor, args=(str(data_dir), ready, stop, merged))
-    if compacting:
-        compactor.start()
-        assert ready.wait(timeout=120), "the compactor did not start"
+    compactor.start()
     try:
-        rate, _ = sink_two_workers_rows_per_s(values, lake_dir, batch_size=batch_size, compacted=compacting)
+        assert ready.wait(timeout=120), "the compactor did not start"
+        lake_dir = WarehouseSettings(data_dir=data_dir).lake_dir
+        rate, _ = sink_two_workers_rows_per_s(values, lake_dir, batch_size=batch_size, compacted=True)
     finally:
         stop.set()
-        if compacting:
-            compactor.join(timeout=120)
-    assert not compacting or compactor.exitcode == 0, "the compactor failed"
+        compactor.join(timeout=120)
+    assert compactor.exitcode == 0, "the compactor failed"
     return rate, int(merged.value)
 
 
@@ -753,12 +753,14 @@ def run(
                 else first_received_events(settings, min(count, COMPACTION_SAMPLE))
             )
         )
+        compaction_dir = root / f"sinkc-{count}"
         for attempt in (1, 2):
-            alone, _ = sink_beside_compactor_rows_per_s(
-                compaction_sample, root / f"sinkc-{count}", batch_size=batch_size, compacting=False
+            shutil.rmtree(compaction_dir, ignore_errors=True)
+            alone, _ = sink_two_workers_rows_per_s(
+                compaction_sample, compaction_dir / "alone", batch_size=batch_size
             )
             beside, merged = sink_beside_compactor_rows_per_s(
-                compaction_sample, root / f"sinkc-{count}", batch_size=batch_size, compacting=True
+                compaction_sample, compaction_dir / "beside", batch_size=batch_size
             )
             print(
                 f"sink lake path, two workers, {len(compaction_sample):,} events, run {attempt}: alone "
@@ -766,7 +768,7 @@ def run(
                 f"{COMPACTION_ROUND_S} s, {merged:,} files merged meanwhile) {beside:,.0f} rows/s "
                 f"= {beside / alone:.2f} x alone"
             )
-        shutil.rmtree(root / f"sinkc-{count}", ignore_errors=True)
+        shutil.rmtree(compaction_dir, ignore_errors=True)
         if faust_count:
             faust_rate = faust_sink_rows_per_s(sample[:faust_count], root / f"faust-{count}")
             print(
