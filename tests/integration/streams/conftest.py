@@ -120,13 +120,27 @@ class StreamsStack:
         self.producer.flush()
 
     def read(self, topic: str) -> list[dict[str, Any]]:
+        return [value for _, _, value in self.read_with_offsets(topic)]
+
+    def read_with_offsets(self, topic: str) -> list[tuple[int, int, dict[str, Any]]]:
+        """Every message on `topic` as (partition, offset, value)."""
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, consumer_timeout_ms=1000)
         partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
-        values = [orjson.loads(record.value) for record in consumer]
+        found = [(record.partition, record.offset, orjson.loads(record.value)) for record in consumer]
         consumer.close()
-        return values
+        return found
+
+    def committed_offsets(self, group_id: str, topic: str) -> dict[int, int | None]:
+        """The offsets `group_id` has committed on `topic`, by partition (None: nothing committed)."""
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap, group_id=group_id, enable_auto_commit=False
+        )
+        try:
+            return {p: consumer.committed(TopicPartition(topic, p)) for p in range(PARTITIONS)}
+        finally:
+            consumer.close()
 
     # -- the worker --------------------------------------------------------------------------------------
     def start_worker(self, **settings: str) -> subprocess.Popen[bytes]:

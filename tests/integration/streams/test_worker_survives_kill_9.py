@@ -137,7 +137,16 @@ def test_a_worker_killed_mid_replay_loses_no_trigger_sends_none_twice_and_keeps_
     except AssertionError as error:
         print(stack.worker_logs())
         recorded = {p["trigger_id"] for p in stack.read(Topics.PUSHES.name)}
-        raise AssertionError(f"{error}; no push record for {sorted(to_send - recorded)}") from error
+        unrecorded = [
+            (partition, offset, t["trigger_id"])
+            for partition, offset, t in stack.read_with_offsets(Topics.TRIGGERS.name)
+            if t["trigger_id"] in to_send - recorded
+        ]
+        committed = stack.committed_offsets("shoploop-streams", Topics.TRIGGERS.name)
+        raise AssertionError(
+            f"{error}; no push record for (partition, offset, trigger) {unrecorded}; "
+            f"the workers' committed offsets on the triggers topic: {committed}"
+        ) from error
 
     # No trigger lost (a replayed batch may publish one again, with the same id and decision), and none
     # extra: a second cart of a shopper whose one consent was used makes no trigger (quota not counted twice).
