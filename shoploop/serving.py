@@ -20,28 +20,40 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.config import STARTUP_FAILURE
 
-from shoploop.broker import free_port
-
 log = logging.getLogger(__name__)
 
 
+def bound_socket(host: str = "127.0.0.1") -> socket.socket:
+    """A socket bound to a free port on `host`, held until it is served or closed: a caller that needs the URL
+    before the app exists (a notify URL, a client's base URL) takes the port from it, and nothing else can take the
+    port meanwhile (probing a free port and binding it later races other processes)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((host, 0))
+    return sock
+
+
 @contextmanager
-def serving(app: FastAPI, *, host: str = "127.0.0.1", port: int | None = None) -> Iterator[str]:
-    """Serve `app` on a background thread until the block ends; yields its base URL."""
-    port = port or free_port(host)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
+def serving(app: FastAPI, *, sock: socket.socket | None = None, host: str = "127.0.0.1") -> Iterator[str]:
+    """Serve `app` on a background thread until the block ends; yields its base URL. On `sock` (from
+    `bound_socket`) when given, else on a free port of `host`; the socket is closed when the block ends."""
+    sock = sock or bound_socket(host)
+    host, port = sock.getsockname()[:2]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn-{port}", daemon=True
+    )
     thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"server on port {port} did not start")
-        time.sleep(0.02)
     try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"server on port {port} did not start")
+            time.sleep(0.02)
         yield f"http://{host}:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        sock.close()
 
 
 def reuse_port_socket(host: str, port: int) -> socket.socket:

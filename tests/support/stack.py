@@ -35,9 +35,8 @@ from api.migrate import upgrade_database
 from api.settings import ApiSettings
 from api.wechat import signing
 from api.wechat.sandbox import Sandbox, create_sandbox_app
-from shoploop.broker import free_port
 from shoploop.processes import stop_process
-from shoploop.serving import serving
+from shoploop.serving import bound_socket, serving
 
 SHOPLOOP = Path(sys.executable).parent / "shoploop"
 T = TypeVar("T")
@@ -216,7 +215,8 @@ def order_core_and_sandbox(
     `settings` need no URLs: the payment notifications and WeChat's base URLs are set here. The database is
     migrated first; `prepare(app)` seeds it (catalogue, staff, …) before the order core starts serving.
     """
-    api_port = free_port()
+    api_socket = bound_socket()
+    api_port = api_socket.getsockname()[1]
     settings = settings.model_copy(update={"notify_base_url": f"http://127.0.0.1:{api_port}"})
     sandbox_app = sandbox_for(settings, merchant_key, **(sandbox_options or {}))
     upgrade_database(settings.database_url)
@@ -227,7 +227,7 @@ def order_core_and_sandbox(
         app = create_app(settings)
         if prepare is not None:
             prepare(app)
-        with serving(app, port=api_port) as api_url:
+        with serving(app, sock=api_socket) as api_url:
             yield OrderCore(
                 api_url=api_url,
                 sandbox_url=sandbox_url,

@@ -13,8 +13,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from shoploop.broker import free_port
-from shoploop.serving import serving
+from shoploop.serving import bound_socket, serving
 
 
 @dataclass
@@ -59,7 +58,7 @@ def recording_collector() -> Iterator[RecordingCollector]:
 
 @contextmanager
 def serving_a_recording_collector() -> Iterator[RecordingCollector]:
-    port = free_port()
-    collector = RecordingCollector(url=f"http://127.0.0.1:{port}")
-    with serving(_app(collector), port=port):
+    sock = bound_socket()
+    collector = RecordingCollector(url=f"http://127.0.0.1:{sock.getsockname()[1]}")
+    with serving(_app(collector), sock=sock):
         yield collector
